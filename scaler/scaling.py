@@ -1,0 +1,121 @@
+"""Depth, width and resolution scaling as small pure functions over a :class:`Spec` (no torch).
+
+The rounding follows torchvision and timm: channels ``make_divisible(c * width, 8)`` with the 90% guard, repeats
+``ceil(n * depth)``, resolution rounded to the spec's ``resolution_divisor``. A multiplier of exactly 1 leaves its
+dimension as written, so phi = 0 is always the base itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from scaler.errors import ScalerError
+from scaler.spec import Derivation, Spec
+
+# Products such as 3 * sqrt(2)**2 land a hair above an integer; ceil must not count that hair.
+_EPS = 1e-9
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round ``value`` to the nearest multiple of ``divisor`` (half up), never below ``min_value``
+    (default ``divisor``), and never more than 10% below ``value``."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+def adjust_channels(channels: int, width: float, divisor: int = 8) -> int:
+    """Channels of a layer after width scaling."""
+    if width == 1:
+        return channels
+    return make_divisible(channels * width, divisor)
+
+
+def adjust_depth(repeats: int, depth: float, rounding: str = "ceil") -> int:
+    """Repeats of a stage after depth scaling; at least 1."""
+    if depth == 1:
+        return repeats
+    x = repeats * depth
+    n = math.ceil(x - _EPS) if rounding == "ceil" else math.floor(x + 0.5 + _EPS)
+    return max(1, n)
+
+
+def adjust_resolution(resolution: int, multiplier: float, divisor: int = 4) -> int:
+    """Input size after resolution scaling, rounded to the nearest multiple of ``divisor``."""
+    if multiplier == 1:
+        return resolution
+    return max(divisor, int(resolution * multiplier / divisor + 0.5 + _EPS) * divisor)
+
+
+def scale(spec: Spec, *, width: float = 1.0, depth: float = 1.0, resolution: float = 1.0,
+          resolution_px: int | None = None, name: str | None = None, phi: float | None = None,
+          alpha: float | None = None, beta: float | None = None, gamma: float | None = None) -> Spec:
+    """A fully materialized spec scaled by the given multipliers.
+
+    ``resolution_px`` sets the input size directly (the EfficientNet presets do) instead of ``resolution``.
+    The result records its base, the multipliers and, when given, phi and the coefficients.
+    """
+    for label, m in (("width", width), ("depth", depth), ("resolution", resolution)):
+        if not (m > 0 and math.isfinite(m)):
+            raise ScalerError(f"{label} multiplier must be a positive number, got {m}")
+    rules = spec.scaling
+    div = rules.channel_divisor
+    stages = [
+        st.model_copy(update={"channels": adjust_channels(st.channels, width, div),
+                              "repeats": adjust_depth(st.repeats, depth, rules.depth_rounding)})
+        for st in spec.stages
+    ]
+    stem = spec.stem
+    if rules.scale_stem:
+        stem = stem.model_copy(update={"channels": adjust_channels(stem.channels, width, div)})
+    head = spec.head
+    if rules.scale_head:
+        head = head.model_copy(update={"channels": adjust_channels(head.channels, width, div)})
+    res = resolution_px if resolution_px is not None else adjust_resolution(
+        spec.resolution, resolution, rules.resolution_divisor)
+    if res < spec.total_stride:
+        raise ScalerError(f"{name or spec.name}: the scaled resolution, {res} px, is too small for a total stride "
+                          f"of {spec.total_stride} (base {spec.resolution} px)")
+    # Multipliers compose when a scaled spec is scaled again; the base stays the original.
+    prev = spec.derived
+    derived = Derivation(
+        base=prev.base if prev else spec.name,
+        phi=phi, alpha=alpha, beta=beta, gamma=gamma,
+        width=_r(width * (prev.width if prev else 1.0)),
+        depth=_r(depth * (prev.depth if prev else 1.0)),
+        resolution=_r(res / spec.resolution * (prev.resolution if prev else 1.0)),
+    )
+    data = spec.model_dump()
+    data.update(name=name or f"{spec.name}-scaled", resolution=res, stem=stem.model_dump(), head=head.model_dump(),
+                stages=[st.model_dump() for st in stages], derived=derived.model_dump())
+    return Spec.model_validate(data)
+
+
+def _r(x: float) -> float:
+    return round(x, 6)
+
+
+def compound(spec: Spec, alpha: float, beta: float, gamma: float, phi: float, name: str | None = None) -> Spec:
+    """EfficientNet compound scaling: depth alpha**phi, width beta**phi, resolution gamma**phi."""
+    if not all(c > 0 and math.isfinite(c) for c in (alpha, beta, gamma)):
+        raise ScalerError(f"alpha, beta and gamma must be positive numbers, got {alpha:g}, {beta:g}, {gamma:g}")
+    return scale(spec, depth=alpha**phi, width=beta**phi, resolution=gamma**phi,
+                 name=name or member_name(spec.name, phi), phi=phi, alpha=alpha, beta=beta, gamma=gamma)
+
+
+def member_name(base: str, phi: float) -> str:
+    """``mini`` at phi 2 -> ``mini-phi2``; fractional and negative phi stay readable (``mini-phi-0.5``)."""
+    return f"{base}-phi{phi:g}"
+
+
+def family(spec: Spec, alpha: float, beta: float, gamma: float, phis: Iterable[float]) -> list[Spec]:
+    """The compound-scaled family of ``spec`` at each phi."""
+    return [compound(spec, alpha, beta, gamma, phi) for phi in phis]
+
+
+def flops_factor(alpha: float, beta: float, gamma: float) -> float:
+    """Nominal FLOPs growth per unit of phi: alpha * beta**2 * gamma**2."""
+    return alpha * beta**2 * gamma**2
