@@ -340,16 +340,19 @@ class Document:
     data: Any
     path: str | None = None
     positions: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
 
-    def where(self, loc: tuple[Any, ...]) -> str | None:
-        """``file:line:col`` of the deepest node on ``loc`` that exists."""
+    def where(self, loc: tuple[Any, ...], *, key: bool = False) -> str | None:
+        """``file:line:col`` of the value (or, with ``key``, the key) of the deepest node on ``loc``."""
+        if key and loc in self.key_positions:
+            return location(self.path, *self.key_positions[loc])
         for n in range(len(loc), -1, -1):
             if loc[:n] in self.positions:
                 return location(self.path, *self.positions[loc[:n]])
         return location(self.path)
 
-    def error(self, loc: tuple[Any, ...], message: str) -> ScalerError:
-        return ScalerError(message, where=self.where(loc), field=format_loc(loc) or None)
+    def error(self, loc: tuple[Any, ...], message: str, *, key: bool = False) -> ScalerError:
+        return ScalerError(message, where=self.where(loc, key=key), field=format_loc(loc) or None)
 
 
 def format_loc(loc: tuple[Any, ...]) -> str:
@@ -383,7 +386,7 @@ def parse_yaml(text: str, path: str | None = None) -> Document:
                     if key in out:  # located at the repeated key, not the first one
                         raise ScalerError(f"duplicate key {key!r}", where=location(path, *pos),
                                           field=format_loc((*at, key)))
-                    doc.positions[(*at, key)] = pos
+                    doc.key_positions[(*at, key)] = pos
                     out[key] = build(v, (*at, key))
                 return out
             if isinstance(n, yaml.SequenceNode):
@@ -425,7 +428,7 @@ def validation_error(doc: Document, err: ValidationError, prefix: tuple[Any, ...
     if isinstance(ctx.get("error"), _FieldError):
         loc = prefix + ctx["error"].loc
     if e["type"] == "extra_forbidden":
-        msg = "unknown field"
+        return doc.error(loc, "unknown field", key=True)
     elif e["type"] == "missing":
         msg = "required field is missing"
     elif e["type"] == "model_type" or e["type"] == "model_attributes_type":
