@@ -1,0 +1,219 @@
+"""A results directory: ``results.csv`` (one row per finished trial), ``trials/<id>.json``, ``run.yaml``.
+
+Rows are appended with one ``write`` of a whole line and fsynced the moment a trial ends; a reader drops a torn
+last line, so a killed run (kill -9 included) loses only the trials in flight and never duplicates a row. One
+writer at a time: the directory is locked with ``flock`` for the run's lifetime.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scaler.errors import ScalerError
+
+COLUMNS = (
+    "trial_id", "kind", "alpha", "beta", "gamma", "phi", "depth", "width", "resolution", "params", "flops",
+    "accuracy", "seed", "epochs", "train_seconds", "images_per_second", "status",
+    "flops_ratio", "depth_real", "resolution_real", "blocks", "loss", "device", "message",
+)
+REQUIRED = ("trial_id", "kind", "alpha", "beta", "gamma", "flops", "accuracy", "status")
+NUMERIC = ("alpha", "beta", "gamma", "phi", "depth", "width", "resolution", "params", "flops", "accuracy",
+           "seed", "epochs", "train_seconds", "images_per_second", "flops_ratio", "depth_real",
+           "resolution_real", "blocks", "loss")
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.10g}"
+    return "" if v is None else str(v)
+
+
+class RunDir:
+    """The results directory of one grid (or study) run."""
+
+    def __init__(self, path: str | Path, csv_name: str = "results.csv", settings_name: str = "run.yaml",
+                 columns: tuple[str, ...] = COLUMNS):
+        self.path = Path(path)
+        self.csv = self.path / csv_name
+        self.trials = self.path / "trials"
+        self.run_yaml = self.path / settings_name
+        self.columns = columns
+        self._lock_fd: int | None = None
+
+    # -- locking ------------------------------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Take the directory's lock or refuse with the holder's pid."""
+        import fcntl
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise ScalerError(f"another scaler run (pid {holder}) is using this directory; wait for it to "
+                              "finish or use another --out", where=self.path) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- rows ---------------------------------------------------------------------------------------------------
+
+    def rows(self) -> list[dict[str, str]]:
+        """Finished rows, first occurrence of each trial_id; a torn last line is ignored."""
+        if not self.csv.exists():
+            return []
+        text = self.csv.read_text(encoding="utf-8")
+        if text and not text.endswith("\n"):
+            text = text[: text.rfind("\n") + 1]
+        seen: dict[str, dict[str, str]] = {}
+        for row in csv.DictReader(io.StringIO(text)):
+            tid = row.get("trial_id")
+            if tid and tid not in seen:
+                seen[tid] = row
+        return list(seen.values())
+
+    def repair(self) -> None:
+        """Cut a torn last line (left by a kill mid-write) so appends start on a fresh line."""
+        if not self.csv.exists():
+            return
+        with open(self.csv, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
+
+    def append(self, row: dict[str, Any], record: dict[str, Any] | None = None) -> None:
+        """Write the trial's JSON, then its CSV row as one appended, fsynced line."""
+        if record is not None:
+            self.trials.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.trials / f"{row['trial_id']}.json", json.dumps(record, indent=1, default=_json))
+        new = not self.csv.exists() or self.csv.stat().st_size == 0
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        if new:
+            writer.writerow(self.columns)
+        writer.writerow([_cell(row.get(c)) for c in self.columns])
+        fd = os.open(self.csv, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, buf.getvalue().encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # -- settings -----------------------------------------------------------------------------------------------
+
+    def check_settings(self, settings: dict[str, Any], ignore: tuple[str, ...] = ()) -> None:
+        """Refuse to resume a directory whose recorded settings differ from these (apart from ``ignore``)."""
+        if not self.run_yaml.exists() or not self.csv.exists():
+            return
+        try:
+            old = yaml.safe_load(self.run_yaml.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            raise ScalerError("run.yaml is not valid YAML; use --fresh to start over", where=self.run_yaml) from None
+        diff = _first_difference(old.get("settings", {}), settings, ignore)
+        if diff:
+            raise ScalerError(f"holds results of different settings ({diff}); rerun with the same settings to "
+                              "resume, or add --fresh to start over (the old results are kept)", where=self.path)
+
+    def write_settings(self, settings: dict[str, Any], extra: dict[str, Any]) -> None:
+        data = {"settings": settings, **extra}
+        write_atomic(self.run_yaml, yaml.safe_dump(data, sort_keys=False, width=110))
+
+    def move_aside(self) -> Path | None:
+        """``--fresh``: move the previous results into ``previous/<timestamp>/`` (never delete them)."""
+        names = [p for p in self.path.iterdir() if p.name not in (".lock", "previous")] if self.path.exists() else []
+        if not names:
+            return None
+        dest = self.path / "previous" / time.strftime("%Y%m%d-%H%M%S")
+        n = 1
+        while dest.exists():
+            dest = dest.with_name(f"{dest.name.split('.')[0]}.{n}")
+            n += 1
+        dest.mkdir(parents=True)
+        for p in names:
+            shutil.move(str(p), dest / p.name)
+        return dest
+
+
+def _first_difference(old: Any, new: Any, ignore: tuple[str, ...], at: str = "") -> str | None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            path = f"{at}.{key}" if at else str(key)
+            if path in ignore:
+                continue
+            d = _first_difference(old.get(key), new.get(key), ignore, path)
+            if d:
+                return d
+        return None
+    if old != new:
+        return f"{at}: was {old!r}, now {new!r}"
+    return None
+
+
+def _json(o: Any) -> Any:
+    if isinstance(o, float) and math.isnan(o):
+        return None
+    return str(o)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_results(path: str | Path) -> Any:
+    """A results CSV as a pandas DataFrame, checked: required columns, numeric values, at least one row.
+
+    Errors are one line naming the file (and the line, for a bad value).
+    """
+    import pandas as pd
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "results.csv"
+    if not p.exists():
+        raise ScalerError("no such file", where=p)
+    try:
+        df = pd.read_csv(p, dtype={"trial_id": str, "kind": str, "status": str, "message": str},
+                         keep_default_na=True)
+    except pd.errors.EmptyDataError:
+        raise ScalerError("the file is empty (no header, no rows)", where=p) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise ScalerError(f"not a readable CSV: {str(e).splitlines()[0]}", where=p) from None
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise ScalerError(f"missing column(s) {', '.join(missing)}; a results file has {', '.join(REQUIRED)}",
+                          where=p)
+    if df.empty:
+        raise ScalerError("no rows (no trial has finished yet)", where=p)
+    for col in (c for c in NUMERIC if c in df.columns):
+        num = pd.to_numeric(df[col], errors="coerce")
+        bad = num.isna() & df[col].notna()
+        if bad.any():
+            i = int(bad.idxmax())
+            raise ScalerError(f"column {col!r} has a non-numeric value {df[col].iloc[i]!r}",
+                              where=f"{p}:{i + 2}")
+        df[col] = num
+    df.attrs["path"] = str(p)
+    return df

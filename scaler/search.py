@@ -1,0 +1,514 @@
+"""The (alpha, beta, gamma) grid: candidates under alpha * beta^2 * gamma^2 = factor, proxies, trials.
+
+A trial is a pure function of (candidate, settings) -> results row (:func:`run_trial`); the driver
+(:func:`run_grid`) plans the trials, runs them in-process or in worker processes, and is the only writer of the
+results directory (:mod:`scaler.results`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from scaler.errors import ScalerError
+from scaler.scaling import compound, scale
+from scaler.spec import Document, Spec, read_yaml, spec_from_document, validation_error
+
+KINDS = ("base", "depth", "width", "resolution", "compound")
+
+
+class Range(BaseModel):
+    """A closed interval of a coefficient, written ``[lo, hi]`` or ``{min: lo, max: hi}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: float
+    max: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, data: Any) -> Any:
+        if isinstance(data, list | tuple):
+            if len(data) != 2:
+                raise ValueError("a range is [min, max]")
+            return {"min": data[0], "max": data[1]}
+        return data
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not 0 < self.min <= self.max:
+            raise ValueError("needs 0 < min <= max")
+        return self
+
+    def values(self, step: float) -> list[float]:
+        """Grid points min, min + step, ... <= max, rounded so that 1.0 + 4 * 0.05 is exactly 1.2."""
+        n = math.floor((self.max - self.min) / step + 1e-9)
+        return [round(self.min + i * step, 10) for i in range(n + 1)]
+
+    def __contains__(self, x: float) -> bool:
+        return self.min - 1e-9 <= x <= self.max + 1e-9
+
+
+class SearchConfig(BaseModel):
+    """Which (alpha, beta, gamma) to try. Under ``solve`` alpha is solved from the constraint (every candidate is
+    exactly on it); under ``filter`` the full grid is kept where the product is within ``tolerance``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phi: float = Field(1.0, gt=0, description="compound coefficient of the candidates")
+    flops_factor: float = Field(2.0, gt=1, description="target FLOPs growth per unit of phi")
+    mode: Literal["solve", "filter"] = "solve"
+    alpha: Range = Range(min=1.0, max=2.0)
+    beta: Range = Range(min=1.0, max=1.4)
+    gamma: Range = Range(min=1.0, max=1.4)
+    step: float = Field(0.05, gt=0, description="grid step of beta and gamma (and alpha under filter)")
+    tolerance: float = Field(0.05, ge=0, description="filter mode: relative distance to the constraint")
+    baselines: bool = Field(True, description="also train the base and depth-, width-, resolution-only")
+    use: Literal["best", "fit"] = Field("best", description="which coefficients emit uses: the best measured "
+                                        "candidate or the smooth fit's optimum")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str
+    alpha: float
+    beta: float
+    gamma: float
+    phi: float
+
+    @property
+    def key(self) -> str:
+        if self.kind == "compound":
+            return f"a{self.alpha:.3f}-b{self.beta:.3f}-g{self.gamma:.3f}"
+        return self.kind
+
+
+def candidates(cfg: SearchConfig) -> list[Candidate]:
+    """Base, the three single-dimension baselines, then the compound candidates, in a stable order."""
+    factor, phi = cfg.flops_factor, cfg.phi
+    out: list[Candidate] = []
+    if cfg.baselines:
+        root = math.sqrt(factor)
+        out += [Candidate("base", 1.0, 1.0, 1.0, 0.0), Candidate("depth", factor, 1.0, 1.0, phi),
+                Candidate("width", 1.0, root, 1.0, phi), Candidate("resolution", 1.0, 1.0, root, phi)]
+    points: list[tuple[float, float, float]] = []
+    if cfg.mode == "solve":
+        for b in cfg.beta.values(cfg.step):
+            for g in cfg.gamma.values(cfg.step):
+                a = round(factor / (b * b * g * g), 10)
+                if a in cfg.alpha:
+                    points.append((a, b, g))
+    else:
+        for a in cfg.alpha.values(cfg.step):
+            for b in cfg.beta.values(cfg.step):
+                for g in cfg.gamma.values(cfg.step):
+                    if abs(a * b * b * g * g / factor - 1) <= cfg.tolerance + 1e-12:
+                        points.append((a, b, g))
+    for a, b, g in points:
+        # Points with two multipliers at 1 are the single-dimension baselines, trained under their own kind.
+        if sum(abs(m - 1) < 1e-9 for m in (a, b, g)) >= 2:
+            continue
+        out.append(Candidate("compound", a, b, g, phi))
+    return out
+
+
+# --- proxy settings --------------------------------------------------------------------------------------------
+
+
+def _train_config_cls() -> type[BaseModel]:
+    from scaler.train import TrainConfig
+
+    return TrainConfig
+
+
+def proxy_config_cls() -> type[BaseModel]:
+    """ProxyConfig extends the training settings with how the proxy and its data are made (built lazily: the
+    training settings live in :mod:`scaler.train`, which imports torch)."""
+    global _PROXY_CLS
+    if _PROXY_CLS is None:
+        base = _train_config_cls()
+
+        class ProxyConfig(base):  # type: ignore[valid-type, misc]
+            """How the small proxy network is derived from the base, what it trains on, and how."""
+
+            model_config = ConfigDict(extra="forbid", frozen=True)
+
+            dataset: str = Field("digits", description="digits | mnist5k | fashion | idx:DIR | npz:FILE | "
+                                 "imagefolder:DIR")
+            width: float = Field(1.0, gt=0, description="width multiplier from the base spec to the proxy")
+            depth: float = Field(1.0, gt=0, description="depth multiplier from the base spec to the proxy")
+            resolution: int | None = Field(None, ge=1, description="proxy input size (default: the base's)")
+            dropout: float | None = Field(None, ge=0, lt=1, description="override the spec's dropout")
+            drop_path: float | None = Field(None, ge=0, lt=1, description="override the spec's drop_path")
+            subset: int | None = Field(None, ge=1, description="use at most this many training images")
+            val_fraction: float = Field(0.2, gt=0, lt=1, description="validation share when the data has no "
+                                        "test split")
+            seeds: int = Field(1, ge=1, description="train every candidate with seeds 0..seeds-1")
+
+            @field_validator("dataset")
+            @classmethod
+            def _dataset(cls, v: str) -> str:
+                if not v.strip():
+                    raise ValueError("must name a dataset")
+                return v
+
+        _PROXY_CLS = ProxyConfig
+    return _PROXY_CLS
+
+
+_PROXY_CLS: type[BaseModel] | None = None
+
+
+def proxy_spec(base: Spec, proxy: Any, num_classes: int, in_channels: int) -> Spec:
+    """The proxy base network: the base spec shrunk by the proxy multipliers, sized for the dataset."""
+    spec = base
+    if proxy.width != 1 or proxy.depth != 1 or proxy.resolution is not None:
+        spec = scale(base, width=proxy.width, depth=proxy.depth, resolution_px=proxy.resolution,
+                     name=f"{base.name}-proxy")
+    update: dict[str, Any] = {"num_classes": num_classes, "in_channels": in_channels}
+    if proxy.dropout is not None:
+        update["dropout"] = proxy.dropout
+    if proxy.drop_path is not None:
+        update["drop_path"] = proxy.drop_path
+    data = spec.model_dump()
+    data.update(update)
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as e:
+        raise ScalerError(f"the proxy of {base.name} is not a valid network: {e.errors()[0]['msg']}") from None
+
+
+def candidate_spec(proxy: Spec, c: Candidate) -> Spec:
+    """The proxy network scaled to one candidate."""
+    if c.kind == "base":
+        return proxy
+    return compound(proxy, c.alpha, c.beta, c.gamma, c.phi, name=f"{proxy.name}-{c.key}")
+
+
+# --- the run settings as a file --------------------------------------------------------------------------------
+
+
+@dataclass
+class GridSettings:
+    base: Spec
+    base_path: str
+    search: SearchConfig
+    proxy: Any  # ProxyConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"base_path": self.base_path, "search": self.search.model_dump(mode="json"),
+                "proxy": self.proxy.model_dump(mode="json"), "base": self.base.to_dict()}
+
+
+def load_grid_settings(path: str | Path, overrides: dict[str, Any] | None = None) -> GridSettings:
+    """Read a base spec and its optional ``search:`` and ``proxy:`` sections; ``overrides`` (CLI flags, keys
+    ``proxy.epochs`` style) win over the file."""
+    from scaler.presets import PRESETS, preset
+
+    text = str(path)
+    if not Path(text).exists() and text in PRESETS:
+        doc = Document(data=preset(text).to_dict(), path=text)
+    else:
+        doc = read_yaml(path)
+    base = spec_from_document(doc)
+    sections: dict[str, Any] = {}
+    for name in ("search", "proxy"):
+        raw = doc.data.get(name) or {}
+        if not isinstance(raw, dict):
+            raise doc.error((name,), "expected a mapping of settings")
+        sections[name] = dict(raw)
+    for key, value in (overrides or {}).items():
+        section, _, field = key.partition(".")
+        sections[section][field] = value
+    try:
+        search = SearchConfig.model_validate(sections["search"])
+    except ValidationError as e:
+        raise validation_error(doc, e, ("search",)) from None
+    try:
+        proxy = proxy_config_cls().model_validate(sections["proxy"])
+    except ValidationError as e:
+        raise validation_error(doc, e, ("proxy",)) from None
+    return GridSettings(base=base, base_path=text, search=search, proxy=proxy)
+
+
+# --- trials ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trial:
+    """Everything one training needs; picklable, so it can run in another process or machine."""
+
+    trial_id: str
+    candidate: Candidate
+    seed: int
+    spec: dict[str, Any]
+    proxy: dict[str, Any]
+    base_flops: int
+    base_blocks: int
+    base_resolution: int
+    image_size: int
+
+
+def plan_trials(settings: GridSettings, num_classes: int, in_channels: int) -> list[Trial]:
+    """Every (candidate, seed), seed-major: a run cut short has covered all candidates at seed 0 first."""
+    from scaler.flops import complexity
+
+    proxy = proxy_spec(settings.base, settings.proxy, num_classes, in_channels)
+    cands = candidates(settings.search)
+    specs = {c.key: candidate_spec(proxy, c) for c in cands}
+    image_size = max(s.resolution for s in specs.values())
+    base_flops = complexity(proxy).flops
+    proxy_dump = settings.proxy.model_dump(mode="json")
+    return [
+        Trial(trial_id=f"{c.key}-s{seed}", candidate=c, seed=seed, spec=specs[c.key].model_dump(mode="json"),
+              proxy=proxy_dump, base_flops=base_flops, base_blocks=proxy.blocks,
+              base_resolution=proxy.resolution, image_size=image_size)
+        for seed in range(settings.proxy.seeds)
+        for c in cands
+    ]
+
+
+def load_trial_data(trial: Trial) -> Any:
+    """The trial's dataset (cached per process by :func:`scaler.data.load_dataset`)."""
+    from scaler.data import load_dataset
+
+    p = trial.proxy
+    return load_dataset(p["dataset"], val_fraction=p["val_fraction"], subset=p["subset"],
+                        image_size=trial.image_size)
+
+
+def trial_row(trial: Trial, device: str = "cpu") -> dict[str, Any]:
+    """The results row of a trial before training: what it is and what it costs (status ``failed`` until
+    training says otherwise)."""
+    from scaler.flops import complexity
+
+    spec = Spec.model_validate(trial.spec)
+    cost = complexity(spec)
+    c = trial.candidate
+    return {
+        "trial_id": trial.trial_id, "kind": c.kind, "alpha": c.alpha, "beta": c.beta, "gamma": c.gamma,
+        "phi": c.phi, "depth": round(c.alpha**c.phi, 6), "width": round(c.beta**c.phi, 6),
+        "resolution": spec.resolution, "params": cost.params, "flops": cost.flops,
+        "accuracy": float("nan"), "seed": trial.seed, "epochs": trial.proxy["epochs"],
+        "train_seconds": 0.0, "images_per_second": 0.0, "status": "failed",
+        "flops_ratio": round(cost.flops / trial.base_flops, 6),
+        "depth_real": round(spec.blocks / trial.base_blocks, 6),
+        "resolution_real": round(spec.resolution / trial.base_resolution, 6),
+        "blocks": spec.blocks, "loss": float("nan"), "device": device, "message": "", "strategy": c.kind,
+    }
+
+
+def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None,
+              report: Callable[[str, dict[str, Any]], None] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train one proxy and return (results row, per-epoch record). A training that raises is recorded as
+    ``failed``; only a :class:`ScalerError` (bad data or settings) propagates."""
+    import torch
+
+    from scaler.model import build_model
+    from scaler.train import train
+
+    row = trial_row(trial, device)
+    record: dict[str, Any] = {"trial_id": trial.trial_id, "spec": trial.spec, "curve": []}
+    train_cls = _train_config_cls()
+    tc = train_cls.model_validate({k: v for k, v in trial.proxy.items() if k in train_cls.model_fields})
+
+    def forward(event: str) -> Callable[[dict[str, Any]], None] | None:
+        return (lambda info: report(trial.trial_id, {"event": event, **info})) if report else None
+
+    try:
+        data = load_trial_data(trial)
+        spec = Spec.model_validate(trial.spec)
+        torch.manual_seed(trial.seed)
+        model = build_model(spec)
+        res = train(model, data, tc, resolution=spec.resolution, seed=trial.seed, device=device, threads=threads,
+                    on_step=forward("step"), on_epoch=forward("epoch"))
+        row.update(accuracy=round(res.accuracy, 6), loss=round(res.loss, 6), status=res.status,
+                   message=res.message, train_seconds=round(res.train_seconds, 3),
+                   images_per_second=round(res.images_per_second, 1))
+        record["curve"] = res.curve
+    except ScalerError:
+        raise
+    except Exception as e:
+        row.update(status="failed", message=f"{type(e).__name__}: {e}".replace("\n", " ")[:500])
+    record["row"] = row
+    return row, record
+
+
+# --- executing trials ------------------------------------------------------------------------------------------
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(threads: int, queue: Any, device: str) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER.update(threads=threads, queue=queue, device=device)
+
+
+def _report_to_queue(trial_id: str, info: dict[str, Any]) -> None:
+    with contextlib.suppress(Exception):  # progress is best-effort
+        _WORKER["queue"].put_nowait((trial_id, info))
+
+
+def _run_in_worker(trial: Trial) -> tuple[dict[str, Any], dict[str, Any]]:
+    _report_to_queue(trial.trial_id, {"event": "start"})
+    return run_trial(trial, device=_WORKER["device"], threads=_WORKER["threads"], report=_report_to_queue)
+
+
+Reporter = Callable[[str, dict[str, Any]], None]
+
+
+def execute(trials: list[Trial], *, workers: int, device: str, threads: int,
+            report: Reporter | None = None) -> Iterator[tuple[Trial, dict[str, Any], dict[str, Any] | None]]:
+    """Run trials, yielding (trial, row, record) as each finishes. ``report(trial_id, info)`` receives
+    ``start``, ``step`` and ``epoch`` events. With ``workers > 1`` each trial runs in a spawned process with
+    ``threads`` threads; a worker that dies yields a ``failed`` row."""
+    if workers <= 1:
+        import torch
+
+        torch.set_num_threads(threads)
+        for t in trials:
+            if report:
+                report(t.trial_id, {"event": "start"})
+            row, record = run_trial(t, device=device, threads=threads, report=report)
+            yield t, row, record
+        return
+    yield from _execute_pool(trials, workers=workers, device=device, threads=threads, report=report)
+
+
+def _execute_pool(trials: list[Trial], *, workers: int, device: str, threads: int,
+                  report: Reporter | None) -> Iterator[tuple[Trial, dict[str, Any], dict[str, Any] | None]]:
+    import multiprocessing as mp
+    import queue as queue_mod
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = mp.get_context("spawn")
+    manager = ctx.Manager()
+    q = manager.Queue()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(threads, q, device))
+    try:
+        futures = {pool.submit(_run_in_worker, t): t for t in trials}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    tid, info = q.get_nowait()
+                except (queue_mod.Empty, EOFError, OSError):
+                    break
+                if report:
+                    report(tid, info)
+            for f in done:
+                t = futures[f]
+                try:
+                    row, record = f.result()
+                except ScalerError:
+                    raise
+                except Exception as e:  # the worker process died (killed, out of memory)
+                    row, record = trial_row(t, device), None
+                    row["message"] = f"worker died: {type(e).__name__}: {e}".replace("\n", " ")[:500]
+                yield t, row, record
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in list((getattr(pool, "_processes", None) or {}).values()):
+            if p.is_alive():
+                p.terminate()
+        manager.shutdown()
+
+
+# --- the driver ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GridOutcome:
+    out: Path
+    planned: int
+    ran: int
+    skipped: int
+    failed: int
+    coefficients: Path | None
+    fit: dict[str, Any] | None
+
+
+def run_grid(settings: GridSettings, out: str | Path, *, limit: int | None = None, workers: int = 1,
+             device: str = "auto", fresh: bool = False, quiet: bool = False, console: Any = None) -> GridOutcome:
+    """Plan, run (resuming what is already recorded) and fit a grid; the results land in ``out``."""
+    from scaler.data import load_dataset
+    from scaler.fit import fit_run
+    from scaler.results import RunDir
+    from scaler.train import resolve_device
+
+    say = (lambda msg: print(msg, flush=True)) if console is None else console.print
+    run = RunDir(out)
+    run.lock()
+    try:
+        if fresh:
+            moved = run.move_aside()
+            if moved:
+                say(f"previous results moved to {moved}")
+        settings_dict = settings.to_dict()
+        run.check_settings(settings_dict, ignore=("proxy.seeds",))
+        dev = str(resolve_device(device))
+        p = settings.proxy
+        data = load_dataset(p.dataset, val_fraction=p.val_fraction, subset=p.subset)
+        say(f"data: {data.name}: {len(data.y_train)} train / {len(data.y_val)} validation images, "
+            f"{data.channels}x{data.image_size}px, {data.num_classes} classes ({data.split})")
+        trials = plan_trials(settings, data.num_classes, data.channels)
+        if trials[0].image_size > data.image_size and p.dataset.startswith("imagefolder:"):
+            load_dataset(p.dataset, val_fraction=p.val_fraction, subset=p.subset, image_size=trials[0].image_size)
+        ran, failed = run_planned(run, trials, settings_dict, limit=limit, workers=workers, device=dev,
+                                  quiet=quiet, console=console, epochs=p.epochs, what="grid", say=say)
+        coef_path, fit = None, None
+        rows = run.rows()
+        if any(r.get("kind") == "compound" and r.get("status") == "ok" for r in rows):
+            coef_path, fit = fit_run(run.csv)
+        return GridOutcome(out=run.path, planned=len(trials), ran=ran, skipped=len(trials) - ran,
+                           failed=failed, coefficients=coef_path, fit=fit)
+    finally:
+        run.unlock()
+
+
+def run_planned(run: Any, trials: list[Trial], settings_dict: dict[str, Any], *, limit: int | None, workers: int,
+                device: str, quiet: bool, console: Any, epochs: int, what: str,
+                say: Callable[[str], None]) -> tuple[int, int]:
+    """Run the trials of a plan that ``run`` has not recorded yet; returns (trials run, failed)."""
+    from scaler.progress import PlainUI, RichUI
+
+    run.repair()
+    done_ids = {r["trial_id"] for r in run.rows()}
+    todo = [t for t in trials if t.trial_id not in done_ids]
+    if limit is not None:
+        todo = todo[:limit]
+    workers = max(1, min(workers, len(todo) or 1))
+    threads = max(1, available_cores() // workers)
+    run.write_settings(settings_dict, {"device": device, "workers": workers, "threads_per_worker": threads,
+                                       "trials": len(trials)})
+    seeds = len({t.seed for t in trials}) or 1
+    say(f"{what}: {len(trials)} trials ({len(trials) // seeds} candidates x {seeds} seed(s)), "
+        f"{len(done_ids & {t.trial_id for t in trials})} already done, running {len(todo)} on {device} with "
+        f"{workers} worker(s) x {threads} thread(s); results in {run.path}/")
+    ui = PlainUI(len(todo), 0, epochs) if quiet or console is None else RichUI(len(todo), 0, epochs, console, [])
+    failed = 0
+    with ui:
+        for _trial, row, record in execute(todo, workers=workers, device=device, threads=threads, report=ui.report):
+            run.append(row, record)
+            failed += row.get("status") != "ok"
+            ui.finished(row)
+    return len(todo), failed

@@ -1,0 +1,151 @@
+"""`scaler grid` end to end on digits: results, coefficients, resume after kill -9, lock, --fresh."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scaler.results import COLUMNS, RunDir
+
+TINY = """\
+name: tiny
+resolution: 16
+num_classes: 10
+stem: {channels: 8}
+stages:
+  - ds_r1_k3_s1_e1_c8
+  - ir_r2_k3_s2_e2_c16_se0.25
+head: {channels: 32}
+dropout: 0.0
+drop_path: 0.0
+search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], baselines: %s}
+proxy: {dataset: digits, batch_size: 64, lr: 0.1}
+"""
+
+
+def scaler(*args: str, cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "scaler.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    p = tmp_path / "tiny.yaml"
+    p.write_text(TINY % "false")
+    return p
+
+
+def test_tiny_grid_end_to_end(tiny: Path, tmp_path: Path):
+    scaler("grid", str(tiny), "--epochs", "2", "--subset", "600", "--limit", "3", "--quiet", cwd=tmp_path)
+    out = tmp_path / "results" / "tiny"
+    table = rows(out / "results.csv")
+    assert list(table[0])[: len(COLUMNS)] == list(COLUMNS)
+    assert [r["trial_id"] for r in table] == ["a1.389-b1.000-g1.200-s0", "a1.020-b1.000-g1.400-s0",
+                                              "a1.389-b1.200-g1.000-s0"]
+    for r in table:
+        assert r["status"] == "ok" and r["kind"] == "compound" and r["epochs"] == "2"
+        assert float(r["accuracy"]) > 0.3  # 10 classes: chance is 0.1
+        assert float(r["alpha"]) * float(r["beta"]) ** 2 * float(r["gamma"]) ** 2 == pytest.approx(2.0)
+        assert float(r["images_per_second"]) > 0 and float(r["train_seconds"]) > 0
+        # flops are the analytic count of the network that was trained, as `scaler info` reports it
+        record = json.loads((out / "trials" / f"{r['trial_id']}.json").read_text())
+        assert [e["epoch"] for e in record["curve"]] == [1, 2]
+        spec_file = tmp_path / f"{r['trial_id']}.yaml"
+        spec_file.write_text(yaml.safe_dump(record["spec"]))
+        info = json.loads(scaler("info", str(spec_file), "--json", cwd=tmp_path).stdout)
+        assert (int(r["flops"]), int(r["params"]), int(r["resolution"])) == (
+            info["flops"], info["params"], info["resolution"])
+        assert info["resolution"] == round(16 * float(r["gamma"]) / 4) * 4
+    settings = yaml.safe_load((out / "run.yaml").read_text())["settings"]
+    assert settings["proxy"]["epochs"] == 2 and settings["proxy"]["subset"] == 600
+    assert settings["base"]["name"] == "tiny"
+    coef = yaml.safe_load((out / "coefficients.yaml").read_text())
+    best = max(table, key=lambda r: float(r["accuracy"]))
+    assert coef["alpha"] == pytest.approx(float(best["alpha"]), abs=1e-6)
+    assert coef["base"]["spec"]["num_classes"] == 10 and coef["base"]["spec"]["resolution"] == 16
+    assert "unverified" in coef["noise"]["verdict"]
+    # emit reads the coefficients back and scales the full base spec
+    emitted = scaler("emit", "--coefficients", str(out / "coefficients.yaml"), "--phi", "0..2", "--out", "fam",
+                     "--json", cwd=tmp_path)
+    members = json.loads(emitted.stdout)
+    assert [m["name"] for m in members] == ["tiny-phi0", "tiny-phi1", "tiny-phi2"]
+    assert members[0]["flops_ratio"] == 1.0 and members[2]["flops_ratio"] > members[1]["flops_ratio"] > 1
+    newest = scaler("emit", "--phi", "1", "--out", "fam2", cwd=tmp_path)
+    assert "coefficients.yaml" in newest.stdout and (tmp_path / "fam2" / "tiny-phi1.yaml").exists()
+
+
+@pytest.mark.slow
+def test_killed_grid_resumes_with_every_trial_exactly_once(tmp_path: Path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY % "true")
+    args = ["grid", str(spec), "--epochs", "2", "--subset", "400", "--quiet"]
+    out = tmp_path / "results" / "tiny"
+    proc = subprocess.Popen([sys.executable, "-m", "scaler.cli", *args], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if (out / "results.csv").exists() and len(rows(out / "results.csv")) >= 2:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = rows(out / "results.csv")
+    assert 2 <= len(before) < 8, before
+    # a torn line from a kill mid-write is ignored and repaired
+    with open(out / "results.csv", "a") as f:
+        f.write("torn-row,compou")
+    done = scaler(*args, cwd=tmp_path)
+    assert f"{len(before)} already done" in done.stdout
+    after = rows(out / "results.csv")
+    ids = [r["trial_id"] for r in after]
+    assert len(ids) == len(set(ids)) == 8  # 4 baselines + 4 compound candidates
+    assert after[: len(before)] == before
+    assert all(r["status"] == "ok" for r in after)
+
+
+def test_a_held_directory_is_refused(tiny: Path, tmp_path: Path):
+    run = RunDir(tmp_path / "results" / "tiny")
+    run.lock()
+    try:
+        proc = scaler("grid", str(tiny), "--limit", "1", "--quiet", cwd=tmp_path, check=False)
+    finally:
+        run.unlock()
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "another scaler run" in proc.stderr and str(os.getpid()) in proc.stderr
+
+
+def test_fresh_moves_old_results_aside_and_changed_settings_are_refused(tiny: Path, tmp_path: Path):
+    base = ["grid", str(tiny), "--epochs", "1", "--subset", "300", "--limit", "1", "--quiet"]
+    scaler(*base, cwd=tmp_path)
+    out = tmp_path / "results" / "tiny"
+    first = (out / "results.csv").read_text()
+    changed = scaler("grid", str(tiny), "--epochs", "3", "--limit", "1", "--quiet", cwd=tmp_path, check=False)
+    assert changed.returncode == 2 and "different settings" in changed.stderr and "proxy.epochs" in changed.stderr
+    assert (out / "results.csv").read_text() == first
+    scaler(*base, "--fresh", cwd=tmp_path)
+    previous = list((out / "previous").glob("*/results.csv"))
+    assert len(previous) == 1 and previous[0].read_text() == first
+    assert len(rows(out / "results.csv")) == 1
+
+
+def test_bad_dataset_is_one_line_exit_2(tiny: Path, tmp_path: Path):
+    proc = scaler("grid", str(tiny), "--dataset", f"idx:{tmp_path}/nowhere", "--quiet", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "nowhere" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,165 @@
+"""The proxy training loop on digits: accuracy, determinism, divergence, schedule, callbacks."""
+
+from __future__ import annotations
+
+import math
+
+import pydantic
+import pytest
+import torch
+from torch import nn
+
+from scaler.data import AugmentConfig, BatchTransform, load_dataset
+from scaler.errors import ScalerError
+from scaler.train import TrainConfig, build_optimizer, learning_rate, recalibrate_bn, resolve_device, train
+
+
+def tiny_cnn(seed: int = 0, width: int = 32) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.SiLU(),
+        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * width), nn.SiLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, 10),
+    )
+
+
+FAST = TrainConfig(epochs=2, batch_size=32, lr=0.5, warmup_epochs=0.25)
+
+
+def test_learns_digits() -> None:
+    data = load_dataset("digits")
+    steps: list[dict] = []
+    epochs: list[dict] = []
+    result = train(tiny_cnn(), data, FAST, resolution=8, seed=0, threads=1, on_step=steps.append,
+                   on_epoch=epochs.append)
+    assert result.status == "ok" and result.message == ""
+    assert result.accuracy > 0.85  # chance is 0.1
+    assert [row["epoch"] for row in result.curve] == [1, 2]
+    assert epochs == result.curve
+    assert result.curve[1]["loss"] < result.curve[0]["loss"] < math.log(10)
+    assert result.loss == result.curve[-1]["loss"]
+    assert result.accuracy == result.curve[-1]["accuracy"]
+    assert result.images_per_second > 0 and result.train_seconds > 0
+    # 1438 images // 32 = 44 steps per epoch: reports every 10 steps and at each epoch end.
+    assert [s["step"] for s in steps] == [10, 20, 30, 40, 44, 50, 60, 70, 80, 88]
+    assert set(steps[0]) == {"epoch", "step", "steps", "loss", "images_per_second"}
+    assert steps[0]["steps"] == 88 and steps[-1]["epoch"] == 2
+    assert all(0 < s["loss"] < 3 for s in steps) and steps[-1]["loss"] < steps[0]["loss"]
+    # Epoch rows carry the LR of their last step: 11 warm-up steps, then the cosine.
+    assert result.curve[0]["lr"] == pytest.approx(learning_rate(43, 88, base_lr=0.5, warmup_steps=11))
+    assert result.curve[-1]["lr"] == pytest.approx(learning_rate(87, 88, base_lr=0.5, warmup_steps=11))
+    assert 0 < result.curve[-1]["lr"] < 0.001
+
+
+def test_deterministic_for_a_seed() -> None:
+    data = load_dataset("digits", subset=512)
+    config = TrainConfig(epochs=2, batch_size=64, augment=AugmentConfig(translate=0.2, scale=0.2))
+    a = train(tiny_cnn(), data, config, resolution=12, seed=3, threads=1)
+    b = train(tiny_cnn(), data, config, resolution=12, seed=3, threads=1)
+    c = train(tiny_cnn(), data, config, resolution=12, seed=4, threads=1)
+    assert [r["loss"] for r in a.curve] == [r["loss"] for r in b.curve]
+    assert a.accuracy == b.accuracy
+    assert [r["loss"] for r in a.curve] != [r["loss"] for r in c.curve]
+
+
+def test_model_weights_repeatable() -> None:
+    data = load_dataset("digits", subset=256)
+    config = TrainConfig(epochs=1, batch_size=64)
+    m1, m2 = tiny_cnn(), tiny_cnn()
+    train(m1, data, config, resolution=8, seed=0, threads=1)
+    train(m2, data, config, resolution=8, seed=0, threads=1)
+    for p1, p2 in zip(m1.parameters(), m2.parameters(), strict=True):
+        assert torch.equal(p1, p2)
+
+
+def test_divergence_is_reported() -> None:
+    data = load_dataset("digits", subset=512)
+    config = TrainConfig(epochs=3, batch_size=64, lr=1e6, warmup_epochs=0, label_smoothing=0.0)
+    result = train(tiny_cnn(), data, config, resolution=8, seed=0, threads=1)
+    assert result.status == "diverged"
+    assert result.accuracy == 0.0 and math.isnan(result.loss)
+    assert "at epoch 1, step" in result.message
+    assert result.curve == []
+
+
+def test_tiny_subset_uses_one_full_batch() -> None:
+    data = load_dataset("digits", subset=30)
+    steps: list[dict] = []
+    result = train(tiny_cnn(), data, TrainConfig(epochs=2, batch_size=128), resolution=8, seed=0, threads=1,
+                   on_step=steps.append)
+    assert result.status == "ok"
+    assert [s["step"] for s in steps] == [1, 2]
+    assert result.images_per_second == pytest.approx(60 / result.train_seconds)
+
+
+def test_recalibrate_bn_exact_statistics() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.Dropout(0.5))
+    bn = model[1]
+    bn.running_mean.fill_(5.0)
+    bn.running_var.fill_(9.0)
+    x = torch.randint(0, 256, (64, 1, 6, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    transform = BatchTransform((0.5,), (0.25,), 6)
+    with torch.no_grad():
+        feats = model[0](transform.eval(x))
+    model.train()
+    recalibrate_bn(model, x, transform, batch_size=16)  # 4 equal batches: the mean of means is exact
+    torch.testing.assert_close(bn.running_mean, feats.mean((0, 2, 3)))
+    per_batch_var = torch.stack([f.var((0, 2, 3)) for f in feats.split(16)]).mean(0)  # unbiased, per batch
+    torch.testing.assert_close(bn.running_var, per_batch_var)
+    assert bn.momentum == 0.1 and model.training and model[2].training
+
+
+def test_short_run_evaluates_with_calibrated_bn() -> None:
+    # After 4 steps BN running averages still lag far behind; calibration makes eval match the trained model.
+    data = load_dataset("digits", subset=256)
+    config = TrainConfig(epochs=2, batch_size=64, lr=0.5, warmup_epochs=0.5)
+    on = train(tiny_cnn(), data, config, resolution=8, seed=0, threads=1)
+    off = train(tiny_cnn(), data, config.model_copy(update={"bn_calibration": 0}), resolution=8, seed=0,
+                threads=1)
+    assert on.curve[0]["accuracy"] > 0.45
+    assert off.curve[0]["accuracy"] < on.curve[0]["accuracy"] - 0.2
+    assert [r["loss"] for r in on.curve] == [r["loss"] for r in off.curve]  # training itself is unchanged
+
+
+def test_learning_rate_schedule() -> None:
+    kw = {"base_lr": 0.4, "warmup_steps": 4}
+    assert [learning_rate(s, 20, **kw) for s in range(4)] == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert learning_rate(4, 20, **kw) == pytest.approx(0.4)  # cosine starts at the peak
+    assert learning_rate(12, 20, **kw) == pytest.approx(0.2)  # half-way through the decay
+    assert learning_rate(19, 20, **kw) == pytest.approx(0.4 * 0.5 * (1 + math.cos(math.pi * 15 / 16)))
+    assert learning_rate(20, 20, **kw) == pytest.approx(0.0, abs=1e-12)
+    assert learning_rate(15, 20, schedule="constant", **kw) == 0.4
+    assert learning_rate(0, 10, base_lr=0.1, warmup_steps=0) == pytest.approx(0.1)
+
+
+def test_optimizer_groups_skip_decay_on_bn_and_bias() -> None:
+    model = tiny_cnn()
+    for name, lr in (("sgd", 0.1), ("rmsprop", 0.01), ("adamw", 1e-3)):
+        config = TrainConfig(optimizer=name, lr=lr, weight_decay=1e-4)
+        opt = build_optimizer(model, config, torch.device("cpu"))
+        decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+        assert decayed == {id(m.weight) for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)}
+        assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    sgd = build_optimizer(model, TrainConfig(optimizer="sgd"), torch.device("cpu"))
+    assert sgd.param_groups[0]["nesterov"] is True and sgd.param_groups[0]["momentum"] == 0.9
+
+
+def test_config_validation() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        TrainConfig(epoch=3)
+    with pytest.raises(pydantic.ValidationError):
+        TrainConfig(optimizer="lamb")
+    with pytest.raises(pydantic.ValidationError):
+        TrainConfig(augment={"magnitude": 2.0})
+    assert TrainConfig(augment={"flip": True}).augment.flip is True
+
+
+def test_resolve_device() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ScalerError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ScalerError, match="no GPU"):
+            resolve_device("cuda")
