@@ -54,6 +54,10 @@ class TrainConfig(pydantic.BaseModel):
     label_smoothing: float = pydantic.Field(0.1, ge=0, lt=1)
     augment: AugmentConfig = AugmentConfig()
     eval_batch_size: int = pydantic.Field(512, ge=1)
+    curve_val_images: int = pydantic.Field(
+        2000, ge=0, description="validation images scored after each intermediate epoch (a fixed random "
+        "subset; 0: all); the final accuracy always uses the whole validation set"
+    )
     bn_calibration: int = pydantic.Field(
         1024, ge=0, description="training images that re-estimate BatchNorm statistics before each "
         "evaluation (0: off); short runs otherwise evaluate with running averages that have not caught up"
@@ -227,6 +231,12 @@ def train(
     # from the host.
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
     x_val, y_val = data.x_val.to(dev), data.y_val.to(dev)
+    x_curve, y_curve = x_val, y_val
+    if 0 < config.curve_val_images < len(y_val):
+        # The same images for every trial and seed, so curves are comparable.
+        pick = torch.randperm(len(y_val), generator=torch.Generator().manual_seed(0))
+        pick = pick[: config.curve_val_images]
+        x_curve, y_curve = x_val.index_select(0, pick.to(dev)), y_val.index_select(0, pick.to(dev))
     n = len(y_train)
     batch_size = min(config.batch_size, n)  # tiny subsets: one full batch per epoch rather than none
     steps_per_epoch = n // batch_size  # drop_last
@@ -296,8 +306,10 @@ def train(
             # A random (seeded) slice: datasets may be stored sorted by class.
             calib = x_train.index_select(0, perm[: config.bn_calibration])
             recalibrate_bn(model, calib, transform, batch_size=batch_size, device=dev)
-        accuracy = evaluate(model, x_val, y_val, transform, batch_size=config.eval_batch_size, device=dev)
-        row = {"epoch": epoch, "loss": epoch_loss, "accuracy": accuracy, "lr": lr, "seconds": epoch_seconds}
+        xe, ye = (x_val, y_val) if epoch == config.epochs else (x_curve, y_curve)
+        accuracy = evaluate(model, xe, ye, transform, batch_size=config.eval_batch_size, device=dev)
+        row = {"epoch": epoch, "loss": epoch_loss, "accuracy": accuracy, "lr": lr, "seconds": epoch_seconds,
+               "val_images": len(ye)}
         curve.append(row)
         if on_epoch is not None:
             on_epoch(dict(row))
