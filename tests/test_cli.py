@@ -10,21 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _specs import MINIMAL_YAML as MINIMAL
 
 from scaler.cli import main, parse_phis
 from scaler.errors import ScalerError
-
-MINIMAL = """\
-name: mini
-resolution: 64
-num_classes: 10
-stem: {channels: 32}
-stages:
-  - ds_r1_k3_s1_e1_c16_se0.25
-  - ir_r2_k3_s2_e6_c24_se0.25
-  - {block: mbconv, repeats: 2, kernel: 5, stride: 2, expand: 6, channels: 40, se: 0.25}
-head: {channels: 1280}
-"""
 
 PAPER = ["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15"]
 

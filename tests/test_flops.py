@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 import pytest
+from _specs import MINIMAL
 
 from scaler.arch import plan
 from scaler.flops import Cost, complexity, conv, human, linear, squeeze_excite
@@ -35,23 +36,9 @@ OTHERS = {
     "efficientnet-l2": (800, 480_309_308, 475_703_653_280),
 }
 
-MINIMAL = {
-    "name": "mini", "resolution": 64, "num_classes": 10, "stem": {"channels": 32},
-    "stages": ["ds_r1_k3_s1_e1_c16_se0.25", "ir_r2_k3_s2_e6_c24_se0.25",
-               {"block": "mbconv", "repeats": 2, "kernel": 5, "stride": 2, "expand": 6, "channels": 40, "se": 0.25}],
-    "head": {"channels": 1280},
-}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small convolutions gain nothing from threads, and OpenMP threads on a busy 2-core box stall badly."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- the presets, analytically --------------------------------------------------------------------------------------

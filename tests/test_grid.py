@@ -13,18 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _specs import TINY_YAML
 
 from scaler.results import COLUMNS, RunDir
 
-TINY = """\
-name: tiny
-resolution: 16
-num_classes: 10
-stem: {channels: 8}
-stages:
-  - ds_r1_k3_s1_e1_c8
-  - ir_r2_k3_s2_e2_c16_se0.25
-head: {channels: 32}
+TINY = TINY_YAML + """\
 dropout: 0.0
 drop_path: 0.0
 search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], baselines: %s}

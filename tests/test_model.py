@@ -7,19 +7,13 @@ import sys
 
 import pytest
 import torch
+from _specs import MINIMAL
 from torch import nn
 
 from scaler.arch import conv_out, plan
 from scaler.model import Block, DropPath, Network, SqueezeExcite, build_model
 from scaler.presets import PRESETS, preset
 from scaler.spec import load_spec
-
-MINIMAL = {
-    "name": "mini", "resolution": 64, "num_classes": 10, "stem": {"channels": 32},
-    "stages": ["ds_r1_k3_s1_e1_c16_se0.25", "ir_r2_k3_s2_e6_c24_se0.25",
-               {"block": "mbconv", "repeats": 2, "kernel": 5, "stride": 2, "expand": 6, "channels": 40, "se": 0.25}],
-    "head": {"channels": 1280},
-}
 
 ALL_BLOCKS = {
     "name": "all", "resolution": 31, "num_classes": 5, "in_channels": 1, "activation": "hardswish",
@@ -29,15 +23,7 @@ ALL_BLOCKS = {
     "head": {"channels": 24},
 }
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small convolutions gain nothing from threads, and OpenMP threads on a busy 2-core box stall badly."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("name", PRESETS)

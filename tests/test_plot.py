@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _specs import TINY
 
 from scaler.errors import ScalerError
 from scaler.fit import coefficients_document, fit_run
@@ -18,10 +19,6 @@ from scaler.plot import pareto_figure, pareto_front, plot_results
 from scaler.results import RunDir, read_results
 from scaler.search import SearchConfig, candidates
 from scaler.spec import load_spec
-
-TINY = {"name": "tiny", "resolution": 16, "num_classes": 10, "stem": {"channels": 8},
-        "stages": ["ds_r1_k3_s1_e1_c8", "ir_r2_k3_s2_e2_c16_se0.25"], "head": {"channels": 32},
-        "dropout": 0.0, "drop_path": 0.0}
 
 
 def make_grid_dir(root: Path, failed: int = 2) -> tuple[Path, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from _specs import MINIMAL as MINI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,12 +27,6 @@ from scaler.spec import Spec, load_spec, parse_yaml, spec_from_document
 
 PAPER = (1.2, 1.1, 1.15)  # alpha, beta, gamma of Tan & Le 2019
 
-MINI = {
-    "name": "mini", "resolution": 64, "num_classes": 10, "stem": {"channels": 32},
-    "stages": ["ds_r1_k3_s1_e1_c16_se0.25", "ir_r2_k3_s2_e6_c24_se0.25",
-               {"block": "mbconv", "repeats": 2, "kernel": 5, "stride": 2, "expand": 6, "channels": 40, "se": 0.25}],
-    "head": {"channels": 1280},
-}
 
 # Written with values no rule would produce: 17 channels (divisor 8), 3 repeats, 65 px (divisor 4).
 ODD = {

@@ -6,21 +6,11 @@ import math
 from pathlib import Path
 
 import pytest
+from _specs import TINY_YAML as TINY
 
 from scaler.errors import ScalerError
 from scaler.search import Candidate, Range, SearchConfig, candidates, load_grid_settings, plan_trials, proxy_spec
 from scaler.spec import load_spec
-
-TINY = """\
-name: tiny
-resolution: 16
-num_classes: 10
-stem: {channels: 8}
-stages:
-  - ds_r1_k3_s1_e1_c8
-  - ir_r2_k3_s2_e2_c16_se0.25
-head: {channels: 32}
-"""
 
 
 def test_range_values_are_exact_grid_points():

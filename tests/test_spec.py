@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from _specs import MINIMAL_YAML as MINIMAL
 
 from scaler.errors import ScalerError
 from scaler.spec import (
@@ -17,19 +18,6 @@ from scaler.spec import (
     spec_from_document,
     spec_json_schema,
 )
-
-# The issue's minimal example, exactly as written there.
-MINIMAL = """\
-name: mini
-resolution: 64
-num_classes: 10
-stem: {channels: 32}
-stages:
-  - ds_r1_k3_s1_e1_c16_se0.25
-  - ir_r2_k3_s2_e6_c24_se0.25
-  - {block: mbconv, repeats: 2, kernel: 5, stride: 2, expand: 6, channels: 40, se: 0.25}
-head: {channels: 1280}
-"""
 
 
 def write(tmp_path, text: str, name: str = "base.yaml"):

@@ -1,0 +1,30 @@
+"""Specs shared by the tests."""
+
+import yaml
+
+# The issue's minimal example, exactly as written there.
+MINIMAL_YAML = """\
+name: mini
+resolution: 64
+num_classes: 10
+stem: {channels: 32}
+stages:
+  - ds_r1_k3_s1_e1_c16_se0.25
+  - ir_r2_k3_s2_e6_c24_se0.25
+  - {block: mbconv, repeats: 2, kernel: 5, stride: 2, expand: 6, channels: 40, se: 0.25}
+head: {channels: 1280}
+"""
+MINIMAL = yaml.safe_load(MINIMAL_YAML)
+
+# A network small enough to train in seconds (8 lines: tests append sections and count on the line numbers).
+TINY_YAML = """\
+name: tiny
+resolution: 16
+num_classes: 10
+stem: {channels: 8}
+stages:
+  - ds_r1_k3_s1_e1_c8
+  - ir_r2_k3_s2_e2_c16_se0.25
+head: {channels: 32}
+"""
+TINY = {**yaml.safe_load(TINY_YAML), "dropout": 0.0, "drop_path": 0.0}
