@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from scaler.results import RunDir
-from scaler.search import GridSettings, SearchConfig, plan_trials, proxy_config_cls, run_trial
+from scaler.search import GridSettings, ProxyConfig, SearchConfig, plan_trials, run_trial
 from scaler.spec import Spec
 
 
@@ -29,7 +29,7 @@ def main() -> None:
                     help="comma-separated candidate keys (trial ids without -sN)")
     args = ap.parse_args()
     recorded = yaml.safe_load((args.grid_dir / "run.yaml").read_text())["settings"]
-    proxy = proxy_config_cls().model_validate({**recorded["proxy"], "seeds": args.seeds})
+    proxy = ProxyConfig.model_validate({**recorded["proxy"], "seeds": args.seeds})
     settings = GridSettings(base=Spec.model_validate(recorded["base"]), base_path=recorded["base_path"],
                             search=SearchConfig.model_validate(recorded["search"]), proxy=proxy)
     from scaler.data import load_dataset

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from scaler.errors import ScalerError
 from scaler.scaling import compound, scale
 from scaler.spec import Document, Spec, read_yaml, spec_from_document, validation_error
+from scaler.train import TrainConfig
 
 KINDS = ("base", "depth", "width", "resolution", "compound")
 
@@ -122,51 +123,31 @@ def candidates(cfg: SearchConfig) -> list[Candidate]:
 # --- proxy settings --------------------------------------------------------------------------------------------
 
 
-def _train_config_cls() -> type[BaseModel]:
-    from scaler.train import TrainConfig
+class ProxyConfig(TrainConfig):
+    """How the small proxy network is derived from the base, what it trains on, and how (the training settings
+    are inherited from :class:`scaler.train.TrainConfig`)."""
 
-    return TrainConfig
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
+    dataset: str = Field("digits", description="digits | mnist5k | fashion | idx:DIR | npz:FILE | imagefolder:DIR")
+    width: float = Field(1.0, gt=0, description="width multiplier from the base spec to the proxy")
+    depth: float = Field(1.0, gt=0, description="depth multiplier from the base spec to the proxy")
+    resolution: int | None = Field(None, ge=1, description="proxy input size (default: the base's)")
+    dropout: float | None = Field(None, ge=0, lt=1, description="override the spec's dropout")
+    drop_path: float | None = Field(None, ge=0, lt=1, description="override the spec's drop_path")
+    subset: int | None = Field(None, ge=1, description="use at most this many training images")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="validation share when the data has no test split")
+    seeds: int = Field(1, ge=1, description="train every candidate with seeds 0..seeds-1")
 
-def proxy_config_cls() -> type[BaseModel]:
-    """ProxyConfig extends the training settings with how the proxy and its data are made (built lazily: the
-    training settings live in :mod:`scaler.train`, which imports torch)."""
-    global _PROXY_CLS
-    if _PROXY_CLS is None:
-        base = _train_config_cls()
-
-        class ProxyConfig(base):  # type: ignore[valid-type, misc]
-            """How the small proxy network is derived from the base, what it trains on, and how."""
-
-            model_config = ConfigDict(extra="forbid", frozen=True)
-
-            dataset: str = Field("digits", description="digits | mnist5k | fashion | idx:DIR | npz:FILE | "
-                                 "imagefolder:DIR")
-            width: float = Field(1.0, gt=0, description="width multiplier from the base spec to the proxy")
-            depth: float = Field(1.0, gt=0, description="depth multiplier from the base spec to the proxy")
-            resolution: int | None = Field(None, ge=1, description="proxy input size (default: the base's)")
-            dropout: float | None = Field(None, ge=0, lt=1, description="override the spec's dropout")
-            drop_path: float | None = Field(None, ge=0, lt=1, description="override the spec's drop_path")
-            subset: int | None = Field(None, ge=1, description="use at most this many training images")
-            val_fraction: float = Field(0.2, gt=0, lt=1, description="validation share when the data has no "
-                                        "test split")
-            seeds: int = Field(1, ge=1, description="train every candidate with seeds 0..seeds-1")
-
-            @field_validator("dataset")
-            @classmethod
-            def _dataset(cls, v: str) -> str:
-                if not v.strip():
-                    raise ValueError("must name a dataset")
-                return v
-
-        _PROXY_CLS = ProxyConfig
-    return _PROXY_CLS
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must name a dataset")
+        return v
 
 
-_PROXY_CLS: type[BaseModel] | None = None
-
-
-def proxy_spec(base: Spec, proxy: Any, num_classes: int, in_channels: int) -> Spec:
+def proxy_spec(base: Spec, proxy: ProxyConfig, num_classes: int, in_channels: int) -> Spec:
     """The proxy base network: the base spec shrunk by the proxy multipliers, sized for the dataset."""
     spec = base
     if proxy.width != 1 or proxy.depth != 1 or proxy.resolution is not None:
@@ -200,7 +181,7 @@ class GridSettings:
     base: Spec
     base_path: str
     search: SearchConfig
-    proxy: Any  # ProxyConfig
+    proxy: ProxyConfig
 
     def to_dict(self) -> dict[str, Any]:
         return {"base_path": self.base_path, "search": self.search.model_dump(mode="json"),
@@ -232,7 +213,7 @@ def load_grid_settings(path: str | Path, overrides: dict[str, Any] | None = None
     except ValidationError as e:
         raise validation_error(doc, e, ("search",)) from None
     try:
-        proxy = proxy_config_cls().model_validate(sections["proxy"])
+        proxy = ProxyConfig.model_validate(sections["proxy"])
     except ValidationError as e:
         raise validation_error(doc, e, ("proxy",)) from None
     return GridSettings(base=base, base_path=text, search=search, proxy=proxy)
@@ -316,8 +297,7 @@ def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None,
 
     row = trial_row(trial, device)
     record: dict[str, Any] = {"trial_id": trial.trial_id, "spec": trial.spec, "curve": []}
-    train_cls = _train_config_cls()
-    tc = train_cls.model_validate({k: v for k, v in trial.proxy.items() if k in train_cls.model_fields})
+    tc = TrainConfig.model_validate({k: v for k, v in trial.proxy.items() if k in TrainConfig.model_fields})
 
     def forward(event: str) -> Callable[[dict[str, Any]], None] | None:
         return (lambda info: report(trial.trial_id, {"event": event, **info})) if report else None

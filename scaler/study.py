@@ -39,7 +39,7 @@ def run_study(grid_dir: str | Path, *, max_phi: int = 3, overrides: dict[str, An
     from scaler.data import load_dataset
     from scaler.fit import read_coefficients
     from scaler.results import RunDir
-    from scaler.search import Candidate, Trial, candidate_spec, proxy_config_cls, proxy_spec, run_planned
+    from scaler.search import Candidate, ProxyConfig, Trial, candidate_spec, proxy_spec, run_planned
     from scaler.spec import Spec
     from scaler.train import resolve_device
 
@@ -54,7 +54,7 @@ def run_study(grid_dir: str | Path, *, max_phi: int = 3, overrides: dict[str, An
     proxy_data = dict(recorded.get("proxy") or {})
     for key, value in (overrides or {}).items():
         proxy_data[key] = value
-    proxy = proxy_config_cls().model_validate(proxy_data)
+    proxy = ProxyConfig.model_validate(proxy_data)
     factor = float((recorded.get("search") or {}).get("flops_factor", 2.0))
     full_base = Spec.model_validate(recorded["base"])
     say = (lambda msg: print(msg, flush=True)) if console is None else console.print
