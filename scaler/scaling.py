@@ -2,7 +2,8 @@
 
 The rounding follows torchvision and timm: channels ``make_divisible(c * width, 8)`` with the 90% guard, repeats
 ``ceil(n * depth)``, resolution rounded to the spec's ``resolution_divisor``. A multiplier of exactly 1 leaves its
-dimension as written, so phi = 0 is always the base itself.
+dimension as written, so phi = 0 is always the base itself. EfficientNetV2's rules are spec options: a resolution
+cap (``scaling.max_resolution``) and added depth in later stages only (``scaling.depth_from``).
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ def scale(spec: Spec, *, width: float = 1.0, depth: float = 1.0, resolution: flo
     div = rules.channel_divisor
     stages = [
         st.model_copy(update={"channels": adjust_channels(st.channels, width, div),
-                              "repeats": adjust_depth(st.repeats, depth, rules.depth_rounding)})
-        for st in spec.stages
+                              "repeats": adjust_depth(st.repeats, depth, rules.depth_rounding)
+                              if i >= (rules.depth_from or 1) else st.repeats})
+        for i, st in enumerate(spec.stages, start=1)
     ]
     stem = spec.stem
     if rules.scale_stem:
@@ -76,6 +78,8 @@ def scale(spec: Spec, *, width: float = 1.0, depth: float = 1.0, resolution: flo
         head = head.model_copy(update={"channels": adjust_channels(head.channels, width, div)})
     res = resolution_px if resolution_px is not None else adjust_resolution(
         spec.resolution, resolution, rules.resolution_divisor)
+    if resolution_px is None and rules.max_resolution is not None and resolution > 1:
+        res = min(res, max(rules.max_resolution, spec.resolution))
     if res < spec.total_stride:
         raise ScalerError(f"{name or spec.name}: the scaled resolution, {res} px, is too small for a total stride "
                           f"of {spec.total_stride} (base {spec.resolution} px)")

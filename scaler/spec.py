@@ -228,8 +228,13 @@ class ScalingRules(BaseModel):
     scale_stem: bool = Field(True, description="scale the stem's channels with width")
     scale_head: bool = Field(True, description="scale the head's channels with width")
     resolution_divisor: int = Field(4, ge=1, description="resolution rounds to a multiple of this")
+    max_resolution: int | None = Field(None, ge=1, description="cap on the scaled resolution (EfficientNetV2 "
+                                       "uses 480); FLOPs then grow by depth and width alone beyond it")
+    depth_from: int | None = Field(None, ge=1, description="added depth goes to the stages from this one "
+                                   "(1-based) on; unset: every stage (EfficientNet); e.g. 5: later stages only "
+                                   "(EfficientNetV2 grows S into M and L mostly there)")
 
-    @field_validator("channel_divisor", "resolution_divisor", mode="before")
+    @field_validator("channel_divisor", "resolution_divisor", "max_resolution", "depth_from", mode="before")
     @classmethod
     def _numbers(cls, v: Any) -> Any:
         return _not_bool(v)
@@ -285,6 +290,9 @@ class Spec(BaseModel):
         total = self.total_stride
         if self.resolution < total:
             raise _FieldError(("resolution",), f"{self.resolution} px is too small for a total stride of {total}")
+        if (self.scaling.depth_from or 1) > len(self.stages):
+            raise _FieldError(("scaling", "depth_from"), f"stage {self.scaling.depth_from} does not exist (the "
+                              f"spec has {len(self.stages)} stages)")
         return self
 
     @property

@@ -4,6 +4,7 @@ randomly generated specs."""
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -259,3 +260,23 @@ def test_random_specs_cover_the_space():
 def test_random_spec_counts_match_torch(seed):
     spec = load_spec(random_spec(seed))
     check_against_torch(spec, spec.resolution)
+
+
+def test_v2_scaling_rules_in_emitted_specs_are_counted_exactly():
+    """EfficientNetV2's rules: a resolution cap, and added depth only from a later stage on."""
+    from scaler.scaling import compound
+
+    v2s = preset("efficientnetv2-s")
+    rules = v2s.scaling.model_copy(update={"max_resolution": 480, "depth_from": 5})
+    base = v2s.model_copy(update={"scaling": rules})
+    big = compound(base, 1.2, 1.1, 1.15, 4)
+    assert big.resolution == 480 < round(384 * 1.15**4)  # 672 uncapped
+    assert [st.repeats for st in big.stages][:4] == [st.repeats for st in v2s.stages][:4]
+    assert [st.repeats for st in big.stages][4:] == [math.ceil(st.repeats * 1.2**4) for st in v2s.stages][4:]
+    assert big.derived.resolution == pytest.approx(480 / 384)
+    small = compound(base, 1.2, 1.1, 1.15, 1).model_copy(update={"num_classes": 10})
+    assert small.resolution == 440  # below the cap: unchanged by it
+    for spec in (big.model_copy(update={"num_classes": 10}), small):
+        c = complexity(spec, 64)
+        fcm, _, _, numel = torch_counts(spec, 64)
+        assert (fcm // 2, numel) == (c.flops, c.params)
