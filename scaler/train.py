@@ -18,11 +18,15 @@ from scaler.errors import ScalerError
 
 __all__ = [
     "AugmentConfig",
+    "ProgressiveConfig",
+    "StageSettings",
     "TrainConfig",
     "TrainResult",
     "build_optimizer",
     "evaluate",
     "learning_rate",
+    "measure_latency",
+    "progressive_schedule",
     "recalibrate_bn",
     "resolve_device",
     "train",
@@ -30,6 +34,62 @@ __all__ = [
 
 LOG_EVERY = 10  # optimizer steps between on_step calls
 DIVERGENCE_FACTOR = 100.0  # a loss this many times a uniform guess's (ln K) counts as diverged
+
+
+class ProgressiveConfig(pydantic.BaseModel):
+    """EfficientNetV2 progressive learning: training split into ``stages``; the image size grows from
+    ``start_scale`` x the trial's resolution to the resolution, and regularization grows with it. Evaluation is
+    always at the trial's resolution."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    stages: int = pydantic.Field(4, ge=1, description="training stages (epochs are split evenly; at most one "
+                                 "per epoch)")
+    start_scale: float = pydantic.Field(0.5, gt=0, le=1, description="first image size / the trial's "
+                                        "resolution (V2-S: 128/300)")
+    dropout: tuple[float, float] = pydantic.Field((0.0, 0.2), description="classifier dropout, first to last")
+    augment: tuple[float, float] = pydantic.Field((0.25, 1.0), description="augmentation magnitude (multiplies "
+                                                  "augment.translate and augment.scale), first to last")
+    mixup: tuple[float, float] = pydantic.Field((0.0, 0.2), description="mixup alpha, first to last (0: off)")
+
+    @pydantic.field_validator("dropout", "augment", "mixup")
+    @classmethod
+    def _ranges(cls, v: tuple[float, float], info: pydantic.ValidationInfo) -> tuple[float, float]:
+        hi = {"dropout": 0.99, "augment": 1.0, "mixup": 10.0}[info.field_name]
+        if not all(0 <= x <= hi for x in v):
+            raise ValueError(f"both ends must lie in [0, {hi:g}]")
+        return v
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """What one progressive-learning stage trains with (epochs are 1-based, inclusive)."""
+
+    first_epoch: int
+    last_epoch: int
+    image_size: int
+    dropout: float
+    augment: float
+    mixup: float
+
+
+def progressive_schedule(cfg: ProgressiveConfig, epochs: int, resolution: int) -> list[StageSettings]:
+    """Per-stage settings: with ratio (i + 1) / stages, image size ``start + (final - start) * ratio`` (start =
+    ``start_scale * resolution``, rounded to whole pixels) and each magnitude ``first + (last - first) * ratio``,
+    as in EfficientNetV2's code; the last stage trains at the trial's own resolution and full regularization.
+    Epochs are split as evenly as possible, earlier stages taking the shorter share; a run shorter than
+    ``stages`` epochs has one stage per epoch."""
+    stages = min(cfg.stages, epochs)
+    start = cfg.start_scale * resolution
+    out = []
+    for i in range(stages):
+        ratio = (i + 1) / stages
+        first, last = i * epochs // stages + 1, (i + 1) * epochs // stages
+        ramp = {k: round(lo + (hi - lo) * ratio, 6) for k, (lo, hi) in
+                (("dropout", cfg.dropout), ("augment", cfg.augment), ("mixup", cfg.mixup))}
+        out.append(StageSettings(first_epoch=first, last_epoch=last,
+                                 image_size=max(1, round(start + (resolution - start) * ratio)), **ramp))
+    return out
 
 
 class TrainConfig(pydantic.BaseModel):
@@ -62,6 +122,9 @@ class TrainConfig(pydantic.BaseModel):
         1024, ge=0, description="training images that re-estimate BatchNorm statistics before each "
         "evaluation (0: off); short runs otherwise evaluate with running averages that have not caught up"
     )
+    progressive: ProgressiveConfig | None = pydantic.Field(
+        None, description="EfficientNetV2 progressive learning (image size and regularization grow by stage)"
+    )
 
 
 @dataclass
@@ -73,6 +136,7 @@ class TrainResult:
     curve: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
     images_per_second: float = 0.0
+    train_step_ms: float = float("nan")  # mean wall time of one optimizer step (batch_size images), data included
     status: str = "ok"  # "ok" | "diverged" | "failed" (set by callers that catch exceptions)
     message: str = ""
 
@@ -242,7 +306,9 @@ def train(
     steps_per_epoch = n // batch_size  # drop_last
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = round(config.warmup_epochs * steps_per_epoch)
-    transform = BatchTransform(data.mean, data.std, resolution, config.augment)
+    transform = BatchTransform(data.mean, data.std, resolution, config.augment)  # evaluation: always here
+    schedule = progressive_schedule(config.progressive, config.epochs, resolution) if config.progressive else []
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
     optimizer = build_optimizer(model, config, dev)
     sync_every_step = dev.type == "cpu"  # .item() is free on CPU; on GPU sync only when reporting
     loss_limit = DIVERGENCE_FACTOR * math.log(max(2, data.num_classes))
@@ -255,7 +321,16 @@ def train(
     images = 0
     step = 0
     last_loss = float("nan")
+    steps_done = 0
+    train_tf, mixup = transform, 0.0
     for epoch in range(1, config.epochs + 1):
+        stage = next((st for st in schedule if st.first_epoch <= epoch <= st.last_epoch), None)
+        if stage is not None:
+            aug = config.augment.model_copy(update={"magnitude": config.augment.magnitude * stage.augment})
+            train_tf = BatchTransform(data.mean, data.std, stage.image_size, aug)
+            for m in dropouts:
+                m.p = stage.dropout
+            mixup = stage.mixup
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=gen, device=dev)
         loss_sum = torch.zeros((), device=dev)
@@ -267,10 +342,18 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             idx = perm[i * batch_size : (i + 1) * batch_size]
-            xb = transform.train(x_train.index_select(0, idx), gen)
+            xb = train_tf.train(x_train.index_select(0, idx), gen)
             yb = y_train.index_select(0, idx)
+            if mixup > 0:
+                lam = float(torch.distributions.Beta(mixup, mixup).sample())
+                mix = torch.randperm(len(yb), generator=gen, device=dev)
+                xb = xb.mul(lam).add_(xb.index_select(0, mix), alpha=1 - lam)
             with _autocast(dev):
-                loss = F.cross_entropy(model(xb), yb, label_smoothing=config.label_smoothing)
+                out = model(xb)
+                loss = F.cross_entropy(out, yb, label_smoothing=config.label_smoothing)
+                if mixup > 0:
+                    loss = lam * loss + (1 - lam) * F.cross_entropy(out, yb.index_select(0, mix),
+                                                                    label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             step += 1
@@ -298,6 +381,7 @@ def train(
         epoch_seconds = time.perf_counter() - t0
         train_seconds += epoch_seconds
         images += steps_per_epoch * batch_size
+        steps_done += steps_per_epoch
         if bad(epoch_loss):
             return _diverged(curve, train_seconds, images,
                              f"loss became {epoch_loss:.4g} during epoch {epoch}")
@@ -309,7 +393,10 @@ def train(
         xe, ye = (x_val, y_val) if epoch == config.epochs else (x_curve, y_curve)
         accuracy = evaluate(model, xe, ye, transform, batch_size=config.eval_batch_size, device=dev)
         row = {"epoch": epoch, "loss": epoch_loss, "accuracy": accuracy, "lr": lr, "seconds": epoch_seconds,
-               "val_images": len(ye)}
+               "val_images": len(ye), "image_size": train_tf.resolution}
+        if stage is not None:
+            row.update(stage=schedule.index(stage) + 1, dropout=stage.dropout, augment=stage.augment,
+                       mixup=stage.mixup)
         curve.append(row)
         if on_epoch is not None:
             on_epoch(dict(row))
@@ -320,8 +407,38 @@ def train(
         curve=curve,
         train_seconds=train_seconds,
         images_per_second=images / max(train_seconds, 1e-9),
+        train_step_ms=1000 * train_seconds / max(1, steps_done),
         status="ok",
     )
+
+
+@torch.inference_mode()
+def measure_latency(model: nn.Module, channels: int, resolution: int, batch_size: int, *,
+                    device: torch.device | str = "cpu", min_seconds: float = 0.25, max_runs: int = 50) -> float:
+    """Median wall time (ms) of one eval-mode forward pass of ``batch_size`` images, after two warm-up passes;
+    repeated until ``min_seconds`` or ``max_runs``."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    x = torch.randn(batch_size, channels, resolution, resolution, device=device)
+    x = x.contiguous(memory_format=torch.channels_last)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times: list[float] = []
+    try:
+        with _autocast(device):
+            for _ in range(2):
+                model(x)
+            sync()
+            start = time.perf_counter()
+            while len(times) < max_runs and (len(times) < 3 or time.perf_counter() - start < min_seconds):
+                t = time.perf_counter()
+                model(x)
+                sync()
+                times.append(time.perf_counter() - t)
+    finally:
+        model.train(was_training)
+    times.sort()
+    return 1000 * times[len(times) // 2]
 
 
 def _diverged(curve: list[dict], seconds: float, images: int, message: str) -> TrainResult:

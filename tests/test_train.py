@@ -11,7 +11,15 @@ from torch import nn
 
 from scaler.data import AugmentConfig, BatchTransform, load_dataset
 from scaler.errors import ScalerError
-from scaler.train import TrainConfig, build_optimizer, learning_rate, recalibrate_bn, resolve_device, train
+from scaler.train import (
+    TrainConfig,
+    build_optimizer,
+    evaluate,
+    learning_rate,
+    recalibrate_bn,
+    resolve_device,
+    train,
+)
 
 
 def tiny_cnn(seed: int = 0, width: int = 32) -> nn.Module:
@@ -163,3 +171,48 @@ def test_resolve_device() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ScalerError, match="no GPU"):
             resolve_device("cuda")
+
+
+def test_progressive_schedule_is_exactly_as_specified() -> None:
+    from scaler.train import ProgressiveConfig, progressive_schedule
+
+    cfg = ProgressiveConfig(stages=4, start_scale=0.5, dropout=(0.0, 0.2), augment=(0.25, 1.0), mixup=(0.0, 0.2))
+    sched = progressive_schedule(cfg, epochs=10, resolution=40)
+    # size_i = start + (final - start) * (i + 1) / stages with start = 20; magnitudes on the same ratio
+    assert [s.image_size for s in sched] == [25, 30, 35, 40]
+    assert [s.dropout for s in sched] == pytest.approx([0.05, 0.1, 0.15, 0.2])
+    assert [s.augment for s in sched] == pytest.approx([0.4375, 0.625, 0.8125, 1.0])
+    assert [s.mixup for s in sched] == pytest.approx([0.05, 0.1, 0.15, 0.2])
+    assert [(s.first_epoch, s.last_epoch) for s in sched] == [(1, 2), (3, 5), (6, 7), (8, 10)]
+    assert [s.image_size for s in progressive_schedule(cfg, epochs=2, resolution=40)] == [30, 40]  # 2 stages
+    with pytest.raises(pydantic.ValidationError):
+        ProgressiveConfig(dropout=(0.0, 1.5))
+
+
+def test_progressive_run_trains_small_first_and_evaluates_at_the_resolution() -> None:
+    from scaler.train import ProgressiveConfig
+
+    data = load_dataset("digits")
+    config = FAST.model_copy(update={"epochs": 3, "progressive": ProgressiveConfig(stages=3, start_scale=0.5)})
+    model = tiny_cnn()
+    result = train(model, data, config, resolution=16, seed=0, threads=1)
+    assert result.status == "ok" and result.accuracy > 0.8
+    assert [r["image_size"] for r in result.curve] == [11, 13, 16]  # 8 + 8 * (i + 1) / 3, rounded
+    assert [r["stage"] for r in result.curve] == [1, 2, 3] and result.curve[-1]["dropout"] == 0.2
+    # the reported accuracy is the model's at the trial's resolution, not at the last training size
+    again = evaluate(model, data.x_val, data.y_val, BatchTransform(data.mean, data.std, 16))
+    assert again == result.accuracy
+    plain = train(tiny_cnn(), data, FAST.model_copy(update={"epochs": 3}), resolution=16, seed=0, threads=1)
+    assert [r["image_size"] for r in plain.curve] == [16, 16, 16] and "stage" not in plain.curve[0]
+
+
+def test_step_time_and_latency_are_measured() -> None:
+    from scaler.train import measure_latency
+
+    data = load_dataset("digits", subset=256)
+    result = train(tiny_cnn(), data, FAST, resolution=8, seed=0, threads=1)
+    steps = 2 * (256 // 32)
+    assert result.train_step_ms == pytest.approx(1000 * result.train_seconds / steps)
+    model = tiny_cnn()
+    one, many = measure_latency(model, 1, 16, 1), measure_latency(model, 1, 16, 256)
+    assert 0 < one < many and model.training  # eval mode only while measuring
