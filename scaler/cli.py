@@ -290,11 +290,28 @@ def schema() -> None:
 @click.option("--step", type=float, help="Grid step of the coefficients (default 0.05).")
 @click.option("--phi", type=float, help="Compound coefficient of the candidates (default 1).")
 @click.option("--flops-factor", type=float, help="FLOPs growth per unit of phi (default 2).")
+@click.option("--match-flops/--no-match-flops", default=None, help="Give every candidate the input size that "
+              "brings its real FLOPs (after rounding) closest to the target, so candidates are compared at equal "
+              "cost; the gamma used is recorded.")
+@click.option("--progressive", is_flag=True, default=None, help="Train proxies with EfficientNetV2 progressive "
+              "learning (image size and regularization grow by stage; settings under proxy.progressive).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this machine (--workers processes); ray: one Ray task per trial (pip install "
+              "'scaler[ray]').")
+@click.option("--ray-address", help="Ray cluster to join (auto or HOST:PORT) [default: start a local Ray].")
+@click.option("--cpus-per-trial", type=click.FloatRange(min=0, min_open=True), help="Ray: CPUs (and torch threads) "
+              "per trial [default: a node's CPUs per GPU with GPUs, else a whole node's].")
+@click.option("--gpus-per-trial", type=click.FloatRange(min=0), help="Ray: GPUs per trial [default: 1 when the "
+              "cluster has GPUs and --device is not cpu, else 0].")
+@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Ray: times a trial is retried when its worker dies.")
 @click.option("--fresh", is_flag=True, help="Start over; the old results are moved to DIR/previous/.")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of live bars.")
 def grid(spec_path: str, out_dir: Path | None, dataset: str | None, epochs: int | None, batch_size: int | None,
          subset: int | None, limit: int | None, seeds: int | None, workers: int, device: str, mode: str | None,
-         step: float | None, phi: float | None, flops_factor: float | None, fresh: bool, quiet: bool) -> None:
+         step: float | None, phi: float | None, flops_factor: float | None, match_flops: bool | None,
+         progressive: bool | None, executor: str, ray_address: str | None, cpus_per_trial: float | None,
+         gpus_per_trial: float | None, retries: int, fresh: bool, quiet: bool) -> None:
     """Search alpha, beta, gamma: train a proxy for every candidate on real data, then fit.
 
     Candidates satisfy alpha * beta^2 * gamma^2 = FLOPs factor (default 2). The base (phi = 0) and the
@@ -313,12 +330,22 @@ def grid(spec_path: str, out_dir: Path | None, dataset: str | None, epochs: int 
     overrides = {k: v for k, v in {
         "proxy.dataset": dataset, "proxy.epochs": epochs, "proxy.batch_size": batch_size, "proxy.subset": subset,
         "proxy.seeds": seeds, "search.mode": mode, "search.step": step, "search.phi": phi,
-        "search.flops_factor": flops_factor}.items() if v is not None}
+        "search.flops_factor": flops_factor, "search.match_flops": match_flops,
+        "proxy.progressive": progressive}.items() if v is not None}
     settings = load_grid_settings(spec_path, overrides)
+    ray = None
+    if executor == "ray":
+        from scaler.ray_executor import RayOptions, import_ray
+
+        import_ray()  # fail fast, before any work, when Ray is not installed
+        ray = RayOptions(address=ray_address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+                         retries=retries)
+    elif any(v is not None for v in (ray_address, cpus_per_trial, gpus_per_trial)):
+        raise ScalerError("--ray-address, --cpus-per-trial and --gpus-per-trial need --executor ray")
     out = out_dir or Path("results") / settings.base.name
     console = None if quiet else _console()
     outcome = run_grid(settings, out, limit=limit, workers=workers, device=device, fresh=fresh, quiet=quiet,
-                       console=console)
+                       console=console, ray=ray)
     if outcome.fit is None:
         click.echo(f"no successful compound trial yet: nothing fitted ({outcome.out}/results.csv)")
         return
@@ -331,6 +358,10 @@ def _print_fit(path: Path | None, fit: dict[str, Any], console: Any) -> None:
         f"best measured: alpha {best['alpha']:.3f}  beta {best['beta']:.3f}  gamma {best['gamma']:.3f}  "
         f"accuracy {best['accuracy']:.4f}  ({best['seeds']} seed(s), FLOPs x{best.get('flops_ratio', 0):.2f})",
     ]
+    if best.get("real"):
+        r = best["real"]
+        lines.append(f"  after rounding: alpha {r['alpha']:.3f}  beta {r['beta']:.3f}  gamma {r['gamma']:.3f}  "
+                     "(real depth, width, resolution multipliers of the trained network)")
     f = fit.get("fit", {})
     if f.get("ok"):
         edge = " (on the search boundary: widen the range)" if f["on_boundary"] else ""
@@ -338,14 +369,25 @@ def _print_fit(path: Path | None, fit: dict[str, Any], console: Any) -> None:
                      f"predicted {f['predicted_accuracy']:.4f}  R² {f['r2']:.2f} over {f['points']} points{edge}")
     else:
         lines.append(f"smooth fit:    not fitted ({f.get('reason', 'n/a')})")
+    fr = fit.get("fit_real", {})
+    if fr.get("ok"):
+        edge = " (on the boundary of the measured multipliers)" if fr["on_boundary"] else ""
+        lines.append(f"real fit:      alpha {fr['alpha']:.3f}  beta {fr['beta']:.3f}  gamma {fr['gamma']:.3f}  "
+                     f"predicted {fr['predicted_accuracy']:.4f}  R² {fr['r2']:.2f} on the real multipliers{edge}")
+    elif fr:
+        lines.append(f"real fit:      not fitted ({fr.get('reason', 'n/a')})")
     if fit.get("baselines"):
         lines.append("baselines:     " + "  ".join(f"{k} {v:.4f}" for k, v in fit["baselines"].items()))
     if "compound_minus_best_single" in fit:
         lines.append(f"compound - best single-dimension baseline: {fit['compound_minus_best_single']:+.4f}")
+    obj = fit.get("objective") or {}
+    if obj.get("name", "accuracy") != "accuracy":
+        exps = ", ".join(f"{k} = {obj[k]:g}" for k in ("w", "v") if k in obj)
+        lines.append(f"objective:     {obj['name']} ({exps}); best and fits maximize it, ranking is on it")
     if noise.get("verdict"):
         lines.append(f"ranking:       {noise['verdict']}")
-    lines.append(f"chosen ({fit['source']}): alpha {fit['alpha']}, beta {fit['beta']}, gamma {fit['gamma']} "
-                 f"-> {path}")
+    lines.append(f"chosen ({fit['source']}, {fit.get('form', 'nominal')} form): alpha {fit['alpha']}, "
+                 f"beta {fit['beta']}, gamma {fit['gamma']} -> {path}")
     lines.append(f"next:          scaler emit --coefficients {path} --phi 0..4")
     text = "\n".join(lines)
     if console is not None:
@@ -360,17 +402,28 @@ def _print_fit(path: Path | None, fit: dict[str, Any], console: Any) -> None:
 @click.argument("results", metavar="RESULTS_CSV", type=click.Path(path_type=Path))
 @click.option("--use", type=click.Choice(["best", "fit"]), help="Which coefficients emit uses: the best "
               "measured candidate or the smooth fit's optimum (default: the grid's search.use).")
+@click.option("--form", type=click.Choice(["real", "nominal"]), default="real", show_default=True,
+              help="Coefficients emit uses: the real multipliers of the rounded proxies, or the nominal ones the "
+              "candidates asked for. Both are written either way.")
+@click.option("--objective", type=click.Choice(["accuracy", "flops", "training"]), default="accuracy",
+              show_default=True, help="What best means. accuracy; flops: accuracy x (FLOPs/target)^w (the "
+              "EfficientNet reward); training: accuracy x step_time^w x params^v, both relative to the base "
+              "(EfficientNetV2's training-aware objective).")
+@click.option("--w", "w", type=float, help="Exponent of FLOPs or step time [default: -0.07].")
+@click.option("--v", "v", type=float, help="Exponent of params under --objective training [default: -0.05].")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="Where to write [default: "
               "coefficients.yaml beside the CSV].")
-def fit(results: Path, use: str | None, out_path: Path | None) -> None:
+def fit(results: Path, use: str | None, form: str, objective: str, w: float | None, v: float | None,
+        out_path: Path | None) -> None:
     """Fit alpha, beta, gamma from a grid's results.csv and write coefficients.yaml.
 
-    Reports the best measured candidate, a quadratic fit over (log beta, log gamma) maximized on the
-    constraint surface, the seed noise and whether the winner beats the runner-up by more than twice it.
+    Reports the best measured candidate (nominal and after rounding), a quadratic fit over nominal (log beta,
+    log gamma) on the constraint surface, a quadratic fit over the real (log depth, log width, log resolution)
+    of the trained networks, the seed noise and whether the winner beats the runner-up by more than twice it.
     """
     from scaler.fit import fit_run
 
-    path, data = fit_run(results, use=use, out=out_path)
+    path, data = fit_run(results, use=use, form=form, objective=objective, w=w, v=v, out=out_path)
     _print_fit(path, data, _console())
 
 
@@ -386,14 +439,17 @@ def _formats(text: str) -> list[str]:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Directory for the figures "
               "[default: plots/ beside the first CSV].")
 @click.option("--format", "fmt", default="png,svg", show_default=True, help="Comma-separated: png, svg, pdf.")
-def plot(csvs: tuple[Path, ...], out_dir: Path | None, fmt: str) -> None:
+@click.option("--x", "x_axis", type=click.Choice(["flops", "params", "latency", "train_step"]), default="flops",
+              show_default=True, help="x-axis of the Pareto plot: real FLOPs, parameters, inference latency "
+              "(batch 1) or training step time, as measured by each trial.")
+def plot(csvs: tuple[Path, ...], out_dir: Path | None, fmt: str, x_axis: str) -> None:
     """Pareto plot (accuracy vs FLOPs, front as a step line), coefficient map and training curves.
 
     Several CSVs overlay as separate runs. PNG at 160 dpi plus SVG by default.
     """
     from scaler.plot import plot_results
 
-    for p in plot_results(list(csvs), out_dir, tuple(_formats(fmt))):
+    for p in plot_results(list(csvs), out_dir, tuple(_formats(fmt)), x=x_axis):
         click.echo(str(p))
 
 

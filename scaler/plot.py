@@ -17,7 +17,15 @@ KIND_STYLE: dict[str, tuple[str, str, str]] = {
     "resolution": ("#CC79A7", "D", "resolution only"),
 }
 RUN_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-FLOPS_LABEL = "FLOPs per image (multiply-accumulates, log scale)"
+FLOPS_LABEL = "real FLOPs per image (multiply-accumulates after rounding, log scale)"
+# --x: results column, axis label, title word
+X_AXES: dict[str, tuple[str, str, str]] = {
+    "flops": ("flops", FLOPS_LABEL, "FLOPs"),
+    "params": ("params", "parameters (log scale)", "parameters"),
+    "latency": ("latency_ms", "inference latency at batch 1 (ms on the trial's device, log scale)", "latency"),
+    "train_step": ("train_step_ms", "training step time (ms per batch on the trial's device, log scale)",
+                   "training step time"),
+}
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
@@ -72,17 +80,39 @@ def _chosen(csv_path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def log_axis(ax: Any, values: list[float]) -> None:
+    """Log x-axis; under one decade of range, labelled ticks at 1-9 x 10^k in plain numbers (matplotlib would
+    label only the powers of ten, often none or one)."""
+    from matplotlib import ticker
+
+    from scaler.flops import human
+
+    ax.set_xscale("log")
+    vals = [v for v in values if v and v > 0]
+    if vals and max(vals) / min(vals) < 10:
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: human(v) if v >= 1000 else f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def pareto_plot(runs: list[tuple[str, Any]], out: Path, formats: list[str], x: str = "flops") -> list[Path]:
-    """Accuracy against FLOPs for every successful candidate, with each run's Pareto front."""
+    """Accuracy against FLOPs (or ``x``, a key of :data:`X_AXES`) for every successful candidate, with each
+    run's Pareto front. Files: ``pareto.*`` for FLOPs, ``pareto-<x>.*`` otherwise."""
     plt = _setup()
     fig = pareto_figure(runs, x)
-    paths = _save(fig, out, "pareto", formats)
+    paths = _save(fig, out, "pareto" if x == "flops" else f"pareto-{x}", formats)
     plt.close(fig)
     return paths
 
 
 def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
     """The Pareto figure: one errorbar series per (run, kind), one dashed step line per run's front."""
+    col, xlabel, word = X_AXES[x]
+    for _, df in runs:
+        if col not in df.columns or not df.loc[df["status"] == "ok", col].notna().all():
+            raise ScalerError(f"--x {x}: the results have no {col} for every successful trial (recorded by "
+                              "scaler grid since it measures step time and latency)", where=df.attrs.get("path"))
+    x = col
     plt = _setup()
     fig, ax = plt.subplots(figsize=(8.0, 5.0))
     notes = []
@@ -113,14 +143,14 @@ def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
                         & ((table["beta"] - b["beta"]).abs() < 1e-6) & ((table["gamma"] - b["gamma"]).abs() < 1e-6)]
             if not hit.empty:
                 h = hit.iloc[0]
-                ax.scatter([h[x]], [h["accuracy"]], s=260, facecolors="none", edgecolors="#D55E00", lw=2, zorder=5)
-                ax.annotate(f"best: α={b['alpha']:.2f}, β={b['beta']:.2f}, γ={b['gamma']:.2f}",
-                            (h[x], h["accuracy"]), xytext=(-16, -26), textcoords="offset points", fontsize=9,
-                            ha="right", color="#D55E00", arrowprops={"arrowstyle": "-", "color": "#D55E00"})
-    ax.set_xscale("log")
-    ax.set_xlabel(FLOPS_LABEL if x == "flops" else x)
+                # Named in the legend, not annotated in place: a label there always overlaps some other point.
+                ax.scatter([h[x]], [h["accuracy"]], s=260, facecolors="none", edgecolors="#D55E00", lw=2, zorder=5,
+                           label=f"best: α={b['alpha']:.2f}, β={b['beta']:.2f}, γ={b['gamma']:.2f}"
+                           + (f" [{label}]" if overlay else ""))
+    log_axis(ax, [v for _, df in runs for v in candidate_table(df)[x]])
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("validation accuracy (top-1)")
-    ax.set_title("Accuracy vs FLOPs of the grid's proxies" + (" (mean ± std over seeds)" if any(
+    ax.set_title(f"Accuracy vs {word} of the grid's proxies" + (" (mean ± std over seeds)" if any(
         (candidate_table(df)["seeds"] > 1).any() for _, df in runs) else ""))
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
     if notes:
@@ -143,7 +173,9 @@ def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[
     betas, gammas = on["beta"].to_numpy(), on["gamma"].to_numpy()
     lo, hi = float(on["accuracy"].min()), float(on["accuracy"].max())
     norm = matplotlib_normalize(lo, hi if hi > lo else lo + 1e-3)
-    if fit.get("ok") and fit.get("surface"):
+    # The fit's surface is of the objective's score; shade it on this accuracy scale only when that is accuracy.
+    of_accuracy = (chosen.get("objective") or {}).get("name", "accuracy") == "accuracy"
+    if fit.get("ok") and fit.get("surface") and of_accuracy:
         c = fit["surface"]
         bs = np.linspace(betas.min(), betas.max(), 160)
         gs = np.linspace(gammas.min(), gammas.max(), 160)

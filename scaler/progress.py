@@ -52,14 +52,16 @@ class RichUI(PlainUI):
             Progress,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
         )
 
         self.console = console
         self.leaders = [r for r in leaders if r.get("status") == "ok"]
+        # rich's own ETA averages over the last 30 s, and trials take longer than that: estimate per trial.
         self.grid = Progress(TextColumn("[bold]grid"), BarColumn(), MofNCompleteColumn(), TextColumn("trials"),
-                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console)
-        self.grid_task = self.grid.add_task("grid", total=total, completed=done)
+                             TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"), console=console)
+        self.grid_task = self.grid.add_task("grid", total=total, completed=done, eta="after the first trial")
+        self.ran = 0
+        self.last_acc: dict[str, float] = {}
         self.trials = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24),
                                TextColumn("{task.fields[status]}"), console=console)
         self.tasks: dict[str, Any] = {}
@@ -92,24 +94,30 @@ class RichUI(PlainUI):
 
     def report(self, trial_id: str, info: dict[str, Any]) -> None:
         event = info.get("event")
-        if event == "start" or trial_id not in self.tasks:
+        if trial_id not in self.tasks:
             self.tasks[trial_id] = self.trials.add_task(f"  {trial_id}", total=self.epochs, status="starting")
+        elif event == "start":  # a retried trial (its worker died) starts over on the same bar
+            self.trials.reset(self.tasks[trial_id], total=self.epochs, status="restarting")
         task = self.tasks[trial_id]
-        if event == "step":
+        if event == "epoch":
+            self.last_acc[trial_id] = info.get("accuracy", float("nan"))
+            self.trials.update(task, completed=info.get("epoch", 0))
+        if event in ("step", "epoch"):
+            speed = f" {info['images_per_second']:.0f} img/s" if "images_per_second" in info else ""
             self.trials.update(task, status=f"epoch {info.get('epoch', 1)}/{self.epochs} "
                                f"loss {info.get('loss', float('nan')):.3f} "
-                               f"{info.get('images_per_second', 0):.0f} img/s")
-        elif event == "epoch":
-            self.trials.update(task, completed=info.get("epoch", 0),
-                               status=f"epoch {info.get('epoch', 1)}/{self.epochs} "
-                               f"loss {info.get('loss', float('nan')):.3f} acc {_acc(info.get('accuracy'))}")
+                               f"acc {_acc(self.last_acc.get(trial_id))}{speed}")
 
     def finished(self, row: dict[str, Any]) -> None:
         self.done += 1
+        self.ran += 1
+        self.last_acc.pop(row["trial_id"], None)
         task = self.tasks.pop(row["trial_id"], None)
         if task is not None:
             self.trials.remove_task(task)
-        self.grid.update(self.grid_task, completed=self.done)
+        left = (time.perf_counter() - self.t0) / self.ran * max(0, self.total - self.done)
+        hours, rest = divmod(int(left), 3600)
+        self.grid.update(self.grid_task, completed=self.done, eta=f"{hours}:{rest // 60:02d}:{rest % 60:02d}")
         if row.get("status") == "ok":
             self.leaders.append(row)
         else:

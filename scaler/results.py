@@ -24,12 +24,14 @@ from scaler.errors import ScalerError
 COLUMNS = (
     "trial_id", "kind", "alpha", "beta", "gamma", "phi", "depth", "width", "resolution", "params", "flops",
     "accuracy", "seed", "epochs", "train_seconds", "images_per_second", "status",
-    "flops_ratio", "depth_real", "resolution_real", "blocks", "loss", "device", "message",
+    "flops_ratio", "depth_real", "width_real", "resolution_real", "gamma_used", "blocks", "loss",
+    "train_step_ms", "latency_ms", "latency_batch_ms", "device", "message",
 )
 REQUIRED = ("trial_id", "kind", "alpha", "beta", "gamma", "flops", "accuracy", "status")
 NUMERIC = ("alpha", "beta", "gamma", "phi", "depth", "width", "resolution", "params", "flops", "accuracy",
            "seed", "epochs", "train_seconds", "images_per_second", "flops_ratio", "depth_real",
-           "resolution_real", "blocks", "loss")
+           "width_real", "resolution_real", "gamma_used", "blocks", "loss", "train_step_ms",
+           "latency_ms", "latency_batch_ms")
 
 
 def _cell(v: Any) -> str:
@@ -99,17 +101,29 @@ class RunDir:
             if data and not data.endswith(b"\n"):
                 f.truncate(data.rfind(b"\n") + 1)
 
+    def header(self) -> list[str] | None:
+        """The columns of the existing CSV (None: no file or an empty one)."""
+        if not self.csv.exists():
+            return None
+        with open(self.csv, encoding="utf-8") as f:
+            first = f.readline()
+        if not first.endswith("\n"):
+            return None
+        return next(csv.reader([first]))
+
     def append(self, row: dict[str, Any], record: dict[str, Any] | None = None) -> None:
         """Write the trial's JSON, then its CSV row as one appended, fsynced line."""
         if record is not None:
             self.trials.mkdir(parents=True, exist_ok=True)
             write_atomic(self.trials / f"{row['trial_id']}.json", json.dumps(record, indent=1, default=_json))
-        new = not self.csv.exists() or self.csv.stat().st_size == 0
+        header = self.header()
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        if new:
-            writer.writerow(self.columns)
-        writer.writerow([_cell(row.get(c)) for c in self.columns])
+        if header is None:
+            header = list(self.columns)
+            writer.writerow(header)
+        # A file begun by an older scaler keeps its own header: rows follow it, so it stays rectangular.
+        writer.writerow([_cell(row.get(c)) for c in header])
         fd = os.open(self.csv, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, buf.getvalue().encode())
@@ -158,6 +172,8 @@ def _first_difference(old: Any, new: Any, ignore: tuple[str, ...], at: str = "")
             path = f"{at}.{key}" if at else str(key)
             if path in ignore:
                 continue
+            if key not in old and (new.get(key) is None or new.get(key) is False):
+                continue  # a setting added since the run began, at its default
             d = _first_difference(old.get(key), new.get(key), ignore, path)
             if d:
                 return d

@@ -74,6 +74,13 @@ class SearchConfig(BaseModel):
     baselines: bool = Field(True, description="also train the base and depth-, width-, resolution-only")
     use: Literal["best", "fit"] = Field("best", description="which coefficients emit uses: the best measured "
                                         "candidate or the smooth fit's optimum")
+    match_flops: bool = Field(False, description="give every candidate the input size (on the resolution divisor) "
+                              "that brings its real FLOPs closest to the target; the gamma used is recorded")
+
+    @property
+    def target(self) -> float:
+        """Target real FLOPs ratio of the candidates: flops_factor ** phi."""
+        return self.flops_factor**self.phi
 
 
 @dataclass(frozen=True)
@@ -166,11 +173,20 @@ def proxy_spec(base: Spec, proxy: ProxyConfig, num_classes: int, in_channels: in
         raise ScalerError(f"the proxy of {base.name} is not a valid network: {e.errors()[0]['msg']}") from None
 
 
-def candidate_spec(proxy: Spec, c: Candidate) -> Spec:
-    """The proxy network scaled to one candidate."""
+def candidate_spec(proxy: Spec, c: Candidate, *, match_flops: bool = False, factor: float = 2.0) -> Spec:
+    """The proxy network scaled to one candidate. With ``match_flops`` a compound candidate's (or the
+    resolution-only baseline's) input size is the one, on the resolution divisor, that brings its real FLOPs
+    closest to ``factor ** phi`` times the proxy's. The depth- and width-only baselines keep the base's input
+    size: moving it would make them two-dimensional."""
     if c.kind == "base":
         return proxy
-    return compound(proxy, c.alpha, c.beta, c.gamma, c.phi, name=f"{proxy.name}-{c.key}")
+    spec = compound(proxy, c.alpha, c.beta, c.gamma, c.phi, name=f"{proxy.name}-{c.key}")
+    if match_flops and c.kind in ("compound", "resolution"):
+        from scaler.cost import match_resolution, with_resolution
+        from scaler.flops import complexity
+
+        spec = with_resolution(spec, match_resolution(spec, complexity(proxy).flops * factor**c.phi))
+    return spec
 
 
 # --- the run settings as a file --------------------------------------------------------------------------------
@@ -207,6 +223,8 @@ def load_grid_settings(path: str | Path, overrides: dict[str, Any] | None = None
         sections[name] = dict(raw)
     for key, value in (overrides or {}).items():
         section, _, field = key.partition(".")
+        if key == "proxy.progressive" and value is True:  # --progressive: the file's settings, or the defaults
+            value = sections["proxy"].get("progressive") or {}
         sections[section][field] = value
     try:
         search = SearchConfig.model_validate(sections["search"])
@@ -235,39 +253,73 @@ class Trial:
     base_blocks: int
     base_resolution: int
     image_size: int
+    base_width: int = 0  # sum of the base's stem, stage and head widths (scaler.cost.width_real)
 
 
 def plan_trials(settings: GridSettings, num_classes: int, in_channels: int) -> list[Trial]:
     """Every (candidate, seed), seed-major: a run cut short has covered all candidates at seed 0 first."""
-    from scaler.flops import complexity
 
     proxy = proxy_spec(settings.base, settings.proxy, num_classes, in_channels)
     cands = candidates(settings.search)
-    specs = {c.key: candidate_spec(proxy, c) for c in cands}
-    image_size = max(s.resolution for s in specs.values())
+    search = settings.search
+    specs = {c.key: candidate_spec(proxy, c, match_flops=search.match_flops, factor=search.flops_factor)
+             for c in cands}
+    return make_trials(proxy, [(c, specs[c.key], c.key) for c in cands], settings.proxy)
+
+
+def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], settings: ProxyConfig) -> list[Trial]:
+    """Trials of (candidate, its spec, its id prefix) for every seed, seed-major."""
+    from scaler.cost import widths
+    from scaler.flops import complexity
+
+    image_size = max(s.resolution for _, s, _ in members)
     base_flops = complexity(proxy).flops
-    proxy_dump = settings.proxy.model_dump(mode="json")
+    proxy_dump = settings.model_dump(mode="json")
     return [
-        Trial(trial_id=f"{c.key}-s{seed}", candidate=c, seed=seed, spec=specs[c.key].model_dump(mode="json"),
+        Trial(trial_id=f"{key}-s{seed}", candidate=c, seed=seed, spec=spec.model_dump(mode="json"),
               proxy=proxy_dump, base_flops=base_flops, base_blocks=proxy.blocks,
-              base_resolution=proxy.resolution, image_size=image_size)
-        for seed in range(settings.proxy.seeds)
-        for c in cands
+              base_resolution=proxy.resolution, image_size=image_size, base_width=sum(widths(proxy)))
+        for seed in range(settings.seeds)
+        for c, spec, key in members
     ]
 
 
+def cost_warning(proxy: Spec, trials: list[Trial], target: float, tolerance: float = 0.10,
+                 matched: bool = False) -> str | None:
+    """The pre-training warning of :func:`scaler.cost.spread_warning` for a plan's candidates (baselines and
+    compound; not the base)."""
+    from scaler.cost import rounding_notes, spread_warning
+
+    ratios: dict[str, float] = {}
+    notes: dict[str, list[str]] = {}
+    for t in trials:
+        c = t.candidate
+        if c.kind == "base" or c.key in ratios:
+            continue
+        row = trial_row(t)
+        ratios[c.key] = row["flops_ratio"]
+        spec = Spec.model_validate(t.spec)
+        notes[c.key] = rounding_notes(proxy, spec, c.alpha**c.phi, c.beta**c.phi, c.gamma**c.phi)
+    return spread_warning(ratios, target, notes, tolerance, matched)
+
+
 def load_trial_data(trial: Trial) -> Any:
-    """The trial's dataset (cached per process by :func:`scaler.data.load_dataset`)."""
+    """The trial's dataset (cached per process by :func:`scaler.data.load_dataset`).
+
+    Arrays (digits, MNIST, IDX, npz) stay at their own size and every batch is resized to the trial's
+    resolution, so a trial sees the same pixels whatever else its grid or study holds. Image folders of mixed
+    sizes must be decoded to one size: the largest resolution of the plan."""
     from scaler.data import load_dataset
 
     p = trial.proxy
-    return load_dataset(p["dataset"], val_fraction=p["val_fraction"], subset=p["subset"],
-                        image_size=trial.image_size)
+    size = trial.image_size if p["dataset"].startswith("imagefolder:") else None
+    return load_dataset(p["dataset"], val_fraction=p["val_fraction"], subset=p["subset"], image_size=size)
 
 
 def trial_row(trial: Trial, device: str = "cpu") -> dict[str, Any]:
     """The results row of a trial before training: what it is and what it costs (status ``failed`` until
     training says otherwise)."""
+    from scaler.cost import widths
     from scaler.flops import complexity
 
     spec = Spec.model_validate(trial.spec)
@@ -279,21 +331,26 @@ def trial_row(trial: Trial, device: str = "cpu") -> dict[str, Any]:
         "resolution": spec.resolution, "params": cost.params, "flops": cost.flops,
         "accuracy": float("nan"), "seed": trial.seed, "epochs": trial.proxy["epochs"],
         "train_seconds": 0.0, "images_per_second": 0.0, "status": "failed",
+        "train_step_ms": float("nan"), "latency_ms": float("nan"), "latency_batch_ms": float("nan"),
         "flops_ratio": round(cost.flops / trial.base_flops, 6),
         "depth_real": round(spec.blocks / trial.base_blocks, 6),
         "resolution_real": round(spec.resolution / trial.base_resolution, 6),
+        "width_real": round(sum(widths(spec)) / trial.base_width, 6) if trial.base_width else float("nan"),
+        "gamma_used": round((spec.resolution / trial.base_resolution) ** (1 / c.phi), 6) if c.phi else 1.0,
         "blocks": spec.blocks, "loss": float("nan"), "device": device, "message": "", "strategy": c.kind,
     }
 
 
 def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None,
-              report: Callable[[str, dict[str, Any]], None] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+              report: Callable[[str, dict[str, Any]], None] | None = None,
+              data: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train one proxy and return (results row, per-epoch record). A training that raises is recorded as
-    ``failed``; only a :class:`ScalerError` (bad data or settings) propagates."""
+    ``failed``; only a :class:`ScalerError` (bad data or settings) propagates. ``data`` is the loaded dataset
+    when the caller has it (the Ray executor ships it once); by default it is loaded (and cached) here."""
     import torch
 
     from scaler.model import build_model
-    from scaler.train import train
+    from scaler.train import measure_latency, train
 
     row = trial_row(trial, device)
     record: dict[str, Any] = {"trial_id": trial.trial_id, "spec": trial.spec, "curve": []}
@@ -303,7 +360,7 @@ def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None,
         return (lambda info: report(trial.trial_id, {"event": event, **info})) if report else None
 
     try:
-        data = load_trial_data(trial)
+        data = data if data is not None else load_trial_data(trial)
         spec = Spec.model_validate(trial.spec)
         torch.manual_seed(trial.seed)
         model = build_model(spec)
@@ -311,7 +368,10 @@ def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None,
                     on_step=forward("step"), on_epoch=forward("epoch"))
         row.update(accuracy=round(res.accuracy, 6), loss=round(res.loss, 6), status=res.status,
                    message=res.message, train_seconds=round(res.train_seconds, 3),
-                   images_per_second=round(res.images_per_second, 1))
+                   images_per_second=round(res.images_per_second, 1), train_step_ms=round(res.train_step_ms, 3))
+        if res.status == "ok":
+            for col, bs in (("latency_ms", 1), ("latency_batch_ms", tc.batch_size)):
+                row[col] = round(measure_latency(model, spec.in_channels, spec.resolution, bs, device=device), 3)
         record["curve"] = res.curve
     except ScalerError:
         raise
@@ -354,11 +414,17 @@ def _run_in_worker(trial: Trial) -> tuple[dict[str, Any], dict[str, Any]]:
 Reporter = Callable[[str, dict[str, Any]], None]
 
 
-def execute(trials: list[Trial], *, workers: int, device: str, threads: int,
-            report: Reporter | None = None) -> Iterator[tuple[Trial, dict[str, Any], dict[str, Any] | None]]:
+def execute(trials: list[Trial], *, workers: int, device: str, threads: int, report: Reporter | None = None,
+            ray: Any = None) -> Iterator[tuple[Trial, dict[str, Any], dict[str, Any] | None]]:
     """Run trials, yielding (trial, row, record) as each finishes. ``report(trial_id, info)`` receives
     ``start``, ``step`` and ``epoch`` events. With ``workers > 1`` each trial runs in a spawned process with
-    ``threads`` threads; a worker that dies yields a ``failed`` row."""
+    ``threads`` threads; a worker that dies yields a ``failed`` row. With ``ray`` (a
+    :class:`scaler.ray_executor.RayOptions`) each trial is a Ray task."""
+    if ray is not None:
+        from scaler.ray_executor import execute_ray
+
+        yield from execute_ray(trials, device=device, options=ray, report=report)
+        return
     if workers <= 1:
         import torch
 
@@ -428,7 +494,8 @@ class GridOutcome:
 
 
 def run_grid(settings: GridSettings, out: str | Path, *, limit: int | None = None, workers: int = 1,
-             device: str = "auto", fresh: bool = False, quiet: bool = False, console: Any = None) -> GridOutcome:
+             device: str = "auto", fresh: bool = False, quiet: bool = False, console: Any = None,
+             ray: Any = None) -> GridOutcome:
     """Plan, run (resuming what is already recorded) and fit a grid; the results land in ``out``."""
     from scaler.data import load_dataset
     from scaler.fit import fit_run
@@ -445,16 +512,20 @@ def run_grid(settings: GridSettings, out: str | Path, *, limit: int | None = Non
                 say(f"previous results moved to {moved}")
         settings_dict = settings.to_dict()
         run.check_settings(settings_dict, ignore=("proxy.seeds",))
-        dev = str(resolve_device(device))
+        dev = device if ray is not None else str(resolve_device(device))  # Ray: the workers' devices decide
         p = settings.proxy
         data = load_dataset(p.dataset, val_fraction=p.val_fraction, subset=p.subset)
         say(f"data: {data.name}: {len(data.y_train)} train / {len(data.y_val)} validation images, "
             f"{data.channels}x{data.image_size}px, {data.num_classes} classes ({data.split})")
         trials = plan_trials(settings, data.num_classes, data.channels)
+        proxy = proxy_spec(settings.base, settings.proxy, data.num_classes, data.channels)
+        warning = cost_warning(proxy, trials, settings.search.target, matched=settings.search.match_flops)
+        if warning:
+            say(warning)
         if trials[0].image_size > data.image_size and p.dataset.startswith("imagefolder:"):
             load_dataset(p.dataset, val_fraction=p.val_fraction, subset=p.subset, image_size=trials[0].image_size)
         ran, failed = run_planned(run, trials, settings_dict, limit=limit, workers=workers, device=dev,
-                                  quiet=quiet, console=console, epochs=p.epochs, what="grid", say=say)
+                                  quiet=quiet, console=console, epochs=p.epochs, what="grid", say=say, ray=ray)
         coef_path, fit = None, None
         rows = run.rows()
         if any(r.get("kind") == "compound" and r.get("status") == "ok" for r in rows):
@@ -467,27 +538,39 @@ def run_grid(settings: GridSettings, out: str | Path, *, limit: int | None = Non
 
 def run_planned(run: Any, trials: list[Trial], settings_dict: dict[str, Any], *, limit: int | None, workers: int,
                 device: str, quiet: bool, console: Any, epochs: int, what: str,
-                say: Callable[[str], None]) -> tuple[int, int]:
+                say: Callable[[str], None], ray: Any = None) -> tuple[int, int]:
     """Run the trials of a plan that ``run`` has not recorded yet; returns (trials run, failed)."""
     from scaler.progress import PlainUI, RichUI
 
     run.repair()
+    header = run.header()
+    missing = [c for c in run.columns if header is not None and c not in header]
+    if missing:
+        say(f"note: {run.csv} was begun by an older scaler; its rows keep their columns, so {', '.join(missing)} "
+            "will not be recorded (--fresh starts a complete file, keeping the old one)")
     done_ids = {r["trial_id"] for r in run.rows()}
     todo = [t for t in trials if t.trial_id not in done_ids]
     if limit is not None:
         todo = todo[:limit]
     workers = max(1, min(workers, len(todo) or 1))
     threads = max(1, available_cores() // workers)
-    run.write_settings(settings_dict, {"device": device, "workers": workers, "threads_per_worker": threads,
-                                       "trials": len(trials)})
+    if ray is not None:
+        where = f"Ray ({ray.address or 'local instance'})"
+        execution = {"executor": "ray", "ray_address": ray.address, "cpus_per_trial": ray.cpus_per_trial,
+                     "gpus_per_trial": ray.gpus_per_trial, "retries": ray.retries}
+    else:
+        where = f"{device} with {workers} worker(s) x {threads} thread(s)"
+        execution = {"executor": "local", "workers": workers, "threads_per_worker": threads}
+    run.write_settings(settings_dict, {"device": device, **execution, "trials": len(trials)})
     seeds = len({t.seed for t in trials}) or 1
     say(f"{what}: {len(trials)} trials ({len(trials) // seeds} candidates x {seeds} seed(s)), "
-        f"{len(done_ids & {t.trial_id for t in trials})} already done, running {len(todo)} on {device} with "
-        f"{workers} worker(s) x {threads} thread(s); results in {run.path}/")
+        f"{len(done_ids & {t.trial_id for t in trials})} already done, running {len(todo)} on {where}; "
+        f"results in {run.path}/")
     ui = PlainUI(len(todo), 0, epochs) if quiet or console is None else RichUI(len(todo), 0, epochs, console, [])
     failed = 0
     with ui:
-        for _trial, row, record in execute(todo, workers=workers, device=device, threads=threads, report=ui.report):
+        for _trial, row, record in execute(todo, workers=workers, device=device, threads=threads, report=ui.report,
+                                           ray=ray):
             run.append(row, record)
             failed += row.get("status") != "ok"
             ui.finished(row)

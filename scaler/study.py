@@ -39,7 +39,7 @@ def run_study(grid_dir: str | Path, *, max_phi: int = 3, overrides: dict[str, An
     from scaler.data import load_dataset
     from scaler.fit import read_coefficients
     from scaler.results import RunDir
-    from scaler.search import Candidate, ProxyConfig, Trial, candidate_spec, proxy_spec, run_planned
+    from scaler.search import Candidate, ProxyConfig, candidate_spec, make_trials, proxy_spec, run_planned
     from scaler.spec import Spec
     from scaler.train import resolve_device
 
@@ -62,27 +62,21 @@ def run_study(grid_dir: str | Path, *, max_phi: int = 3, overrides: dict[str, An
     run.lock()
     try:
         study_settings = {"max_phi": max_phi, "flops_factor": factor,
+                          "match_flops": bool((recorded.get("search") or {}).get("match_flops", False)),
                           "coefficients": {"alpha": coef.alpha, "beta": coef.beta, "gamma": coef.gamma},
                           "proxy": proxy.model_dump(mode="json"), "base": full_base.to_dict()}
         run.check_settings(study_settings, ignore=("proxy.seeds", "max_phi"))
         dev = str(resolve_device(device))
         data = load_dataset(proxy.dataset, val_fraction=proxy.val_fraction, subset=proxy.subset)
         base = proxy_spec(full_base, proxy, data.num_classes, data.channels)
-        from scaler.flops import complexity
-
+        match = bool((recorded.get("search") or {}).get("match_flops", False))
         cands = [Candidate("base", 1.0, 1.0, 1.0, 0.0)]
         for phi in range(1, max_phi + 1):
             for strategy, (a, b, g) in strategy_coefficients(coef.alpha, coef.beta, coef.gamma, factor).items():
                 cands.append(Candidate(strategy, a, b, g, float(phi)))
-        specs = {c: candidate_spec(base, c) for c in cands}
-        image_size = max(s.resolution for s in specs.values())
-        trials = [
-            Trial(trial_id=f"{c.kind}-phi{c.phi:g}-s{seed}", candidate=c, seed=seed,
-                  spec=specs[c].model_dump(mode="json"), proxy=proxy.model_dump(mode="json"),
-                  base_flops=complexity(base).flops, base_blocks=base.blocks, base_resolution=base.resolution,
-                  image_size=image_size)
-            for seed in range(proxy.seeds) for c in cands
-        ]
+        members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")
+                   for c in cands]
+        trials = make_trials(base, members, proxy)
         ran, failed = run_planned(run, trials, study_settings, limit=limit, workers=workers, device=dev,
                                   quiet=quiet, console=console, epochs=proxy.epochs, what="study", say=say)
         summary = summarize_study(run.csv) if run.csv.exists() else []
@@ -113,10 +107,22 @@ def study_table(csv_path: str | Path) -> Any:
 
 def summarize_study(csv_path: str | Path) -> list[dict[str, Any]]:
     """At each phi (equal FLOPs factor): the winning strategy, its margin over the runner-up, and the verdict
-    against the seed noise (pooled std across seeds)."""
+    against the seed noise (pooled std across seeds). With one seed per network the noise comes from the grid's
+    own multi-seed trials beside ``study.csv`` (same proxy, data and training), when it has some."""
     table, df = study_table(csv_path)
     var = df[df["status"] == "ok"].groupby(["kind", "phi"])["accuracy"].var(ddof=1).dropna()
     noise = float(var.mean() ** 0.5) if len(var) else None
+    source = "this study's seeds"
+    grid_csv = Path(csv_path).with_name("results.csv")
+    if noise is None and grid_csv.exists():
+        from scaler.fit import seed_noise
+        from scaler.results import read_results
+
+        try:
+            noise = seed_noise(read_results(grid_csv))
+        except ScalerError:
+            noise = None
+        source = "the grid's seeds"
     out = []
     for phi, group in table[table["phi"] > 0].groupby("phi"):
         ranked = group.sort_values("accuracy", ascending=False)
@@ -133,14 +139,14 @@ def summarize_study(csv_path: str | Path) -> list[dict[str, Any]]:
                 row["verdict"] = "unverified (one seed; use --seeds 3)"
             else:
                 row["verdict"] = ("beyond noise" if margin > 2 * noise else "within noise") + \
-                    f" (2 x seed std = {2 * noise:.4f})"
+                    f" (2 x seed std = {2 * noise:.4f}, from {source})"
         out.append(row)
     return out
 
 
 def study_plot(csv_path: str | Path, out: Path, formats: list[str]) -> list[Path]:
     """Accuracy against FLOPs, one line per strategy (the paper's Figure 8)."""
-    from scaler.plot import FLOPS_LABEL, KIND_STYLE, _save, _setup
+    from scaler.plot import FLOPS_LABEL, KIND_STYLE, _save, _setup, log_axis
 
     plt = _setup()
     table, _ = study_table(csv_path)
@@ -153,7 +159,7 @@ def study_plot(csv_path: str | Path, out: Path, formats: list[str]) -> list[Path
         yerr = sub["accuracy_std"].fillna(0).to_numpy() if (sub["seeds"] > 1).any() else None
         ax.errorbar(sub["flops"], sub["accuracy"], yerr=yerr, color=colour, marker=marker, ms=7, lw=1.8,
                     capsize=3, label=f"{name} scaling" if strategy != "compound" else "compound scaling (fitted)")
-    ax.set_xscale("log")
+    log_axis(ax, table["flops"].tolist())
     ax.set_xlabel(FLOPS_LABEL)
     ax.set_ylabel("validation accuracy (top-1)")
     ax.set_title("Scaling strategies at equal FLOPs factors (φ = 0, 1, 2, …)")

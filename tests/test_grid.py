@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -57,6 +58,8 @@ def test_tiny_grid_end_to_end(tiny: Path, tmp_path: Path):
         assert float(r["accuracy"]) > 0.3  # 10 classes: chance is 0.1
         assert float(r["alpha"]) * float(r["beta"]) ** 2 * float(r["gamma"]) ** 2 == pytest.approx(2.0)
         assert float(r["images_per_second"]) > 0 and float(r["train_seconds"]) > 0
+        assert float(r["train_step_ms"]) > 0 and 0 < float(r["latency_ms"]) < float(r["latency_batch_ms"])
+        assert float(r["gamma_used"]) == float(r["resolution_real"]) == int(r["resolution"]) / 16
         # flops are the analytic count of the network that was trained, as `scaler info` reports it
         record = json.loads((out / "trials" / f"{r['trial_id']}.json").read_text())
         assert [e["epoch"] for e in record["curve"]] == [1, 2]
@@ -71,7 +74,16 @@ def test_tiny_grid_end_to_end(tiny: Path, tmp_path: Path):
     assert settings["base"]["name"] == "tiny"
     coef = yaml.safe_load((out / "coefficients.yaml").read_text())
     best = max(table, key=lambda r: float(r["accuracy"]))
-    assert coef["alpha"] == pytest.approx(float(best["alpha"]), abs=1e-6)
+    # emit gets the direction the winner's rounded network really took, put back on the constraint; the
+    # nominal and the raw real multipliers are kept beside it
+    assert coef["form"] == "real" and coef["best"]["alpha"] == pytest.approx(float(best["alpha"]), abs=1e-6)
+    real = {k: float(best[c]) for k, c in (("alpha", "depth_real"), ("beta", "width_real"),
+                                           ("gamma", "resolution_real"))}
+    assert coef["best"]["real"] == pytest.approx(real, abs=1e-6)
+    k = math.log(2) / math.log(real["alpha"] * real["beta"] ** 2 * real["gamma"] ** 2)
+    assert [coef[key] for key in ("alpha", "beta", "gamma")] == pytest.approx([real[key] ** k for key in real],
+                                                                              abs=1e-5)
+    assert coef["alpha"] * coef["beta"] ** 2 * coef["gamma"] ** 2 == pytest.approx(2.0, abs=1e-4)
     assert coef["base"]["spec"]["num_classes"] == 10 and coef["base"]["spec"]["resolution"] == 16
     assert "unverified" in coef["noise"]["verdict"]
     # emit reads the coefficients back and scales the full base spec
@@ -82,6 +94,17 @@ def test_tiny_grid_end_to_end(tiny: Path, tmp_path: Path):
     assert members[0]["flops_ratio"] == 1.0 and members[2]["flops_ratio"] > members[1]["flops_ratio"] > 1
     newest = scaler("emit", "--phi", "1", "--out", "fam2", cwd=tmp_path)
     assert "coefficients.yaml" in newest.stdout and (tmp_path / "fam2" / "tiny-phi1.yaml").exists()
+
+
+def test_cost_spread_is_reported_before_training(tiny: Path, tmp_path: Path):
+    out = scaler("grid", str(tiny), "--limit", "0", "--quiet", cwd=tmp_path).stdout
+    assert "warning: real FLOPs after rounding range" in out
+    # ceil rounding: a 1.02 depth multiplier doubles the one-block stage
+    assert "a1.020-b1.000-g1.400: x3.40 (stage 1 has 1 block: depth 1.02 makes it 2 (x2.00)" in out
+    assert not (tmp_path / "results" / "tiny" / "results.csv").exists()
+    matched = scaler("grid", str(tiny), "--limit", "0", "--quiet", "--match-flops", "--out", "m", cwd=tmp_path)
+    assert yaml.safe_load((tmp_path / "m" / "run.yaml").read_text())["settings"]["search"]["match_flops"] is True
+    assert "match_flops is on" in matched.stdout or "warning" not in matched.stdout
 
 
 @pytest.mark.slow

@@ -33,7 +33,8 @@ def make_grid_dir(root: Path, failed: int = 2) -> tuple[Path, int]:
         status = "diverged" if i in range(5, 5 + failed) else "ok"
         ok += status == "ok"
         run.append({"trial_id": f"{c.key}-s0", "kind": c.kind, "alpha": c.alpha, "beta": c.beta, "gamma": c.gamma,
-                    "phi": c.phi, "flops": flops, "params": 1000, "status": status, "seed": 0,
+                    "phi": c.phi, "flops": flops, "params": 1000 + i, "status": status, "seed": 0,
+                    "latency_ms": 1 + i / 10, "train_step_ms": 20 + i, "latency_batch_ms": 30 + i,
                     "accuracy": 0.8 + 0.05 * rng.random() if status == "ok" else float("nan")})
     settings = {"base": load_spec(TINY).to_dict(), "search": search.model_dump(mode="json"),
                 "proxy": {"dataset": "digits", "epochs": 1, "subset": 300, "val_fraction": 0.2, "seeds": 1}}
@@ -65,6 +66,27 @@ def test_pareto_plot_draws_every_successful_trial_and_the_front(tmp_path: Path):
     step = next(line for line in ax.get_lines() if line.get_label() == "Pareto front")
     assert sorted(zip(step.get_xdata(), step.get_ydata(), strict=True)) == expected
     assert any("failed/diverged" in t.get_text() for t in fig.texts)
+
+
+@pytest.mark.parametrize(("x", "column", "word"), [("params", "params", "parameters"),
+                                                   ("latency", "latency_ms", "latency"),
+                                                   ("train_step", "train_step_ms", "training step")])
+def test_pareto_x_axis_switches(tmp_path: Path, x: str, column: str, word: str):
+    csv_path, _ = make_grid_dir(tmp_path / "run")
+    df = read_results(csv_path)
+    ax = pareto_figure([("run", df)], x).axes[0]
+    assert word in ax.get_xlabel() and word in ax.get_title()
+    xs = sorted(v for c in ax.containers for v in c.lines[0].get_xdata())
+    assert xs == sorted(df.loc[df["status"] == "ok", column])
+    out = scaler_cli("plot", str(csv_path), "--x", x, "--format", "svg", "--out", str(tmp_path / "p"))
+    assert out.returncode == 0 and (tmp_path / "p" / f"pareto-{x}.svg").exists()
+    old = df.drop(columns=[column])
+    with pytest.raises(ScalerError, match=f"--x {x}: the results have no {column}"):
+        pareto_figure([("run", old)], x)
+
+
+def scaler_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scaler.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_plot_command_writes_valid_png_and_svg(tmp_path: Path):
@@ -136,3 +158,21 @@ def test_study_trains_every_strategy(tmp_path: Path):
     assert all(r["status"] == "ok" for r in rows)
     assert (grid / "plots" / "study.png").exists() and (grid / "plots" / "study.svg").exists()
     assert "phi 1:" in proc.stdout and "unverified" in proc.stdout
+
+
+def test_study_verdict_falls_back_on_the_grids_seed_noise(tmp_path: Path):
+    from scaler.study import STUDY_COLUMNS, summarize_study
+
+    grid = RunDir(tmp_path)
+    for seed, acc in ((0, 0.80), (1, 0.82)):  # one candidate, two seeds: std 0.01414
+        grid.append({"trial_id": f"base-s{seed}", "kind": "base", "alpha": 1, "beta": 1, "gamma": 1, "flops": 10,
+                     "accuracy": acc, "status": "ok", "seed": seed})
+    study = RunDir(tmp_path, csv_name="study.csv", columns=STUDY_COLUMNS)
+    for kind, phi, acc in (("base", 0, 0.80), ("compound", 1, 0.85), ("resolution", 1, 0.81),
+                           ("width", 1, 0.80), ("depth", 1, 0.79)):
+        study.append({"trial_id": f"{kind}-phi{phi}-s0", "kind": kind, "alpha": 1, "beta": 1, "gamma": 1,
+                      "phi": phi, "flops": 10 * 2**phi, "accuracy": acc, "status": "ok", "seed": 0,
+                      "strategy": kind})
+    (row,) = summarize_study(study.csv)
+    assert (row["winner"], row["runner_up"], row["margin"]) == ("compound", "resolution", 0.04)
+    assert row["verdict"] == "beyond noise (2 x seed std = 0.0283, from the grid's seeds)"

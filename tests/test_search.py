@@ -101,3 +101,43 @@ def test_trials_are_seed_major_with_real_costs(tmp_path: Path):
                    "a1.389-b1.200-g1.000-s0", "base-s1", "depth-s1", "width-s1", "resolution-s1",
                    "a1.389-b1.000-g1.200-s1", "a1.389-b1.200-g1.000-s1"]
     assert trials[0].image_size == max(t.spec["resolution"] for t in trials) == 24
+
+
+def test_match_flops_trials_record_the_gamma_used(tmp_path: Path):
+    from scaler.cost import match_resolution
+    from scaler.flops import complexity
+    from scaler.scaling import compound
+    from scaler.search import trial_row
+
+    p = tmp_path / "tiny.yaml"
+    p.write_text(TINY + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], match_flops: true}\n")
+    assert [r.candidate.kind for r in plan_trials(load_grid_settings(p), 10, 1)][:4] == \
+        ["base", "depth", "width", "resolution"]
+    settings = load_grid_settings(p)
+    proxy = proxy_spec(settings.base, settings.proxy, 10, 1)
+    rows = [trial_row(t) for t in plan_trials(settings, 10, 1)]
+    assert rows[0]["kind"] == "base" and rows[0]["gamma_used"] == 1.0
+    assert [(r["kind"], r["resolution"]) for r in rows[1:3]] == [("depth", 16), ("width", 16)]  # one-dimensional
+    for r in rows[3:]:
+        nominal = compound(proxy, r["alpha"], r["beta"], r["gamma"], r["phi"])
+        assert r["resolution"] == match_resolution(nominal, 2 * complexity(proxy).flops)
+        assert r["gamma_used"] == pytest.approx((r["resolution"] / 16) ** (1 / r["phi"]), abs=1e-6)
+        assert r["blocks"] == nominal.blocks  # depth and width are the candidate's own
+    assert any(r["resolution"] != compound(proxy, r["alpha"], r["beta"], r["gamma"], 1).resolution for r in rows[3:])
+
+
+def test_ray_resources_per_trial():
+    from scaler.ray_executor import RayOptions, trial_resources
+
+    cpu_box, gpu_box = {"CPU": 8.0}, {"CPU": 16.0, "GPU": 4.0}
+    assert trial_resources([cpu_box], RayOptions(), "auto") == (8.0, 0.0)  # a whole node: threads as local
+    assert trial_resources([{"GPU": 1.0}, cpu_box], RayOptions(), "auto") == (8.0, 0.0)  # CPU-less head ignored
+    assert trial_resources([gpu_box], RayOptions(), "auto") == (4.0, 1.0)  # its CPUs per GPU: 4 trials at once
+    assert trial_resources([gpu_box], RayOptions(), "cpu") == (16.0, 0.0)  # --device cpu takes no GPU
+    assert trial_resources([cpu_box], RayOptions(cpus_per_trial=2), "auto") == (2.0, 0.0)
+    with pytest.raises(ScalerError, match="no node of the Ray cluster has 8 CPU"):
+        trial_resources([{"CPU": 4.0}], RayOptions(cpus_per_trial=8), "auto")
+    with pytest.raises(ScalerError, match=r"no node of the Ray cluster has 1 CPU.* and 1 GPU.*largest: 8 CPUs, 0"):
+        trial_resources([cpu_box], RayOptions(gpus_per_trial=1), "auto")
+    with pytest.raises(ScalerError, match="--device cuda"):
+        trial_resources([cpu_box], RayOptions(), "cuda")
