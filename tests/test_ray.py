@@ -23,6 +23,9 @@ if os.environ.get("SCALER_REQUIRE_RAY") != "1":
 
 from scaler.search import available_cores
 
+# A loopback test cluster: no usage reports, and no token auth (whether Ray turns it on depends on what an earlier
+# ray.init() of this user left in ~/.ray, so the head and the clients could disagree).
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 COMPARED = ("trial_id", "kind", "alpha", "beta", "gamma", "resolution", "params", "flops", "accuracy", "loss",
             "status", "seed", "epochs")
 SPEC = TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4]}\nproxy: {dataset: digits, lr: 0.1}\n"
@@ -39,7 +42,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     """A Ray head node of this machine's CPUs, in its own process group: stopping it leaves any other Ray
     instance on the machine alone (``ray stop`` would stop them all)."""
     port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, **RAY_ENV}
     log = tmp_path_factory.mktemp("ray") / "head.log"
     with open(log, "w") as out:
         head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
@@ -72,7 +75,7 @@ def grid(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
         spec.write_text(SPEC)
     proc = subprocess.run([sys.executable, "-m", "scaler.cli", "grid", str(spec), "--quiet", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+                          env={**os.environ, **RAY_ENV})
     if check:
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
@@ -83,6 +86,7 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_ray_executor_matches_the_local_one(cluster: str, tmp_path: Path):
     flags = ["--epochs", "2", "--subset", "400", "--limit", "4", "--device", "cpu"]
     grid(tmp_path, *flags, "--out", "local")
@@ -116,13 +120,14 @@ def _task_pids() -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_retried_and_every_trial_lands_once(cluster: str, tmp_path: Path):
     (tmp_path / "tiny.yaml").write_text(SPEC)
     args = [sys.executable, "-m", "scaler.cli", "grid", str(tmp_path / "tiny.yaml"), "--quiet", "--epochs", "6",
             "--subset", "800", "--executor", "ray", "--ray-address", cluster, "--retries", "2", "--out", "run",
             "--device", "cpu"]
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+                            env={**os.environ, **RAY_ENV})
     killed = None
     deadline = time.time() + 240
     while killed is None and time.time() < deadline and proc.poll() is None:
