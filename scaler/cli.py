@@ -281,8 +281,8 @@ def schema() -> None:
 @click.option("--subset", type=click.IntRange(min=1), help="Use at most N training images (stratified).")
 @click.option("--limit", type=click.IntRange(min=0), help="Run only the first N trials (smoke runs).")
 @click.option("--seeds", type=click.IntRange(min=1), help="Train every candidate with K seeds (noise estimate).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Trials at once, each in its own process; the CPU threads are split among them.")
+@click.option("--workers", type=click.IntRange(min=1), help="Trials at once, each in its own process; the CPU "
+              "threads are split among them [default: 1; local executor only].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto picks CUDA when present (bf16 autocast there).")
 @click.option("--mode", type=click.Choice(["solve", "filter"]), help="solve: alpha from the constraint; "
@@ -303,15 +303,15 @@ def schema() -> None:
               "per trial [default: a node's CPUs per GPU with GPUs, else a whole node's].")
 @click.option("--gpus-per-trial", type=click.FloatRange(min=0), help="Ray: GPUs per trial [default: 1 when the "
               "cluster has GPUs and --device is not cpu, else 0].")
-@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Ray: times a trial is retried when its worker dies.")
+@click.option("--retries", type=click.IntRange(min=0), help="Ray: times a trial is retried when its worker dies "
+              "[default: 2].")
 @click.option("--fresh", is_flag=True, help="Start over; the old results are moved to DIR/previous/.")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of live bars.")
 def grid(spec_path: str, out_dir: Path | None, dataset: str | None, epochs: int | None, batch_size: int | None,
-         subset: int | None, limit: int | None, seeds: int | None, workers: int, device: str, mode: str | None,
-         step: float | None, phi: float | None, flops_factor: float | None, match_flops: bool | None,
+         subset: int | None, limit: int | None, seeds: int | None, workers: int | None, device: str,
+         mode: str | None, step: float | None, phi: float | None, flops_factor: float | None, match_flops: bool | None,
          progressive: bool | None, executor: str, ray_address: str | None, cpus_per_trial: float | None,
-         gpus_per_trial: float | None, retries: int, fresh: bool, quiet: bool) -> None:
+         gpus_per_trial: float | None, retries: int | None, fresh: bool, quiet: bool) -> None:
     """Search alpha, beta, gamma: train a proxy for every candidate on real data, then fit.
 
     Candidates satisfy alpha * beta^2 * gamma^2 = FLOPs factor (default 2). The base (phi = 0) and the
@@ -338,13 +338,16 @@ def grid(spec_path: str, out_dir: Path | None, dataset: str | None, epochs: int 
         from scaler.ray_executor import RayOptions, import_ray
 
         import_ray()  # fail fast, before any work, when Ray is not installed
+        if workers is not None:
+            raise ScalerError("--workers is for the local executor; under Ray, --cpus-per-trial and "
+                              "--gpus-per-trial decide how many trials run at once")
         ray = RayOptions(address=ray_address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
-                         retries=retries)
-    elif any(v is not None for v in (ray_address, cpus_per_trial, gpus_per_trial)):
-        raise ScalerError("--ray-address, --cpus-per-trial and --gpus-per-trial need --executor ray")
+                         retries=2 if retries is None else retries)
+    elif any(v is not None for v in (ray_address, cpus_per_trial, gpus_per_trial, retries)):
+        raise ScalerError("--ray-address, --cpus-per-trial, --gpus-per-trial and --retries need --executor ray")
     out = out_dir or Path("results") / settings.base.name
     console = None if quiet else _console()
-    outcome = run_grid(settings, out, limit=limit, workers=workers, device=device, fresh=fresh, quiet=quiet,
+    outcome = run_grid(settings, out, limit=limit, workers=workers or 1, device=device, fresh=fresh, quiet=quiet,
                        console=console, ray=ray)
     if outcome.fit is None:
         click.echo(f"no successful compound trial yet: nothing fitted ({outcome.out}/results.csv)")

@@ -107,6 +107,14 @@ def test_cost_spread_is_reported_before_training(tiny: Path, tmp_path: Path):
     assert "match_flops is on" in matched.stdout or "warning" not in matched.stdout
 
 
+def test_executor_flags_belong_to_their_executor(tiny: Path, tmp_path: Path):
+    for args, message in ((["--retries", "1"], "--retries need --executor ray"),
+                          (["--cpus-per-trial", "2"], "--cpus-per-trial, --gpus-per-trial and --retries need")):
+        proc = subprocess.run([sys.executable, "-m", "scaler.cli", "grid", str(tiny), *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1
+
+
 @pytest.mark.slow
 def test_killed_grid_resumes_with_every_trial_exactly_once(tmp_path: Path):
     spec = tmp_path / "tiny.yaml"

@@ -160,6 +160,12 @@ def test_without_ray_installed_the_ray_executor_is_a_one_line_error(tmp_path: Pa
     assert not (tmp_path / "results").exists()
 
 
+def test_workers_is_a_local_executor_flag(tmp_path: Path):
+    proc = grid(tmp_path, "--executor", "ray", "--workers", "2", check=False)
+    assert proc.returncode == 2 and "--workers is for the local executor" in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_the_local_executor_never_imports_ray(tmp_path: Path):
     (tmp_path / "tiny.yaml").write_text(SPEC)
     code = ("import sys; from scaler.cli import cli\n"
