@@ -36,10 +36,10 @@ def width_real(base: Spec, spec: Spec) -> float:
     return sum(widths(spec)) / sum(widths(base))
 
 
-def real_scale(base: Spec, spec: Spec, base_flops: int | None = None) -> RealScale:
-    flops0 = base_flops if base_flops is not None else complexity(base).flops
+def real_scale(base: Spec, spec: Spec) -> RealScale:
     return RealScale(depth=spec.blocks / base.blocks, width=width_real(base, spec),
-                     resolution=spec.resolution / base.resolution, flops_ratio=complexity(spec).flops / flops0)
+                     resolution=spec.resolution / base.resolution,
+                     flops_ratio=complexity(spec).flops / complexity(base).flops)
 
 
 def rounding_notes(base: Spec, spec: Spec, depth: float, width: float, resolution: float,
@@ -50,7 +50,7 @@ def rounding_notes(base: Spec, spec: Spec, depth: float, width: float, resolutio
     notes: list[tuple[float, str]] = []
     rules = base.scaling
     for i, (b, s) in enumerate(zip(base.stages, spec.stages, strict=True), start=1):
-        if i < (rules.depth_from or 1):
+        if i < rules.first_deepened:
             continue  # not depth-scaled by design
         effect = s.repeats / b.repeats / depth
         if abs(effect - 1) > threshold:
@@ -115,8 +115,9 @@ def spread_warning(ratios: dict[str, float], target: float, notes: dict[str, lis
              f"(+-{tolerance:.0%}); {len(outside)} of {len(ratios)} candidates are outside, so accuracy partly "
              "ranks how much compute rounding gave them:"]
     for key, r in sorted(outside.items(), key=lambda kv: -abs(kv[1] / target - 1)):
-        why = "; ".join(n for n in notes.get(key, []) if not (matched and n.startswith("input")))
-        why = "; ".join(why.split("; ")[:2]) or "many small roundings"
+        # under match_flops the input size was chosen, not rounded: its note would mislead
+        kept = [n for n in notes.get(key, []) if not (matched and n.startswith("input"))]
+        why = "; ".join(kept[:2]) or "many small roundings"
         lines.append(f"  {key}: x{r:.2f} ({why})")
     if matched:
         lines.append("  match_flops is on, but no input size brings these closer: FLOPs change in steps where the "

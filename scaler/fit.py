@@ -125,10 +125,11 @@ def summarize(df: Any) -> Any:
     return g.reset_index().sort_values(rank, ascending=False, kind="stable").reset_index(drop=True)
 
 
-def seed_noise(df: Any, column: str = "accuracy") -> float | None:
-    """Pooled standard deviation of ``column`` across seeds of the same candidate (None: one seed each)."""
+def seed_noise(df: Any, column: str = "accuracy", keys: list[str] | None = None) -> float | None:
+    """Pooled standard deviation of ``column`` across seeds of the same network (rows sharing ``keys``; None:
+    one seed each)."""
     ok = df[df["status"] == "ok"]
-    var = ok.groupby(_KEYS)[column].var(ddof=1).dropna()
+    var = ok.groupby(keys or _KEYS)[column].var(ddof=1).dropna()
     return float(var.mean() ** 0.5) if len(var) else None
 
 
@@ -138,15 +139,12 @@ def quadratic_fit(points: Any, factor: float, beta_range: tuple[float, float], g
     solved from it) and maximize the fit on the searched box. Needs 6 distinct points."""
     import numpy as np
 
-    y = points["score" if "score" in points.columns else "accuracy"].to_numpy(dtype=float)
+    y = _target(points)
     u, v = np.log(points["beta"].to_numpy(dtype=float)), np.log(points["gamma"].to_numpy(dtype=float))
     X = np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=1)
     if len(y) < 6 or np.linalg.matrix_rank(X) < 6:
         return {"ok": False, "reason": f"needs 6 candidates spread over beta and gamma, has {len(y)}"}
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    pred = X @ coef
-    ss_tot = float(((y - y.mean()) ** 2).sum())
-    r2 = 1 - float(((y - pred) ** 2).sum()) / ss_tot if ss_tot > 0 else 0.0
+    coef, r2 = _least_squares(X, y)
     bs = np.linspace(*beta_range, 201)
     gs = np.linspace(*gamma_range, 201)
     B, G = np.meshgrid(bs, gs, indexing="ij")
@@ -162,6 +160,20 @@ def quadratic_fit(points: Any, factor: float, beta_range: tuple[float, float], g
             "surface": [round(float(c), 6) for c in coef]}
 
 
+def _target(points: Any) -> Any:
+    """What the fits model: the objective's score when there is one, else accuracy."""
+    return points["score" if "score" in points.columns else "accuracy"].to_numpy(dtype=float)
+
+
+def _least_squares(X: Any, y: Any) -> tuple[Any, float]:
+    """Least-squares coefficients and their R²."""
+    import numpy as np
+
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    return coef, 1 - float(((y - X @ coef) ** 2).sum()) / ss_tot if ss_tot > 0 else 0.0
+
+
 def real_quadratic_fit(points: Any, target: float, phi: float) -> dict[str, Any]:
     """Fit accuracy as a full quadratic in the real (log depth, log width, log resolution) of the trained
     networks, and maximize it on the surface depth * width^2 * resolution^2 = ``target`` inside the box the
@@ -172,14 +184,12 @@ def real_quadratic_fit(points: Any, target: float, phi: float) -> dict[str, Any]
     if any(c not in points.columns for c in REAL[:3]) or points[list(REAL[:3])].isna().any().any():
         return {"ok": False, "reason": "the results have no real multipliers (written by an older scaler)"}
     t, u, v = (np.log(points[c].to_numpy(dtype=float)) for c in REAL[:3])
-    y = points["score" if "score" in points.columns else "accuracy"].to_numpy(dtype=float)
+    y = _target(points)
     X = np.stack([np.ones_like(t), t, u, v, t * t, u * u, v * v, t * u, t * v, u * v], axis=1)
     distinct = len({(round(a, 6), round(b, 6), round(c, 6)) for a, b, c in zip(t, u, v, strict=True)})
     if distinct < 12 or np.linalg.matrix_rank(X) < 10:
         return {"ok": False, "reason": f"needs 12 distinct real (depth, width, resolution) points, has {distinct}"}
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    ss_tot = float(((y - y.mean()) ** 2).sum())
-    r2 = 1 - float(((y - X @ coef) ** 2).sum()) / ss_tot if ss_tot > 0 else 0.0
+    coef, r2 = _least_squares(X, y)
     U, V = np.meshgrid(np.linspace(u.min(), u.max(), 201), np.linspace(v.min(), v.max(), 201), indexing="ij")
     T = np.log(target) - 2 * U - 2 * V
     Z = (coef[0] + coef[1] * T + coef[2] * U + coef[3] * V + coef[4] * T * T + coef[5] * U * U + coef[6] * V * V

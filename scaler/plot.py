@@ -117,8 +117,8 @@ def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
     fig, ax = plt.subplots(figsize=(8.0, 5.0))
     notes = []
     overlay = len(runs) > 1
-    for r, (label, df) in enumerate(runs):
-        table = candidate_table(df)
+    tables = [candidate_table(df) for _, df in runs]
+    for r, ((label, df), table) in enumerate(zip(runs, tables, strict=True)):
         failed = int((df["status"] != "ok").sum())
         if failed:
             notes.append(f"{label}: {failed} failed/diverged trial(s) not shown")
@@ -147,11 +147,11 @@ def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
                 ax.scatter([h[x]], [h["accuracy"]], s=260, facecolors="none", edgecolors="#D55E00", lw=2, zorder=5,
                            label=f"best: α={b['alpha']:.2f}, β={b['beta']:.2f}, γ={b['gamma']:.2f}"
                            + (f" [{label}]" if overlay else ""))
-    log_axis(ax, [v for _, df in runs for v in candidate_table(df)[x]])
+    log_axis(ax, [v for table in tables for v in table[x]])
     ax.set_xlabel(xlabel)
     ax.set_ylabel("validation accuracy (top-1)")
     ax.set_title(f"Accuracy vs {word} of the grid's proxies" + (" (mean ± std over seeds)" if any(
-        (candidate_table(df)["seeds"] > 1).any() for _, df in runs) else ""))
+        (table["seeds"] > 1).any() for table in tables) else ""))
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
     if notes:
         fig.text(0.01, -0.02, "; ".join(notes), fontsize=8, color="#555555", ha="left", va="top")

@@ -60,7 +60,7 @@ class RichUI(PlainUI):
         self.grid = Progress(TextColumn("[bold]grid"), BarColumn(), MofNCompleteColumn(), TextColumn("trials"),
                              TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"), console=console)
         self.grid_task = self.grid.add_task("grid", total=total, completed=done, eta="after the first trial")
-        self.ran = 0
+        self.first_done = done  # trials finished before this run: not part of its pace
         self.last_acc: dict[str, float] = {}
         self.trials = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24),
                                TextColumn("{task.fields[status]}"), console=console)
@@ -110,12 +110,11 @@ class RichUI(PlainUI):
 
     def finished(self, row: dict[str, Any]) -> None:
         self.done += 1
-        self.ran += 1
         self.last_acc.pop(row["trial_id"], None)
         task = self.tasks.pop(row["trial_id"], None)
         if task is not None:
             self.trials.remove_task(task)
-        left = (time.perf_counter() - self.t0) / self.ran * max(0, self.total - self.done)
+        left = (time.perf_counter() - self.t0) / (self.done - self.first_done) * max(0, self.total - self.done)
         hours, rest = divmod(int(left), 3600)
         self.grid.update(self.grid_task, completed=self.done, eta=f"{hours}:{rest // 60:02d}:{rest % 60:02d}")
         if row.get("status") == "ok":

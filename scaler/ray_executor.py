@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scaler.errors import ScalerError
-from scaler.search import Reporter, Trial, load_trial_data, run_trial, trial_row
+from scaler.search import Reporter, Trial, load_trial_data, run_reporting, trial_row
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'scaler[ray]' (or pip install 'ray>=2.9')"
 
@@ -65,16 +65,7 @@ def trial_resources(nodes: list[dict[str, float]], options: RayOptions, device: 
 
 
 def _trial_task(trial: Trial, data: Any, device: str, threads: int, queue: Any) -> tuple[dict, dict]:
-    import torch
-
-    torch.set_num_threads(threads)
-
-    def report(trial_id: str, info: dict[str, Any]) -> None:
-        with contextlib.suppress(Exception):  # progress is best-effort
-            queue.put_nowait((trial_id, info))
-
-    report(trial.trial_id, {"event": "start"})
-    return run_trial(trial, device=device, threads=threads, report=report, data=data)
+    return run_reporting(trial, queue, device=device, threads=threads, data=data)
 
 
 def execute_ray(trials: list[Trial], *, device: str, options: RayOptions,

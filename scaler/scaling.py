@@ -67,7 +67,7 @@ def scale(spec: Spec, *, width: float = 1.0, depth: float = 1.0, resolution: flo
     stages = [
         st.model_copy(update={"channels": adjust_channels(st.channels, width, div),
                               "repeats": adjust_depth(st.repeats, depth, rules.depth_rounding)
-                              if i >= (rules.depth_from or 1) else st.repeats})
+                              if i >= rules.first_deepened else st.repeats})
         for i, st in enumerate(spec.stages, start=1)
     ]
     stem = spec.stem

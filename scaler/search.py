@@ -249,16 +249,12 @@ class Trial:
     seed: int
     spec: dict[str, Any]
     proxy: dict[str, Any]
-    base_flops: int
-    base_blocks: int
-    base_resolution: int
+    base: dict[str, Any]  # the proxy's base network (phi = 0): what the real multipliers are measured against
     image_size: int
-    base_width: int = 0  # sum of the base's stem, stage and head widths (scaler.cost.width_real)
 
 
 def plan_trials(settings: GridSettings, num_classes: int, in_channels: int) -> list[Trial]:
     """Every (candidate, seed), seed-major: a run cut short has covered all candidates at seed 0 first."""
-
     proxy = proxy_spec(settings.base, settings.proxy, num_classes, in_channels)
     cands = candidates(settings.search)
     search = settings.search
@@ -269,27 +265,24 @@ def plan_trials(settings: GridSettings, num_classes: int, in_channels: int) -> l
 
 def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], settings: ProxyConfig) -> list[Trial]:
     """Trials of (candidate, its spec, its id prefix) for every seed, seed-major."""
-    from scaler.cost import widths
-    from scaler.flops import complexity
-
     image_size = max(s.resolution for _, s, _ in members)
-    base_flops = complexity(proxy).flops
-    proxy_dump = settings.model_dump(mode="json")
+    proxy_dump, base = settings.model_dump(mode="json"), proxy.model_dump(mode="json")
     return [
         Trial(trial_id=f"{key}-s{seed}", candidate=c, seed=seed, spec=spec.model_dump(mode="json"),
-              proxy=proxy_dump, base_flops=base_flops, base_blocks=proxy.blocks,
-              base_resolution=proxy.resolution, image_size=image_size, base_width=sum(widths(proxy)))
+              proxy=proxy_dump, base=base, image_size=image_size)
         for seed in range(settings.seeds)
         for c, spec, key in members
     ]
 
 
-def cost_warning(proxy: Spec, trials: list[Trial], target: float, tolerance: float = 0.10,
-                 matched: bool = False) -> str | None:
+def cost_warning(trials: list[Trial], target: float, tolerance: float = 0.10, matched: bool = False) -> str | None:
     """The pre-training warning of :func:`scaler.cost.spread_warning` for a plan's candidates (baselines and
     compound; not the base)."""
     from scaler.cost import rounding_notes, spread_warning
 
+    if not trials:
+        return None
+    proxy = Spec.model_validate(trials[0].base)
     ratios: dict[str, float] = {}
     notes: dict[str, list[str]] = {}
     for t in trials:
@@ -319,11 +312,12 @@ def load_trial_data(trial: Trial) -> Any:
 def trial_row(trial: Trial, device: str = "cpu") -> dict[str, Any]:
     """The results row of a trial before training: what it is and what it costs (status ``failed`` until
     training says otherwise)."""
-    from scaler.cost import widths
+    from scaler.cost import real_scale
     from scaler.flops import complexity
 
     spec = Spec.model_validate(trial.spec)
     cost = complexity(spec)
+    real = real_scale(Spec.model_validate(trial.base), spec)
     c = trial.candidate
     return {
         "trial_id": trial.trial_id, "kind": c.kind, "alpha": c.alpha, "beta": c.beta, "gamma": c.gamma,
@@ -332,11 +326,9 @@ def trial_row(trial: Trial, device: str = "cpu") -> dict[str, Any]:
         "accuracy": float("nan"), "seed": trial.seed, "epochs": trial.proxy["epochs"],
         "train_seconds": 0.0, "images_per_second": 0.0, "status": "failed",
         "train_step_ms": float("nan"), "latency_ms": float("nan"), "latency_batch_ms": float("nan"),
-        "flops_ratio": round(cost.flops / trial.base_flops, 6),
-        "depth_real": round(spec.blocks / trial.base_blocks, 6),
-        "resolution_real": round(spec.resolution / trial.base_resolution, 6),
-        "width_real": round(sum(widths(spec)) / trial.base_width, 6) if trial.base_width else float("nan"),
-        "gamma_used": round((spec.resolution / trial.base_resolution) ** (1 / c.phi), 6) if c.phi else 1.0,
+        "flops_ratio": round(real.flops_ratio, 6), "depth_real": round(real.depth, 6),
+        "width_real": round(real.width, 6), "resolution_real": round(real.resolution, 6),
+        "gamma_used": round(real.resolution ** (1 / c.phi), 6) if c.phi else 1.0,
         "blocks": spec.blocks, "loss": float("nan"), "device": device, "message": "", "strategy": c.kind,
     }
 
@@ -401,17 +393,24 @@ def _init_worker(threads: int, queue: Any, device: str) -> None:
     _WORKER.update(threads=threads, queue=queue, device=device)
 
 
-def _report_to_queue(trial_id: str, info: dict[str, Any]) -> None:
-    with contextlib.suppress(Exception):  # progress is best-effort
-        _WORKER["queue"].put_nowait((trial_id, info))
+Reporter = Callable[[str, dict[str, Any]], None]
+
+
+def run_reporting(trial: Trial, queue: Any, *, device: str, threads: int,
+                  data: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`run_trial` in a worker (a process of the pool, a Ray task): its events go to ``queue`` for the
+    driver's display, best-effort."""
+
+    def report(trial_id: str, info: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):  # progress is best-effort
+            queue.put_nowait((trial_id, info))
+
+    report(trial.trial_id, {"event": "start"})
+    return run_trial(trial, device=device, threads=threads, report=report, data=data)
 
 
 def _run_in_worker(trial: Trial) -> tuple[dict[str, Any], dict[str, Any]]:
-    _report_to_queue(trial.trial_id, {"event": "start"})
-    return run_trial(trial, device=_WORKER["device"], threads=_WORKER["threads"], report=_report_to_queue)
-
-
-Reporter = Callable[[str, dict[str, Any]], None]
+    return run_reporting(trial, _WORKER["queue"], device=_WORKER["device"], threads=_WORKER["threads"])
 
 
 def execute(trials: list[Trial], *, workers: int, device: str, threads: int, report: Reporter | None = None,
@@ -518,12 +517,10 @@ def run_grid(settings: GridSettings, out: str | Path, *, limit: int | None = Non
         say(f"data: {data.name}: {len(data.y_train)} train / {len(data.y_val)} validation images, "
             f"{data.channels}x{data.image_size}px, {data.num_classes} classes ({data.split})")
         trials = plan_trials(settings, data.num_classes, data.channels)
-        proxy = proxy_spec(settings.base, settings.proxy, data.num_classes, data.channels)
-        warning = cost_warning(proxy, trials, settings.search.target, matched=settings.search.match_flops)
+        warning = cost_warning(trials, settings.search.target, matched=settings.search.match_flops)
         if warning:
             say(warning)
-        if trials[0].image_size > data.image_size and p.dataset.startswith("imagefolder:"):
-            load_dataset(p.dataset, val_fraction=p.val_fraction, subset=p.subset, image_size=trials[0].image_size)
+        load_trial_data(trials[0])  # bad image folders fail here, before any work; later loads hit the cache
         ran, failed = run_planned(run, trials, settings_dict, limit=limit, workers=workers, device=dev,
                                   quiet=quiet, console=console, epochs=p.epochs, what="grid", say=say, ray=ray)
         coef_path, fit = None, None

@@ -239,6 +239,11 @@ class ScalingRules(BaseModel):
     def _numbers(cls, v: Any) -> Any:
         return _not_bool(v)
 
+    @property
+    def first_deepened(self) -> int:
+        """1-based index of the first stage that depth scaling changes."""
+        return self.depth_from or 1
+
 
 class Derivation(BaseModel):
     """Where a scaled spec came from: enough to reproduce it without scaler."""
@@ -290,7 +295,7 @@ class Spec(BaseModel):
         total = self.total_stride
         if self.resolution < total:
             raise _FieldError(("resolution",), f"{self.resolution} px is too small for a total stride of {total}")
-        if (self.scaling.depth_from or 1) > len(self.stages):
+        if self.scaling.first_deepened > len(self.stages):
             raise _FieldError(("scaling", "depth_from"), f"stage {self.scaling.depth_from} does not exist (the "
                               f"spec has {len(self.stages)} stages)")
         return self

@@ -57,19 +57,19 @@ def run_study(grid_dir: str | Path, *, max_phi: int = 3, overrides: dict[str, An
     proxy = ProxyConfig.model_validate(proxy_data)
     factor = float((recorded.get("search") or {}).get("flops_factor", 2.0))
     full_base = Spec.model_validate(recorded["base"])
+    match = bool((recorded.get("search") or {}).get("match_flops", False))
     say = (lambda msg: print(msg, flush=True)) if console is None else console.print
     run = RunDir(grid_dir, csv_name="study.csv", settings_name="study.yaml", columns=STUDY_COLUMNS)
     run.lock()
     try:
         study_settings = {"max_phi": max_phi, "flops_factor": factor,
-                          "match_flops": bool((recorded.get("search") or {}).get("match_flops", False)),
+                          "match_flops": match,
                           "coefficients": {"alpha": coef.alpha, "beta": coef.beta, "gamma": coef.gamma},
                           "proxy": proxy.model_dump(mode="json"), "base": full_base.to_dict()}
         run.check_settings(study_settings, ignore=("proxy.seeds", "max_phi"))
         dev = str(resolve_device(device))
         data = load_dataset(proxy.dataset, val_fraction=proxy.val_fraction, subset=proxy.subset)
         base = proxy_spec(full_base, proxy, data.num_classes, data.channels)
-        match = bool((recorded.get("search") or {}).get("match_flops", False))
         cands = [Candidate("base", 1.0, 1.0, 1.0, 0.0)]
         for phi in range(1, max_phi + 1):
             for strategy, (a, b, g) in strategy_coefficients(coef.alpha, coef.beta, coef.gamma, factor).items():
@@ -109,15 +109,14 @@ def summarize_study(csv_path: str | Path) -> list[dict[str, Any]]:
     """At each phi (equal FLOPs factor): the winning strategy, its margin over the runner-up, and the verdict
     against the seed noise (pooled std across seeds). With one seed per network the noise comes from the grid's
     own multi-seed trials beside ``study.csv`` (same proxy, data and training), when it has some."""
+    from scaler.fit import seed_noise
+    from scaler.results import read_results
+
     table, df = study_table(csv_path)
-    var = df[df["status"] == "ok"].groupby(["kind", "phi"])["accuracy"].var(ddof=1).dropna()
-    noise = float(var.mean() ** 0.5) if len(var) else None
+    noise = seed_noise(df, keys=["kind", "phi"])
     source = "this study's seeds"
     grid_csv = Path(csv_path).with_name("results.csv")
     if noise is None and grid_csv.exists():
-        from scaler.fit import seed_noise
-        from scaler.results import read_results
-
         try:
             noise = seed_noise(read_results(grid_csv))
         except ScalerError:

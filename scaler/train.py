@@ -321,16 +321,16 @@ def train(
     images = 0
     step = 0
     last_loss = float("nan")
-    steps_done = 0
-    train_tf, mixup = transform, 0.0
+    train_tf, mix_weights, stage = transform, None, None
     for epoch in range(1, config.epochs + 1):
-        stage = next((st for st in schedule if st.first_epoch <= epoch <= st.last_epoch), None)
-        if stage is not None:
+        previous, stage = stage, next((st for st in schedule if st.first_epoch <= epoch <= st.last_epoch), None)
+        if stage is not None and stage is not previous:
             aug = config.augment.model_copy(update={"magnitude": config.augment.magnitude * stage.augment})
             train_tf = BatchTransform(data.mean, data.std, stage.image_size, aug)
             for m in dropouts:
                 m.p = stage.dropout
             mixup = stage.mixup
+            mix_weights = torch.distributions.Beta(mixup, mixup) if mixup > 0 else None
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=gen, device=dev)
         loss_sum = torch.zeros((), device=dev)
@@ -344,14 +344,14 @@ def train(
             idx = perm[i * batch_size : (i + 1) * batch_size]
             xb = train_tf.train(x_train.index_select(0, idx), gen)
             yb = y_train.index_select(0, idx)
-            if mixup > 0:
-                lam = float(torch.distributions.Beta(mixup, mixup).sample())
+            if mix_weights is not None:
+                lam = float(mix_weights.sample())
                 mix = torch.randperm(len(yb), generator=gen, device=dev)
                 xb = xb.mul(lam).add_(xb.index_select(0, mix), alpha=1 - lam)
             with _autocast(dev):
                 out = model(xb)
                 loss = F.cross_entropy(out, yb, label_smoothing=config.label_smoothing)
-                if mixup > 0:
+                if mix_weights is not None:
                     loss = lam * loss + (1 - lam) * F.cross_entropy(out, yb.index_select(0, mix),
                                                                     label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
@@ -381,7 +381,6 @@ def train(
         epoch_seconds = time.perf_counter() - t0
         train_seconds += epoch_seconds
         images += steps_per_epoch * batch_size
-        steps_done += steps_per_epoch
         if bad(epoch_loss):
             return _diverged(curve, train_seconds, images,
                              f"loss became {epoch_loss:.4g} during epoch {epoch}")
@@ -407,7 +406,7 @@ def train(
         curve=curve,
         train_seconds=train_seconds,
         images_per_second=images / max(train_seconds, 1e-9),
-        train_step_ms=1000 * train_seconds / max(1, steps_done),
+        train_step_ms=1000 * train_seconds / max(1, step),
         status="ok",
     )
 
