@@ -18,9 +18,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from scaler.arch import plan
-from scaler.flops import complexity
-from scaler.presets import preset
+from scaler.arch.flops import complexity
+from scaler.arch.plan import plan
+from scaler.catalog import preset
 
 
 def main() -> None:
@@ -46,7 +46,7 @@ def main() -> None:
     import torch
     from ptflops import get_model_complexity_info
 
-    from scaler.model import Network
+    from scaler.arch.torch_model import Network
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()

@@ -3,7 +3,7 @@ fresh process.
 
     python benchmarks/emit_latency.py [--runs 7]
 
-Runs the `scaler` console script next to this Python (or `python -m scaler.cli` where there is none), --runs times
+Runs the `scaler` console script next to this Python (or `python -m scaler.cli.app` where there is none), --runs times
 each, and reports the median wall time (target: emit < 0.5 s). Also checks that neither command imports torch.
 Prints a table, then a last line of key=value pairs.
 """
@@ -28,7 +28,7 @@ def scaler_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("scaler")
-    return [found] if found else [sys.executable, "-m", "scaler.cli"]
+    return [found] if found else [sys.executable, "-m", "scaler.cli.app"]
 
 
 def timed(cmd: list[str], runs: int) -> list[float]:
@@ -41,7 +41,7 @@ def timed(cmd: list[str], runs: int) -> list[float]:
 
 
 def imports_torch(args: list[str]) -> bool:
-    code = ("import contextlib, io, sys\nfrom scaler.cli import main\n"
+    code = ("import contextlib, io, sys\nfrom scaler.cli.app import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             f"    try: main({args!r})\n    except SystemExit: pass\n"
             "print(int('torch' in sys.modules))")

@@ -17,8 +17,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from scaler.ray_executor import RayOptions, execute_ray, import_ray
-from scaler.search import Candidate, ProxyConfig, Trial, available_cores, execute, make_trials
+from scaler.config import ProxyConfig
+from scaler.search.executors.base import available_cores
+from scaler.search.executors.inprocess import InProcessExecutor
+from scaler.search.executors.ray import RayExecutor, RayOptions, import_ray
+from scaler.search.plan import Candidate, Trial, make_trials
 from scaler.spec import Spec
 
 SPEC = {"name": "trivial", "resolution": 8, "num_classes": 10, "in_channels": 1, "stem": {"channels": 8},
@@ -48,8 +51,9 @@ def main() -> None:
     args = ap.parse_args()
     cores = available_cores()
     trials = trivial_trials(args.trials + 1)
-    list(execute(trials[:1], workers=1, device="cpu", threads=cores))  # warm: data cache, oneDNN
-    local = timed(execute(trials[1:], workers=1, device="cpu", threads=cores))
+    local_executor = InProcessExecutor("cpu")  # one trial at a time, all available cores' threads
+    list(local_executor.run(trials[:1]))  # warm: data cache, oneDNN
+    local = timed(local_executor.run(trials[1:]))
 
     ray = import_ray()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -57,11 +61,11 @@ def main() -> None:
     ray.init(address="local", num_cpus=cores, include_dashboard=False, log_to_driver=False, configure_logging=False)
     startup = time.perf_counter() - t0
     try:
-        opts = RayOptions(cpus_per_trial=cores, retries=0)
+        ray_executor = RayExecutor(RayOptions(cpus_per_trial=cores, retries=0), "cpu")
         t0 = time.perf_counter()
-        list(execute_ray(trials[:1], device="cpu", options=opts))  # first task: worker process start-up
+        list(ray_executor.run(trials[:1]))  # first task: worker process start-up
         first_task = time.perf_counter() - t0
-        remote = timed(execute_ray(trials[1:], device="cpu", options=opts))
+        remote = timed(ray_executor.run(trials[1:]))
     finally:
         ray.shutdown()
 

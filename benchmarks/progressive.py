@@ -16,8 +16,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from scaler.search import load_grid_settings, plan_trials, run_trial
-from scaler.train import ProgressiveConfig
+from scaler.config import ProgressiveConfig
+from scaler.search.plan import plan_trials
+from scaler.search.settings import load_grid_settings
+from scaler.search.trial import run_trial
 
 
 def main() -> None:
@@ -34,17 +36,18 @@ def main() -> None:
         if mode == "progressive":
             overrides["proxy.progressive"] = ProgressiveConfig().model_dump()
         settings = load_grid_settings(args.spec, overrides)
-        from scaler.data import load_dataset
+        from scaler.data.registry import load_dataset
 
         data = load_dataset(settings.proxy.dataset, subset=settings.proxy.subset)
-        for trial in plan_trials(settings, data.num_classes, data.channels):
+        trials = plan_trials(settings.base, settings.search, settings.proxy, data.num_classes, data.channels)
+        for trial in trials:
             if trial.candidate.key not in keys:
                 continue
             row, _ = run_trial(trial)
-            if row["status"] != "ok":
-                sys.exit(f"{mode} {trial.trial_id}: {row['status']}: {row['message']}")
-            runs[mode].setdefault(trial.candidate.key, []).append((row["train_seconds"], row["accuracy"]))
-            print(f"{mode:<12} {trial.trial_id:<18} {row['train_seconds']:7.1f} s  accuracy {row['accuracy']:.4f}",
+            if row.status != "ok":
+                sys.exit(f"{mode} {trial.trial_id}: {row.status}: {row.message}")
+            runs[mode].setdefault(trial.candidate.key, []).append((row.train_seconds, row.accuracy))
+            print(f"{mode:<12} {trial.trial_id:<18} {row.train_seconds:7.1f} s  accuracy {row.accuracy:.4f}",
                   flush=True)
 
     print(f"\n{'candidate':<12} {'plain s':>8} {'prog s':>8} {'speedup':>8} {'plain acc':>10} {'prog acc':>10} "

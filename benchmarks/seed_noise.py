@@ -14,10 +14,10 @@ import statistics
 import sys
 from pathlib import Path
 
-import yaml
-
-from scaler.results import RunDir
-from scaler.search import GridSettings, ProxyConfig, SearchConfig, plan_trials, run_trial
+from scaler.config import ProxyConfig, SearchConfig
+from scaler.results import RunDir, read_run_yaml
+from scaler.search.plan import plan_trials
+from scaler.search.trial import run_trial
 from scaler.spec import Spec
 
 
@@ -28,14 +28,14 @@ def main() -> None:
     ap.add_argument("--candidates", default="base,resolution,width",
                     help="comma-separated candidate keys (trial ids without -sN)")
     args = ap.parse_args()
-    recorded = yaml.safe_load((args.grid_dir / "run.yaml").read_text())["settings"]
+    recorded = read_run_yaml(args.grid_dir / "run.yaml")["settings"]
     proxy = ProxyConfig.model_validate({**recorded["proxy"], "seeds": args.seeds})
-    settings = GridSettings(base=Spec.model_validate(recorded["base"]), base_path=recorded["base_path"],
-                            search=SearchConfig.model_validate(recorded["search"]), proxy=proxy)
-    from scaler.data import load_dataset
+    base = Spec.model_validate(recorded["base"])
+    search = SearchConfig.model_validate(recorded["search"])
+    from scaler.data.registry import load_dataset
 
     data = load_dataset(proxy.dataset, val_fraction=proxy.val_fraction, subset=proxy.subset)
-    trials = {t.trial_id: t for t in plan_trials(settings, data.num_classes, data.channels)}
+    trials = {t.trial_id: t for t in plan_trials(base, search, proxy, data.num_classes, data.channels)}
     run = RunDir(args.grid_dir)
     run.lock()
     try:
@@ -52,8 +52,8 @@ def main() -> None:
                 else:
                     row, record = run_trial(trials[tid], threads=None)
                     run.append(row, record)
-                    a = float(row["accuracy"])
-                    print(f"{tid}: {a:.4f} ({row['train_seconds']:.0f}s)", flush=True)
+                    a = float(row.accuracy)
+                    print(f"{tid}: {a:.4f} ({row.train_seconds:.0f}s)", flush=True)
                 acc.setdefault(key, []).append(a)
         seed0 = [float(r["accuracy"]) for r in run.rows() if r["trial_id"].endswith("-s0") and r["status"] == "ok"]
     finally:

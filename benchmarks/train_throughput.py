@@ -22,10 +22,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from scaler.data import AugmentConfig, Dataset, load_dataset
-from scaler.model import build_model
-from scaler.spec import load_spec
-from scaler.train import TrainConfig, train
+from scaler.arch.torch_model import build_model
+from scaler.catalog import load_spec
+from scaler.config import AugmentConfig, TrainConfig
+from scaler.data.registry import Dataset, load_dataset
+from scaler.train.loop import configure_torch, train
 
 
 def make_model(data: Dataset) -> tuple[nn.Module, str]:
@@ -88,7 +89,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--repeats", type=int, default=3, help="measured runs per loop (best is reported)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    configure_torch("cpu", args.threads)
     load_before = os.getloadavg()[0]  # other processes on these cores make every figure here meaningless
 
     data = load_dataset(args.dataset)
@@ -104,11 +105,11 @@ def main() -> None:
 
     # Warm up both paths (oneDNN primitive caches, allocator), then interleave measured runs.
     warm = load_dataset(args.dataset, subset=4 * bs)
-    train(copy.deepcopy(model), warm, config, resolution=res, seed=0, threads=args.threads)
+    train(copy.deepcopy(model), warm, config, resolution=res, seed=0)
     baseline_train(copy.deepcopy(model), warm, steps=4, batch_size=bs, resolution=res, lr=config.lr, seed=0)
     scaler_runs, base_runs = [], []
     for r in range(args.repeats):
-        result = train(copy.deepcopy(model), sub, config, resolution=res, seed=r, threads=args.threads)
+        result = train(copy.deepcopy(model), sub, config, resolution=res, seed=r)
         scaler_runs.append(result.images_per_second)
         base_runs.append(baseline_train(copy.deepcopy(model), sub, steps=steps, batch_size=bs, resolution=res,
                                         lr=config.lr, seed=r))

@@ -7,21 +7,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from scaler.arch.flops import complexity
+from scaler.catalog import load_spec
 from scaler.errors import ScalerError
-from scaler.flops import complexity
-from scaler.scaling import compound, family, scale
-from scaler.spec import Spec, load_spec
+from scaler.scaling import compound, family, scale, strategy_factors
+from scaler.spec import Spec
 
 if TYPE_CHECKING:
-    from scaler.model import build_model
+    from scaler.arch.torch_model import build_model
 
-__all__ = ["ScalerError", "Spec", "build_model", "complexity", "compound", "family", "load_spec", "scale"]
+__all__ = ["ScalerError", "Spec", "build_model", "complexity", "compound", "family", "load_spec", "scale",
+           "strategy_factors"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
     if name == "build_model":
-        from scaler.model import build_model
+        from scaler.arch.torch_model import build_model
 
         return build_model
     raise AttributeError(f"module 'scaler' has no attribute {name!r}")

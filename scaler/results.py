@@ -1,4 +1,5 @@
-"""A results directory: ``results.csv`` (one row per finished trial), ``trials/<id>.json``, ``run.yaml``.
+"""A results directory: ``results.csv`` (one row per finished trial), ``trials/<id>.json``, ``run.yaml``, and the
+one schema of a results row (:class:`TrialRow`).
 
 Rows are appended with one ``write`` of a whole line and fsynced the moment a trial ends; a reader drops a torn
 last line, so a killed run (kill -9 included) loses only the trials in flight and never duplicates a row. One
@@ -14,6 +15,7 @@ import math
 import os
 import shutil
 import time
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +23,57 @@ import yaml
 
 from scaler.errors import ScalerError
 
-COLUMNS = (
-    "trial_id", "kind", "alpha", "beta", "gamma", "phi", "depth", "width", "resolution", "params", "flops",
-    "accuracy", "seed", "epochs", "train_seconds", "images_per_second", "status",
-    "flops_ratio", "depth_real", "width_real", "resolution_real", "gamma_used", "blocks", "loss",
-    "train_step_ms", "latency_ms", "latency_batch_ms", "device", "message",
-)
+# What the columns of a results directory mean. 1: `accuracy` is scored on the dataset's evaluation split (its
+# test split when it ships one). Directories written before the version was recorded are version 1.
+SCHEMA_VERSION = 1
+NAN = float("nan")
+
+
+@dataclass
+class TrialRow:
+    """One row of results.csv: what a trial is, what it costs (known before training) and what training gave.
+
+    The field order is the column order. ``accuracy`` is top-1 on the evaluation split, ``flops`` real
+    multiply-accumulates per image after rounding; the ``*_real`` multipliers and ``flops_ratio`` compare the
+    trial's network with the base's (:mod:`scaler.arch.cost`)."""
+
+    trial_id: str
+    kind: str  # base | depth | width | resolution | compound (a study also uses its strategy names)
+    alpha: float
+    beta: float
+    gamma: float
+    phi: float
+    depth: float  # nominal multipliers: alpha**phi, beta**phi
+    width: float
+    resolution: int  # input size, px
+    params: int
+    flops: int
+    accuracy: float = NAN
+    seed: int = 0
+    epochs: int = 0
+    train_seconds: float = 0.0
+    images_per_second: float = 0.0
+    status: str = "failed"  # ok | diverged | failed: failed until training says otherwise
+    flops_ratio: float = NAN
+    depth_real: float = NAN
+    width_real: float = NAN
+    resolution_real: float = NAN
+    gamma_used: float = NAN
+    blocks: int = 0
+    loss: float = NAN
+    train_step_ms: float = NAN
+    latency_ms: float = NAN
+    latency_batch_ms: float = NAN
+    device: str = ""
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+COLUMNS = tuple(f.name for f in fields(TrialRow))
 REQUIRED = ("trial_id", "kind", "alpha", "beta", "gamma", "flops", "accuracy", "status")
-NUMERIC = ("alpha", "beta", "gamma", "phi", "depth", "width", "resolution", "params", "flops", "accuracy",
-           "seed", "epochs", "train_seconds", "images_per_second", "flops_ratio", "depth_real",
-           "width_real", "resolution_real", "gamma_used", "blocks", "loss", "train_step_ms",
-           "latency_ms", "latency_batch_ms")
+NUMERIC = tuple(f.name for f in fields(TrialRow) if f.type in ("float", "int"))
 
 
 def _cell(v: Any) -> str:
@@ -111,11 +153,12 @@ class RunDir:
             return None
         return next(csv.reader([first]))
 
-    def append(self, row: dict[str, Any], record: dict[str, Any] | None = None) -> None:
-        """Write the trial's JSON, then its CSV row as one appended, fsynced line."""
+    def append(self, row: TrialRow, record: dict[str, Any] | None = None, **extra: Any) -> None:
+        """Write the trial's JSON, then its CSV row (plus ``extra`` columns) as one appended, fsynced line."""
+        values = {**row.as_dict(), **extra}
         if record is not None:
             self.trials.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.trials / f"{row['trial_id']}.json", json.dumps(record, indent=1, default=_json))
+            write_atomic(self.trials / f"{row.trial_id}.json", json.dumps(record, indent=1, default=_json))
         header = self.header()
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -123,7 +166,7 @@ class RunDir:
             header = list(self.columns)
             writer.writerow(header)
         # A file begun by an older scaler keeps its own header: rows follow it, so it stays rectangular.
-        writer.writerow([_cell(row.get(c)) for c in header])
+        writer.writerow([_cell(values.get(c)) for c in header])
         fd = os.open(self.csv, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, buf.getvalue().encode())
@@ -133,21 +176,22 @@ class RunDir:
 
     # -- settings -----------------------------------------------------------------------------------------------
 
+    def recorded(self) -> dict[str, Any] | None:
+        """What ``run.yaml`` records (``settings``, ``schema_version``, execution); None when there is none."""
+        return read_run_yaml(self.run_yaml) if self.run_yaml.exists() else None
+
     def check_settings(self, settings: dict[str, Any], ignore: tuple[str, ...] = ()) -> None:
         """Refuse to resume a directory whose recorded settings differ from these (apart from ``ignore``)."""
         if not self.run_yaml.exists() or not self.csv.exists():
             return
-        try:
-            old = yaml.safe_load(self.run_yaml.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
-            raise ScalerError("run.yaml is not valid YAML; use --fresh to start over", where=self.run_yaml) from None
+        old = self.recorded() or {}
         diff = _first_difference(old.get("settings", {}), settings, ignore)
         if diff:
             raise ScalerError(f"holds results of different settings ({diff}); rerun with the same settings to "
                               "resume, or add --fresh to start over (the old results are kept)", where=self.path)
 
     def write_settings(self, settings: dict[str, Any], extra: dict[str, Any]) -> None:
-        data = {"settings": settings, **extra}
+        data = {"schema_version": SCHEMA_VERSION, "settings": settings, **extra}
         write_atomic(self.run_yaml, yaml.safe_dump(data, sort_keys=False, width=110))
 
     def move_aside(self) -> Path | None:
@@ -181,6 +225,23 @@ def _first_difference(old: Any, new: Any, ignore: tuple[str, ...], at: str = "")
     if old != new:
         return f"{at}: was {old!r}, now {new!r}"
     return None
+
+
+def read_run_yaml(path: str | Path) -> dict[str, Any]:
+    """A run's ``run.yaml`` (or a study's ``study.yaml``), checked to be a mapping; ``schema_version`` filled in
+    for directories written before it was recorded."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        raise ScalerError(f"{p.name} is not valid YAML; use --fresh to start over", where=p) from None
+    except OSError as e:
+        raise ScalerError(f"cannot read: {e.strerror}", where=p) from None
+    if not isinstance(data, dict) or not isinstance(data.get("settings", {}), dict):
+        raise ScalerError("expected a mapping with the run's settings", where=p)
+    data.setdefault("schema_version", 1)
+    data.setdefault("settings", {})
+    return data
 
 
 def _json(o: Any) -> Any:
@@ -232,4 +293,6 @@ def read_results(path: str | Path) -> Any:
                               where=f"{p}:{i + 2}")
         df[col] = num
     df.attrs["path"] = str(p)
+    run_yaml = p.with_name("study.yaml" if p.name == "study.csv" else "run.yaml")
+    df.attrs["schema_version"] = read_run_yaml(run_yaml)["schema_version"] if run_yaml.exists() else SCHEMA_VERSION
     return df

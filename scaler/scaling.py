@@ -1,7 +1,8 @@
 """Depth, width and resolution scaling as small pure functions over a :class:`Spec` (no torch).
 
-The rounding follows torchvision and timm: channels ``make_divisible(c * width, 8)`` with the 90% guard, repeats
-``ceil(n * depth)``, resolution rounded to the spec's ``resolution_divisor``. A multiplier of exactly 1 leaves its
+The rounding follows torchvision and timm: channels ``make_divisible(c * width, 8)`` never below ``ROUND_LIMIT`` of
+the exact value, repeats ``ceil(n * depth)`` (or round, per spec), resolution rounded to the spec's
+``resolution_divisor``. A multiplier of exactly 1 leaves its
 dimension as written, so phi = 0 is always the base itself. EfficientNetV2's rules are spec options: a resolution
 cap (``scaling.max_resolution``) and added depth in later stages only (``scaling.depth_from``).
 """
@@ -12,20 +13,55 @@ import math
 from collections.abc import Iterable
 
 from scaler.errors import ScalerError
-from scaler.spec import Derivation, Spec
+from scaler.spec.model import Derivation, Spec
 
 # Products such as 3 * sqrt(2)**2 land a hair above an integer; ceil must not count that hair.
 _EPS = 1e-9
+# Rounded channels never fall below this share of the exact value (timm's `round_limit`, torchvision's 90% guard):
+# without it, 20 channels x 1.1 = 22 would round down to 16 on a divisor of 8 and the "wider" net would be narrower.
+ROUND_LIMIT = 0.9
+
+# pycls-style strategy strings: the weight of each dimension in the log of the FLOPs growth
+# ("d1_w8_r1" = fast scaling, mostly width). Names for the ones scaler offers as baselines and study strategies.
+STRATEGIES: dict[str, str] = {"depth": "d1", "width": "w1", "resolution": "r1", "uniform": "d1_w1_r1",
+                              "fast": "d1_w8_r1"}
 
 
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None,
+                   round_limit: float = ROUND_LIMIT) -> int:
     """Round ``value`` to the nearest multiple of ``divisor`` (half up), never below ``min_value``
-    (default ``divisor``), and never more than 10% below ``value``."""
+    (default ``divisor``), and never below ``round_limit * value``."""
     min_value = divisor if min_value is None else min_value
     rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
+    if rounded < round_limit * value:
         rounded += divisor
     return rounded
+
+
+def strategy_factors(strategy: str, factor: float) -> tuple[float, float, float]:
+    """(depth, width, resolution) multipliers of a strategy that grow FLOPs by ``factor``: d * w^2 * r^2 = factor.
+
+    ``strategy`` is a name of :data:`STRATEGIES` or a pycls-style string of weights, ``d1_w8_r1``: each dimension
+    takes its weight's share of log(factor) (width and resolution count twice in FLOPs, so their multiplier is the
+    square root of that share)."""
+    text = STRATEGIES.get(strategy, strategy)
+    weights = {"d": 0.0, "w": 0.0, "r": 0.0}
+    for part in text.split("_"):
+        dim, number = part[:1], part[1:]
+        try:
+            weight = float(number)
+        except ValueError:
+            weight = -1.0
+        if dim not in weights or weight < 0 or not math.isfinite(weight):
+            raise ScalerError(f"unknown scaling strategy {strategy!r}: use {', '.join(STRATEGIES)} or weights such "
+                              "as d1_w8_r1")
+        weights[dim] = weight
+    total = sum(weights.values())
+    if total <= 0:
+        raise ScalerError(f"scaling strategy {strategy!r} grows nothing: give one weight above 0")
+    share = {k: w / total for k, w in weights.items()}
+    # sqrt, not ** 0.5 of a product: the width- and resolution-only baselines stay exactly sqrt(factor).
+    return (factor ** share["d"], math.sqrt(factor ** share["w"]), math.sqrt(factor ** share["r"]))
 
 
 def adjust_channels(channels: int, width: float, divisor: int = 8) -> int:

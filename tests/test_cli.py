@@ -12,7 +12,8 @@ import pytest
 import yaml
 from _specs import MINIMAL_YAML as MINIMAL
 
-from scaler.cli import main, parse_phis
+from scaler.cli.app import main
+from scaler.cli.options import parse_phis
 from scaler.errors import ScalerError
 
 PAPER = ["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15"]
@@ -29,7 +30,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def run_subprocess(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The entry point as the `scaler` console script runs it."""
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-c", "from scaler.cli import main; main()", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-c", "from scaler.cli.app import main; main()", *args], cwd=cwd,
                           capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -51,10 +52,10 @@ def mini(tmp_path, monkeypatch) -> Path:
 # --- emit ----------------------------------------------------------------------------------------------------------
 
 
-def test_emit_preset_then_info(tmp_path):
+def test_emit_preset_then_info(tmp_path, capsys):
     out = tmp_path / "specs"
-    r = run_subprocess("emit", "--preset", "efficientnet-b4", "--out", str(out))
-    assert (r.returncode, r.stderr) == (0, "")
+    code, _, err = run(capsys, "emit", "--preset", "efficientnet-b4", "--out", str(out))
+    assert (code, err) == (0, "")
     assert sorted(p.name for p in out.iterdir()) == ["efficientnet-b4.yaml"]
     text = (out / "efficientnet-b4.yaml").read_text(encoding="utf-8")
     assert text.splitlines()[0] == ("# efficientnet-b4: 19,341,616 params, 4,393,771,024 FLOPs "
@@ -62,9 +63,9 @@ def test_emit_preset_then_info(tmp_path):
     data = yaml.safe_load(text)
     assert data["stages"][1] == "ir_r4_k3_s2_e6_c32_se0.25"
     assert data["dropout"] == 0.4
-    r = run_subprocess("info", str(out / "efficientnet-b4.yaml"), "--json")
-    assert (r.returncode, r.stderr) == (0, "")
-    info = json.loads(r.stdout)
+    code, stdout, err = run(capsys, "info", str(out / "efficientnet-b4.yaml"), "--json")
+    assert (code, err) == (0, "")
+    info = json.loads(stdout)
     assert (info["name"], info["resolution"], info["params"], info["flops"]) == (
         "efficientnet-b4", 380, 19_341_616, 4_393_771_024)
 
@@ -151,11 +152,12 @@ def test_emit_explicit_width_and_depth(capsys, tmp_path):
     assert (row["name"], row["blocks"], row["width"], row["resolution"]) == ("efficientnet-b0-scaled", 32, 1.0, 224)
 
 
-def test_emit_phi_without_coefficients(tmp_path):
-    r = run_subprocess("emit", "--phi", "4", cwd=tmp_path)
-    assert r.returncode == 2
-    assert r.stdout == ""
-    assert one_error_line(r.stderr) == (
+def test_emit_phi_without_coefficients(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "emit", "--phi", "4")
+    assert code == 2
+    assert out == ""
+    assert one_error_line(err) == (
         "error: --phi needs coefficients: run `scaler grid BASE.yaml` (it writes results/<name>/coefficients.yaml), "
         "or pass --coefficients FILE, or --alpha A --beta B --gamma G --base SPEC (the paper's: 1.2 1.1 1.15)")
     assert list(tmp_path.iterdir()) == []
@@ -240,21 +242,29 @@ BAD_SPECS = [
 
 
 @pytest.mark.parametrize("stage, message", BAD_SPECS)
-def test_info_bad_spec_in_a_subprocess(tmp_path, stage, message):
+def test_info_bad_spec_is_one_line(tmp_path, capsys, monkeypatch, stage, message):
+    monkeypatch.chdir(tmp_path)
     lines = MINIMAL.splitlines()
     lines[7] = stage
     (tmp_path / "bad.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "info", "bad.yaml")
+    assert code == 2
+    assert out == ""
+    assert one_error_line(err) == message
+
+
+def test_a_real_process_prints_one_line_and_no_traceback(tmp_path):
+    (tmp_path / "bad.yaml").write_text(MINIMAL.replace("resolution: 64", "resolution: -1"), encoding="utf-8")
     r = run_subprocess("info", "bad.yaml", cwd=tmp_path)
-    assert r.returncode == 2
-    assert r.stdout == ""
-    assert one_error_line(r.stderr) == message
+    assert (r.returncode, r.stdout) == (2, "")
+    assert one_error_line(r.stderr) == "error: bad.yaml:2:13: resolution: must be at least 1"
 
 
 @pytest.mark.parametrize("text, message", [
     ("name: m\nstem: {channels: 8\n",
      "error: bad.yaml:3:1: not valid YAML: expected ',' or '}', but got '<stream end>'"),
     ("[1, 2]\n", "error: bad.yaml:1:1: a spec is a mapping of fields (name, resolution, stem, stages, head), got list"),
-    (MINIMAL + "colour: red\n", "error: bad.yaml:10:1: colour: unknown field"),
+    (MINIMAL + "colour: red\n", "error: bad.yaml:10:1: unknown field 'colour'"),
     (MINIMAL + "name: again\n", "error: bad.yaml:10:1: name: duplicate key 'name'"),
     (MINIMAL.replace("resolution: 64", "resolution: 4"),
      "error: bad.yaml:2:13: resolution: 4 px is too small for a total stride of 8"),
@@ -300,7 +310,7 @@ def test_fast_commands_do_not_import_torch(tmp_path):
     (tmp_path / "mini.yaml").write_text(MINIMAL, encoding="utf-8")
     code = """
 import contextlib, io, sys
-from scaler.cli import main
+from scaler.cli.app import main
 
 def call(*args):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

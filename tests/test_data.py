@@ -11,16 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-import scaler.data
-from scaler.data import (
-    AugmentConfig,
-    BatchTransform,
-    Dataset,
-    load_dataset,
-    read_idx,
-    stratified_split,
-    stratified_subset,
-)
+import scaler.data.readers
+import scaler.data.registry
+from scaler.config import AugmentConfig
+from scaler.data.readers import read_idx
+from scaler.data.registry import Dataset, load_dataset
+from scaler.data.splits import stratified_split, stratified_subset
+from scaler.data.transforms import BatchTransform
 from scaler.errors import ScalerError
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -113,16 +110,16 @@ def test_mnist5k() -> None:
 
 
 def test_fashion_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scaler.data, "FASHION_DIR", tmp_path / "fashion-mnist")
+    monkeypatch.setattr(scaler.data.registry, "FASHION_DIR", tmp_path / "fashion-mnist")
     with pytest.raises(ScalerError, match="apt-get install dataset-fashion-mnist") as err:
         load_dataset("fashion")
     assert str(err.value).startswith(str(tmp_path / "fashion-mnist"))
 
 
-@pytest.mark.skipif(not scaler.data.FASHION_DIR.is_dir(), reason="dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(not scaler.data.readers.FASHION_DIR.is_dir(), reason="dataset-fashion-mnist is not installed")
 def test_fashion_alias() -> None:
     d = load_dataset("fashion", subset=1000)
-    assert d is load_dataset(f"idx:{scaler.data.FASHION_DIR}", subset=1000)
+    assert d is load_dataset(f"idx:{scaler.data.readers.FASHION_DIR}", subset=1000)
     assert d.name == "idx:/usr/share/datasets/fashion-mnist"
     assert d.split == "test split" and d.x_val.shape == (10000, 1, 28, 28)
     assert d.classes[0] == "T-shirt/top" and d.num_classes == 10

@@ -9,9 +9,9 @@ from _specs import MINIMAL as MINI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scaler.arch.flops import complexity
+from scaler.catalog import load_spec, preset
 from scaler.errors import ScalerError
-from scaler.flops import complexity
-from scaler.presets import preset
 from scaler.scaling import (
     adjust_channels,
     adjust_depth,
@@ -23,7 +23,7 @@ from scaler.scaling import (
     member_name,
     scale,
 )
-from scaler.spec import Spec, load_spec, parse_yaml, spec_from_document
+from scaler.spec import Spec, parse_yaml, spec_from_document
 
 PAPER = (1.2, 1.1, 1.15)  # alpha, beta, gamma of Tan & Le 2019
 
@@ -33,16 +33,6 @@ ODD = {
     "name": "odd", "resolution": 65, "num_classes": 7, "in_channels": 1, "stem": {"channels": 13},
     "stages": ["ir_r3_k3_s2_e2.5_c17_se0.25", "er_r1_k5_s2_e3_c29"], "head": {"channels": 101},
 }
-
-
-def torchvision_make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
-    """torchvision.models._utils._make_divisible, copied as the reference."""
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
 
 
 # --- make_divisible / adjust_* -----------------------------------------------------------------------------------
@@ -70,16 +60,15 @@ def torchvision_make_divisible(v: float, divisor: int, min_value: int | None = N
 ])
 def test_make_divisible(value, divisor, min_value, expected):
     assert make_divisible(value, divisor, min_value) == expected
-    assert torchvision_make_divisible(value, divisor, min_value) == expected
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.floats(0.01, 5000, allow_nan=False), st.sampled_from([1, 2, 4, 8, 16, 32]))
-def test_make_divisible_matches_torchvision(value, divisor):
+def test_make_divisible_properties(value, divisor):
     got = make_divisible(value, divisor)
-    assert got == torchvision_make_divisible(value, divisor)
     assert got % divisor == 0 and got >= divisor
-    assert got >= 0.9 * value
+    assert got >= 0.9 * value  # the round limit
+    assert got <= max(divisor, value + divisor)  # never more than one step above
 
 
 def test_adjust_channels_leaves_width_one_alone():
@@ -304,3 +293,38 @@ def test_scaled_spec_is_valid_yaml_document():
     member = compound(load_spec(MINI), *PAPER, phi=1)
     assert spec_from_document(parse_yaml(member.to_yaml(), "m.yaml")) == member
     assert isinstance(member, Spec)
+
+
+@pytest.mark.parametrize(("strategy", "expected"), [
+    ("depth", (2.0, 1.0, 1.0)),
+    ("width", (1.0, 2**0.5, 1.0)),
+    ("resolution", (1.0, 1.0, 2**0.5)),
+    ("d1", (2.0, 1.0, 1.0)),
+    ("uniform", (2 ** (1 / 3), 2 ** (1 / 6), 2 ** (1 / 6))),  # each dimension a third of log 2
+    ("fast", (2 ** 0.1, 2 ** 0.4, 2 ** 0.05)),  # pycls d1_w8_r1: width takes 8/10 of the growth
+    ("d1_w2_r1", (2 ** 0.25, 2 ** 0.25, 2 ** 0.125)),
+])
+def test_strategy_factors(strategy, expected):
+    from scaler.scaling import strategy_factors
+
+    got = strategy_factors(strategy, 2.0)
+    assert got == pytest.approx(expected, rel=1e-12)
+    d, w, r = got
+    assert d * w * w * r * r == pytest.approx(2.0, rel=1e-12)  # every strategy doubles the FLOPs
+
+
+def test_single_dimension_strategies_are_exact():
+    from scaler.scaling import strategy_factors
+
+    # the grid's baselines: bit for bit what a hand-written sqrt gives, so their trial ids and specs never move
+    assert strategy_factors("width", 2.0) == (1.0, math.sqrt(2.0), 1.0)
+    assert strategy_factors("resolution", 2.0) == (1.0, 1.0, math.sqrt(2.0))
+    assert strategy_factors("depth", 2.0) == (2.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("bad", ["diagonal", "d1_x2", "d-1_w1", "d0_w0_r0", "dw"])
+def test_unknown_strategies_are_one_line_errors(bad):
+    from scaler.scaling import strategy_factors
+
+    with pytest.raises(ScalerError, match="strategy"):
+        strategy_factors(bad, 2.0)

@@ -6,18 +6,10 @@ import pytest
 import yaml
 from _specs import MINIMAL_YAML as MINIMAL
 
+from scaler.catalog import load_spec
 from scaler.errors import ScalerError
-from scaler.spec import (
-    Spec,
-    StageSpec,
-    decode_block,
-    format_loc,
-    load_spec,
-    parse_yaml,
-    read_yaml,
-    spec_from_document,
-    spec_json_schema,
-)
+from scaler.spec import Spec, StageSpec, decode_block, parse_yaml, read_yaml, spec_from_document, spec_json_schema
+from scaler.spec.document import format_loc
 
 
 def write(tmp_path, text: str, name: str = "base.yaml"):
@@ -134,7 +126,7 @@ def test_run_sections_are_ignored_by_the_network(tmp_path):
 
 
 def test_load_spec_sources(tmp_path):
-    from scaler.presets import preset
+    from scaler.catalog import preset
 
     spec = load_spec(write(tmp_path, MINIMAL))
     assert load_spec(spec) is spec
@@ -201,7 +193,7 @@ BAD_STAGES = [
      "base.yaml:7:31: stages[2].channels: Input should be a valid integer, got a number with a fractional part"),
     # not a stage at all; unknown keys; block rules
     ("42", "base.yaml:7:5: stages[2]: a stage is a block string like 'ir_r2_k3_s2_e6_c24_se0.25' or a mapping"),
-    ("{block: mbconv, channels: 40, colour: red}", "base.yaml:7:35: stages[2].colour: unknown field"),
+    ("{block: mbconv, channels: 40, colour: red}", "base.yaml:7:35: stages[2]: unknown field 'colour'"),
     ("{block: mbconv, kernel: 3}", "base.yaml:7:5: stages[2].channels: required field is missing"),
     ("ds_e6_c40", "base.yaml:7:5: stages[2]: ds blocks have no expansion (expand must be 1; use mbconv)"),
     ("cn_c40_se0.25", "base.yaml:7:5: stages[2]: conv blocks have no squeeze-excitation (se must be 0)"),
@@ -246,9 +238,9 @@ BAD_FILES = [
      "base.yaml:1:1: head: required field is missing"),
     # unknown keys are rejected, duplicate keys too (located at the repeat)
     ("name: m\nresolution: 64\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\ncolour: red\n",
-     "base.yaml:6:1: colour: unknown field"),
+     "base.yaml:6:1: unknown field 'colour'"),
     ("name: m\nresolution: 64\nstem: {channels: 8, width: 2}\nstages: [ir_c8]\nhead: {channels: 8}\n",
-     "base.yaml:3:21: stem.width: unknown field"),
+     "base.yaml:3:21: stem: unknown field 'width'"),
     ("name: m\nresolution: 64\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\nresolution: 32\n",
      "base.yaml:6:1: resolution: duplicate key 'resolution'"),
     # other fields

@@ -9,17 +9,16 @@ import pytest
 import torch
 from torch import nn
 
-from scaler.data import AugmentConfig, BatchTransform, load_dataset
+from scaler.config import AugmentConfig, ProgressiveConfig, TrainConfig
+from scaler.data.registry import load_dataset
+from scaler.data.transforms import BatchTransform
 from scaler.errors import ScalerError
-from scaler.train import (
-    TrainConfig,
-    build_optimizer,
-    evaluate,
-    learning_rate,
-    recalibrate_bn,
-    resolve_device,
-    train,
-)
+from scaler.train.loop import train
+from scaler.train.measure import evaluate, measure_latency, recalibrate_bn, resolve_device
+from scaler.train.schedule import build_optimizer, learning_rate, progressive_schedule
+
+# The loop leaves process-wide settings to its caller: these tests run it on one thread.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_cnn(seed: int = 0, width: int = 32) -> nn.Module:
@@ -38,7 +37,7 @@ def test_learns_digits() -> None:
     data = load_dataset("digits")
     steps: list[dict] = []
     epochs: list[dict] = []
-    result = train(tiny_cnn(), data, FAST, resolution=8, seed=0, threads=1, on_step=steps.append,
+    result = train(tiny_cnn(), data, FAST, resolution=8, seed=0, on_step=steps.append,
                    on_epoch=epochs.append)
     assert result.status == "ok" and result.message == ""
     assert result.accuracy > 0.85  # chance is 0.1
@@ -62,9 +61,9 @@ def test_learns_digits() -> None:
 def test_deterministic_for_a_seed() -> None:
     data = load_dataset("digits", subset=512)
     config = TrainConfig(epochs=2, batch_size=64, augment=AugmentConfig(translate=0.2, scale=0.2))
-    a = train(tiny_cnn(), data, config, resolution=12, seed=3, threads=1)
-    b = train(tiny_cnn(), data, config, resolution=12, seed=3, threads=1)
-    c = train(tiny_cnn(), data, config, resolution=12, seed=4, threads=1)
+    a = train(tiny_cnn(), data, config, resolution=12, seed=3)
+    b = train(tiny_cnn(), data, config, resolution=12, seed=3)
+    c = train(tiny_cnn(), data, config, resolution=12, seed=4)
     assert [r["loss"] for r in a.curve] == [r["loss"] for r in b.curve]
     assert a.accuracy == b.accuracy
     assert [r["loss"] for r in a.curve] != [r["loss"] for r in c.curve]
@@ -74,8 +73,8 @@ def test_model_weights_repeatable() -> None:
     data = load_dataset("digits", subset=256)
     config = TrainConfig(epochs=1, batch_size=64)
     m1, m2 = tiny_cnn(), tiny_cnn()
-    train(m1, data, config, resolution=8, seed=0, threads=1)
-    train(m2, data, config, resolution=8, seed=0, threads=1)
+    train(m1, data, config, resolution=8, seed=0)
+    train(m2, data, config, resolution=8, seed=0)
     for p1, p2 in zip(m1.parameters(), m2.parameters(), strict=True):
         assert torch.equal(p1, p2)
 
@@ -83,7 +82,7 @@ def test_model_weights_repeatable() -> None:
 def test_divergence_is_reported() -> None:
     data = load_dataset("digits", subset=512)
     config = TrainConfig(epochs=3, batch_size=64, lr=1e6, warmup_epochs=0, label_smoothing=0.0)
-    result = train(tiny_cnn(), data, config, resolution=8, seed=0, threads=1)
+    result = train(tiny_cnn(), data, config, resolution=8, seed=0)
     assert result.status == "diverged"
     assert result.accuracy == 0.0 and math.isnan(result.loss)
     assert "at epoch 1, step" in result.message
@@ -93,7 +92,7 @@ def test_divergence_is_reported() -> None:
 def test_tiny_subset_uses_one_full_batch() -> None:
     data = load_dataset("digits", subset=30)
     steps: list[dict] = []
-    result = train(tiny_cnn(), data, TrainConfig(epochs=2, batch_size=128), resolution=8, seed=0, threads=1,
+    result = train(tiny_cnn(), data, TrainConfig(epochs=2, batch_size=128), resolution=8, seed=0,
                    on_step=steps.append)
     assert result.status == "ok"
     assert [s["step"] for s in steps] == [1, 2]
@@ -122,9 +121,8 @@ def test_short_run_evaluates_with_calibrated_bn() -> None:
     # After 4 steps BN running averages still lag far behind; calibration makes eval match the trained model.
     data = load_dataset("digits", subset=256)
     config = TrainConfig(epochs=2, batch_size=64, lr=0.5, warmup_epochs=0.5)
-    on = train(tiny_cnn(), data, config, resolution=8, seed=0, threads=1)
-    off = train(tiny_cnn(), data, config.model_copy(update={"bn_calibration": 0}), resolution=8, seed=0,
-                threads=1)
+    on = train(tiny_cnn(), data, config, resolution=8, seed=0)
+    off = train(tiny_cnn(), data, config.model_copy(update={"bn_calibration": 0}), resolution=8, seed=0)
     assert on.curve[0]["accuracy"] > 0.45
     assert off.curve[0]["accuracy"] < on.curve[0]["accuracy"] - 0.2
     assert [r["loss"] for r in on.curve] == [r["loss"] for r in off.curve]  # training itself is unchanged
@@ -174,7 +172,6 @@ def test_resolve_device() -> None:
 
 
 def test_progressive_schedule_is_exactly_as_specified() -> None:
-    from scaler.train import ProgressiveConfig, progressive_schedule
 
     cfg = ProgressiveConfig(stages=4, start_scale=0.5, dropout=(0.0, 0.2), augment=(0.25, 1.0), mixup=(0.0, 0.2))
     sched = progressive_schedule(cfg, epochs=10, resolution=40)
@@ -190,27 +187,25 @@ def test_progressive_schedule_is_exactly_as_specified() -> None:
 
 
 def test_progressive_run_trains_small_first_and_evaluates_at_the_resolution() -> None:
-    from scaler.train import ProgressiveConfig
 
     data = load_dataset("digits")
     config = FAST.model_copy(update={"epochs": 3, "progressive": ProgressiveConfig(stages=3, start_scale=0.5)})
     model = tiny_cnn()
-    result = train(model, data, config, resolution=16, seed=0, threads=1)
+    result = train(model, data, config, resolution=16, seed=0)
     assert result.status == "ok" and result.accuracy > 0.8
     assert [r["image_size"] for r in result.curve] == [11, 13, 16]  # 8 + 8 * (i + 1) / 3, rounded
     assert [r["stage"] for r in result.curve] == [1, 2, 3] and result.curve[-1]["dropout"] == 0.2
     # the reported accuracy is the model's at the trial's resolution, not at the last training size
     again = evaluate(model, data.x_val, data.y_val, BatchTransform(data.mean, data.std, 16))
     assert again == result.accuracy
-    plain = train(tiny_cnn(), data, FAST.model_copy(update={"epochs": 3}), resolution=16, seed=0, threads=1)
+    plain = train(tiny_cnn(), data, FAST.model_copy(update={"epochs": 3}), resolution=16, seed=0)
     assert [r["image_size"] for r in plain.curve] == [16, 16, 16] and "stage" not in plain.curve[0]
 
 
 def test_step_time_and_latency_are_measured() -> None:
-    from scaler.train import measure_latency
 
     data = load_dataset("digits", subset=256)
-    result = train(tiny_cnn(), data, FAST, resolution=8, seed=0, threads=1)
+    result = train(tiny_cnn(), data, FAST, resolution=8, seed=0)
     steps = 2 * (256 // 32)
     assert result.train_step_ms == pytest.approx(1000 * result.train_seconds / steps)
     model = tiny_cnn()

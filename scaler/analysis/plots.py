@@ -1,0 +1,303 @@
+"""Pictures of a grid: accuracy against FLOPs with the Pareto front, the coefficient map, training curves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from scaler.analysis import surface
+from scaler.analysis.fit import summarize
+from scaler.analysis.study import study_table
+from scaler.arch.flops import human
+from scaler.errors import ScalerError
+from scaler.results import read_results
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+KIND_STYLE: dict[str, tuple[str, str, str]] = {
+    "compound": ("#0072B2", "o", "compound"),
+    "base": ("#000000", "s", "base (φ = 0)"),
+    "depth": ("#E69F00", "^", "depth only"),
+    "width": ("#009E73", "v", "width only"),
+    "resolution": ("#CC79A7", "D", "resolution only"),
+    "uniform": ("#56B4E9", "P", "uniform (d1_w1_r1)"),
+    "fast": ("#D55E00", "X", "fast (d1_w8_r1)"),
+}
+RUN_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+FLOPS_LABEL = "real FLOPs per image (multiply-accumulates after rounding, log scale)"
+# --x: results column, axis label, title word
+X_AXES: dict[str, tuple[str, str, str]] = {
+    "flops": ("flops", FLOPS_LABEL, "FLOPs"),
+    "params": ("params", "parameters (log scale)", "parameters"),
+    "latency": ("latency_ms", "inference latency at batch 1 (ms on the trial's device, log scale)", "latency"),
+    "train_step": ("train_step_ms", "training step time (ms per batch on the trial's device, log scale)",
+                   "training step time"),
+}
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the non-dominated points (lower FLOPs, higher accuracy), by increasing FLOPs."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], float("-inf")
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def candidate_table(df: Any) -> Any:
+    """Successful trials averaged per candidate: accuracy mean/std/count, FLOPs."""
+    return summarize(df)
+
+
+def _setup() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 160, "font.size": 10, "axes.grid": True,
+                         "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
+                         "svg.fonttype": "none"})
+    return plt
+
+
+def _save(fig: Any, out: Path, stem: str, formats: list[str]) -> list[Path]:
+    paths = []
+    for fmt in formats:
+        p = out / f"{stem}.{fmt}"
+        fig.savefig(p, bbox_inches="tight")
+        paths.append(p)
+    return paths
+
+
+def _chosen(csv_path: Path) -> dict[str, Any] | None:
+    coef = csv_path.parent / "coefficients.yaml"
+    if not coef.exists():
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(coef.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def log_axis(ax: Any, values: list[float]) -> None:
+    """Log x-axis; under one decade of range, labelled ticks at 1-9 x 10^k in plain numbers (matplotlib would
+    label only the powers of ten, often none or one)."""
+    from matplotlib import ticker
+
+    ax.set_xscale("log")
+    vals = [v for v in values if v and v > 0]
+    if vals and max(vals) / min(vals) < 10:
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: human(v) if v >= 1000 else f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def pareto_plot(runs: list[tuple[str, Any]], out: Path, formats: list[str], x: str = "flops") -> list[Path]:
+    """Accuracy against FLOPs (or ``x``, a key of :data:`X_AXES`) for every successful candidate, with each
+    run's Pareto front. Files: ``pareto.*`` for FLOPs, ``pareto-<x>.*`` otherwise."""
+    plt = _setup()
+    fig = pareto_figure(runs, x)
+    paths = _save(fig, out, "pareto" if x == "flops" else f"pareto-{x}", formats)
+    plt.close(fig)
+    return paths
+
+
+def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
+    """The Pareto figure: one errorbar series per (run, kind), one dashed step line per run's front."""
+    col, xlabel, word = X_AXES[x]
+    for _, df in runs:
+        if col not in df.columns or not df.loc[df["status"] == "ok", col].notna().all():
+            raise ScalerError(f"--x {x}: the results have no {col} for every successful trial (recorded by "
+                              "scaler grid since it measures step time and latency)", where=df.attrs.get("path"))
+    x = col
+    plt = _setup()
+    fig, ax = plt.subplots(figsize=(8.0, 5.0))
+    notes = []
+    overlay = len(runs) > 1
+    tables = [candidate_table(df) for _, df in runs]
+    for r, ((label, df), table) in enumerate(zip(runs, tables, strict=True)):
+        failed = int((df["status"] != "ok").sum())
+        if failed:
+            notes.append(f"{label}: {failed} failed/diverged trial(s) not shown")
+        edge = RUN_COLOURS[r % len(RUN_COLOURS)]
+        for kind, (colour, marker, name) in KIND_STYLE.items():
+            sub = table[table["kind"] == kind]
+            if sub.empty:
+                continue
+            yerr = sub["accuracy_std"].fillna(0).to_numpy() if (sub["seeds"] > 1).any() else None
+            ax.errorbar(sub[x], sub["accuracy"], yerr=yerr, fmt=marker, color=colour, ms=7, capsize=3,
+                        mec=edge if overlay else "white", mew=1.5 if overlay else 0.8, alpha=0.9,
+                        label=f"{name}" + (f" [{label}]" if overlay else ""))
+        pts = list(zip(table[x].tolist(), table["accuracy"].tolist(), strict=True))
+        front = pareto_front(pts)
+        fx, fy = [pts[i][0] for i in front], [pts[i][1] for i in front]
+        ax.step(fx, fy, where="post", color=edge, lw=1.4, ls="--", alpha=0.8,
+                label="Pareto front" + (f" [{label}]" if overlay else ""))
+        chosen = _chosen(Path(df.attrs["path"]))
+        if chosen and "best" in chosen:
+            b = chosen["best"]
+            hit = table[(table["kind"] == "compound") & ((table["alpha"] - b["alpha"]).abs() < 1e-6)
+                        & ((table["beta"] - b["beta"]).abs() < 1e-6) & ((table["gamma"] - b["gamma"]).abs() < 1e-6)]
+            if not hit.empty:
+                h = hit.iloc[0]
+                # Named in the legend, not annotated in place: a label there always overlaps some other point.
+                ax.scatter([h[x]], [h["accuracy"]], s=260, facecolors="none", edgecolors="#D55E00", lw=2, zorder=5,
+                           label=f"best: α={b['alpha']:.2f}, β={b['beta']:.2f}, γ={b['gamma']:.2f}"
+                           + (f" [{label}]" if overlay else ""))
+    log_axis(ax, [v for table in tables for v in table[x]])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation accuracy (top-1)")
+    ax.set_title(f"Accuracy vs {word} of the grid's proxies" + (" (mean ± std over seeds)" if any(
+        (table["seeds"] > 1).any() for table in tables) else ""))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
+    if notes:
+        fig.text(0.01, -0.02, "; ".join(notes), fontsize=8, color="#555555", ha="left", va="top")
+    return fig
+
+
+def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[Path]:
+    """Accuracy over the constraint surface: (beta, gamma) with alpha solved; best and fitted optimum marked."""
+    import numpy as np
+
+    plt = _setup()
+    table = candidate_table(df)
+    on = table[table["kind"].isin(["compound", "depth", "width", "resolution"])]
+    if on.empty:
+        return []
+    fig, ax = plt.subplots(figsize=(6.4, 5.0))
+    chosen = _chosen(Path(df.attrs["path"])) or {}
+    fit = chosen.get("fit") or {}
+    betas, gammas = on["beta"].to_numpy(), on["gamma"].to_numpy()
+    lo, hi = float(on["accuracy"].min()), float(on["accuracy"].max())
+    norm = matplotlib_normalize(lo, hi if hi > lo else lo + 1e-3)
+    # The fit's surface is of the objective's score; shade it on this accuracy scale only when that is accuracy.
+    of_accuracy = (chosen.get("objective") or {}).get("name", "accuracy") == "accuracy"
+    if fit.get("ok") and fit.get("surface") and of_accuracy:
+        c = fit["surface"]
+        bs = np.linspace(betas.min(), betas.max(), 160)
+        gs = np.linspace(gammas.min(), gammas.max(), 160)
+        B, G = np.meshgrid(bs, gs, indexing="xy")
+        Z = surface.evaluate(c, [np.log(B), np.log(G)])
+        alphas = float(chosen.get("flops_factor", 2.0)) / (B * B * G * G)
+        inside = (alphas >= float(on["alpha"].min()) - 1e-9) & (alphas <= float(on["alpha"].max()) + 1e-9)
+        Z = np.where(inside, Z, np.nan)  # only where alpha is in range
+        ax.contourf(B, G, np.clip(Z, lo, hi), levels=12, cmap="viridis", norm=norm, alpha=0.35)
+    sc = ax.scatter(betas, gammas, c=on["accuracy"], cmap="viridis", norm=norm, s=140, edgecolors="black",
+                    lw=0.6, zorder=3)
+    fig.colorbar(sc, ax=ax, label="accuracy (dots: measured; shading: quadratic fit)", pad=0.02)
+    pad_b = 0.06 * max(float(betas.max() - betas.min()), 0.05)
+    pad_g = 0.06 * max(float(gammas.max() - gammas.min()), 0.05)
+    ax.set_xlim(float(betas.min()) - pad_b, float(betas.max()) + pad_b)
+    ax.set_ylim(float(gammas.min()) - pad_g, float(gammas.max()) + 2 * pad_g)
+    for _, r in on.iterrows():
+        ax.annotate(f"α={r['alpha']:.2f}", (r["beta"], r["gamma"]), xytext=(0, 9), textcoords="offset points",
+                    ha="center", fontsize=7, color="#333333")
+    if "best" in chosen:
+        b = chosen["best"]
+        ax.scatter([b["beta"]], [b["gamma"]], marker="*", s=420, color="#D55E00", edgecolors="white", zorder=4,
+                   label=f"best measured ({b['accuracy']:.4f})")
+    if fit.get("ok"):
+        ax.scatter([fit["beta"]], [fit["gamma"]], marker="X", s=220, color="#E69F00", edgecolors="black", zorder=4,
+                   label=f"fit optimum (α={fit['alpha']:.2f}, β={fit['beta']:.2f}, γ={fit['gamma']:.2f})")
+    ax.set_xlabel("β (width coefficient)")
+    ax.set_ylabel("γ (resolution coefficient)")
+    ax.set_title(f"{label}: accuracy on α·β²·γ² = {chosen.get('flops_factor', 2):g} (α solved)", pad=14)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False, fontsize=8, ncol=1)
+    paths = _save(fig, out, "coefficients", formats)
+    plt.close(fig)
+    return paths
+
+
+def matplotlib_normalize(lo: float, hi: float) -> Any:
+    from matplotlib.colors import Normalize
+
+    return Normalize(vmin=lo, vmax=hi)
+
+
+def curves_plot(label: str, df: Any, out: Path, formats: list[str]) -> list[Path]:
+    """Validation accuracy per epoch of every trial that left a curve in trials/*.json."""
+    plt = _setup()
+    trials_dir = Path(df.attrs["path"]).parent / "trials"
+    if not trials_dir.is_dir():
+        return []
+    fig, ax = plt.subplots(figsize=(8.0, 4.6))
+    n = 0
+    for _, row in df[df["status"] == "ok"].iterrows():
+        f = trials_dir / f"{row['trial_id']}.json"
+        try:
+            curve = json.loads(f.read_text(encoding="utf-8")).get("curve") or []
+        except (OSError, json.JSONDecodeError):
+            continue
+        if not curve:
+            continue
+        colour, _, _ = KIND_STYLE.get(str(row["kind"]), ("#999999", "o", ""))
+        ax.plot([c["epoch"] for c in curve], [c["accuracy"] for c in curve], color=colour, lw=1.2, alpha=0.75,
+                marker="o", ms=3, label=str(row["trial_id"]))
+        n += 1
+    if n == 0:
+        plt.close(fig)
+        return []
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (top-1)")
+    ax.set_title(f"{label}: training curves ({n} trials; colour = kind)")
+    if n <= 20:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=7)
+    paths = _save(fig, out, "curves", formats)
+    plt.close(fig)
+    return paths
+
+
+def plot_results(csv_paths: list[Path], out: Path | None = None, formats: tuple[str, ...] = ("png", "svg"),
+                 x: str = "flops") -> list[Path]:
+    """Draw every plot for one or more results CSVs; returns the files written."""
+    fmts = [f.strip().lower() for f in formats if f.strip()]
+    bad = [f for f in fmts if f not in ("png", "svg", "pdf")]
+    if bad or not fmts:
+        raise ScalerError(f"--format: unknown format(s) {', '.join(bad) or '(none)'}; use png, svg or pdf")
+    runs = []
+    for p in csv_paths:
+        df = read_results(p)
+        if not (df["status"] == "ok").any():
+            raise ScalerError("no successful trial to plot (every trial failed or diverged)", where=df.attrs["path"])
+        runs.append((Path(df.attrs["path"]).parent.name, df))
+    out = out or Path(runs[0][1].attrs["path"]).parent / "plots"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ScalerError(f"cannot create the output directory: {e.strerror}", where=out) from None
+    paths = pareto_plot(runs, out, fmts, x=x)
+    if len(runs) == 1:
+        label, df = runs[0]
+        paths += coefficient_map(label, df, out, fmts)
+        paths += curves_plot(label, df, out, fmts)
+    return paths
+
+
+def study_plot(csv_path: str | Path, out: Path, formats: list[str]) -> list[Path]:
+    """Accuracy against FLOPs, one line per strategy (the paper's Figure 8)."""
+    plt = _setup()
+    table, _ = study_table(csv_path)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    present = set(table["strategy"])
+    for strategy in [k for k in KIND_STYLE if k in present] + sorted(present - set(KIND_STYLE)):
+        sub = table[table["strategy"] == strategy].sort_values("phi")
+        colour, marker, name = KIND_STYLE.get(strategy, ("#999999", "P", strategy))
+        yerr = sub["accuracy_std"].fillna(0).to_numpy() if (sub["seeds"] > 1).any() else None
+        ax.errorbar(sub["flops"], sub["accuracy"], yerr=yerr, color=colour, marker=marker, ms=7, lw=1.8,
+                    capsize=3, label=f"{name} scaling" if strategy != "compound" else "compound scaling (fitted)")
+    log_axis(ax, table["flops"].tolist())
+    ax.set_xlabel(FLOPS_LABEL)
+    ax.set_ylabel("validation accuracy (top-1)")
+    ax.set_title("Scaling strategies at equal FLOPs factors (φ = 0, 1, 2, …)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = _save(fig, out, "study", formats)
+    plt.close(fig)
+    return paths

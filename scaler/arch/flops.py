@@ -1,0 +1,130 @@
+"""Analytic parameter and FLOPs counts of a spec, per stage and total, without torch.
+
+FLOPs here means multiply-accumulates (MACs) of every convolution and linear layer for one image: the unit the
+EfficientNet paper calls FLOPs (B0 at 224 px = 0.39 B). Bias additions, BN, activations, pooling and the SE
+multiply are not counted. torch's FlopCounterMode reports twice this number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scaler.arch.plan import BlockPlan, Plan, plan
+from scaler.spec.model import Spec
+
+
+@dataclass(frozen=True)
+class Cost:
+    params: int
+    flops: int
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.params + other.params, self.flops + other.flops)
+
+
+ZERO = Cost(0, 0)
+
+
+def conv(cin: int, cout: int, kernel: int, out_size: int, *, groups: int = 1, bias: bool = False,
+         bn: bool = True) -> Cost:
+    """A square convolution (optionally followed by BN, whose affine weights count as params)."""
+    weights = cout * (cin // groups) * kernel * kernel
+    params = weights + (cout if bias else 0) + (2 * cout if bn else 0)
+    return Cost(params, weights * out_size * out_size)
+
+
+def linear(cin: int, cout: int) -> Cost:
+    return Cost(cin * cout + cout, cin * cout)
+
+
+def squeeze_excite(channels: int, squeeze: int) -> Cost:
+    """Two 1x1 convolutions with bias on the pooled 1x1 map."""
+    return conv(channels, squeeze, 1, 1, bias=True, bn=False) + conv(squeeze, channels, 1, 1, bias=True, bn=False)
+
+
+def block_cost(b: BlockPlan) -> Cost:
+    """Cost of one block, layer by layer as :mod:`scaler.arch.torch_model` builds it."""
+    if b.block == "conv":
+        return conv(b.in_ch, b.out_ch, b.kernel, b.out_size)
+    total = ZERO
+    if b.block == "fused_mbconv":
+        total += conv(b.in_ch, b.mid, b.kernel, b.out_size)
+    else:
+        if b.expanded:
+            total += conv(b.in_ch, b.mid, 1, b.in_size)
+        total += conv(b.mid, b.mid, b.kernel, b.out_size, groups=b.mid)
+    if b.se:
+        total += squeeze_excite(b.mid, b.se)
+    if b.block != "fused_mbconv" or b.expanded:
+        total += conv(b.mid, b.out_ch, 1, b.out_size)
+    return total
+
+
+@dataclass(frozen=True)
+class StageCost:
+    index: int
+    block: str
+    repeats: int
+    kernel: int
+    stride: int
+    in_ch: int
+    out_ch: int
+    se: int
+    in_size: int
+    out_size: int
+    params: int
+    flops: int
+
+
+@dataclass(frozen=True)
+class Complexity:
+    """Params and FLOPs (MACs) of a network, total and per part."""
+
+    name: str
+    resolution: int
+    params: int
+    flops: int
+    stem: Cost
+    stages: tuple[StageCost, ...]
+    head: Cost
+    classifier: Cost
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "resolution": self.resolution, "params": self.params, "flops": self.flops,
+            "flops_unit": "multiply-accumulates per image",
+            "stem": vars(self.stem), "head": vars(self.head), "classifier": vars(self.classifier),
+            "stages": [vars(s) for s in self.stages],
+        }
+
+
+def plan_cost(p: Plan) -> tuple[Cost, list[list[Cost]], Cost, Cost]:
+    stem = conv(p.in_channels, p.stem_ch, p.stem_kernel, p.stem_size)
+    blocks = [[block_cost(b) for b in stage] for stage in p.stages]
+    last = p.stages[-1][-1].out_ch
+    head = conv(last, p.head_ch, 1, p.feature_size)
+    return stem, blocks, head, linear(p.head_ch, p.num_classes)
+
+
+def complexity(spec: Spec, resolution: int | None = None) -> Complexity:
+    """Params and FLOPs of ``spec`` at ``resolution`` (default: the spec's own)."""
+    p = plan(spec, resolution)
+    stem, blocks, head, classifier = plan_cost(p)
+    stages = []
+    for i, (st, bp, costs) in enumerate(zip(spec.stages, p.stages, blocks, strict=True)):
+        c = sum(costs, ZERO)
+        stages.append(StageCost(
+            index=i + 1, block=st.block, repeats=st.repeats, kernel=st.kernel, stride=st.stride,
+            in_ch=bp[0].in_ch, out_ch=st.channels, se=bp[0].se, in_size=bp[0].in_size,
+            out_size=bp[-1].out_size, params=c.params, flops=c.flops))
+    total = sum((Cost(s.params, s.flops) for s in stages), stem + head + classifier)
+    return Complexity(name=spec.name, resolution=p.resolution, params=total.params, flops=total.flops,
+                      stem=stem, stages=tuple(stages), head=head, classifier=classifier)
+
+
+def human(n: float, unit: str = "") -> str:
+    """1_234_567 -> '1.23M'."""
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{suffix}{unit}"
+    return f"{n:g}{unit}"

@@ -1,0 +1,3 @@
+from scaler.cli.app import main
+
+main()

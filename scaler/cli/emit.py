@@ -1,0 +1,190 @@
+"""``scaler emit``: scaled network specs as YAML, one per member, with what each costs (no torch)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scaler.cli.options import FLOPS_NOTE, console, parse_phis
+from scaler.errors import ScalerError
+
+
+@dataclass(frozen=True)
+class _Request:
+    preset: str | None
+    base_path: str | None
+    alpha: float | None
+    beta: float | None
+    gamma: float | None
+    phi_text: str | None
+    coef_path: Path | None
+    width: float | None
+    depth: float | None
+    resolution: float | None
+    name: str | None
+    out_dir: Path
+    as_json: bool
+
+    @property
+    def explicit(self) -> bool:
+        return any(v is not None for v in (self.width, self.depth, self.resolution))
+
+    @property
+    def coefficients_given(self) -> list[bool]:
+        return [v is not None for v in (self.alpha, self.beta, self.gamma)]
+
+
+@click.command("emit")
+@click.option("--preset", metavar="NAME", help="Write a published model's spec (efficientnet-b0..b8, -l2, "
+              "efficientnetv2-s/m/l).")
+@click.option("--base", "base_path", metavar="SPEC", help="Base spec to scale: a YAML file or a preset name.")
+@click.option("--alpha", type=float, help="Depth coefficient: depth = alpha^phi.")
+@click.option("--beta", type=float, help="Width coefficient: width = beta^phi.")
+@click.option("--gamma", type=float, help="Resolution coefficient: resolution = gamma^phi.")
+@click.option("--phi", "phi_text", metavar="PHI", help="Compound coefficient: 4, a list 0,1,2 or a range 0..7.")
+@click.option("--coefficients", "coef_path", type=click.Path(path_type=Path), metavar="FILE",
+              help="coefficients.yaml written by `scaler grid` / `scaler fit` (alpha, beta, gamma and the base).")
+@click.option("--width", type=float, help="Explicit width multiplier instead of compound scaling.")
+@click.option("--depth", type=float, help="Explicit depth multiplier instead of compound scaling.")
+@click.option("--resolution", type=float, help="Explicit resolution multiplier (with --width/--depth).")
+@click.option("--name", help="Name of the emitted spec (single member only).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("specs"), show_default=True,
+              help="Directory the YAML specs are written to.")
+@click.option("--json", "as_json", is_flag=True, help="Print the members as JSON instead of a table.")
+def command(**options: Any) -> None:
+    """Write scaled network specs (YAML), one per member, and show what each costs.
+
+    \b
+    scaler emit --preset efficientnet-b4 --out specs/
+    scaler emit --base specs/efficientnet-b0.yaml --alpha 1.2 --beta 1.1 --gamma 1.15 --phi 0..4
+    scaler emit --coefficients results/quickstart/coefficients.yaml --phi 0..4
+    scaler emit --phi 4                      # newest results/*/coefficients.yaml
+    scaler emit --base specs/quickstart.yaml --width 1.5 --depth 2
+    """
+    req = _Request(**options)
+    if req.preset:
+        members, base, note = _preset(req)
+    elif req.explicit:
+        members, base, note = _explicit(req)
+    else:
+        members, base, note = _compound(req)
+    _write_members(members, base, req.out_dir, note, req.as_json)
+
+
+def _preset(req: _Request) -> tuple[list[Any], Any, str]:
+    from scaler.catalog import PRESETS, preset
+
+    if req.preset not in PRESETS:
+        raise ScalerError(f"--preset: unknown preset {req.preset!r}; presets: {', '.join(PRESETS)}")
+    if req.base_path or req.phi_text or req.explicit:
+        raise ScalerError("--preset writes a published spec as is; do not combine it with --base, --phi or "
+                          "multipliers")
+    spec = preset(req.preset)
+    return [spec], spec, ""
+
+
+def _explicit(req: _Request) -> tuple[list[Any], Any, str]:
+    from scaler.catalog import load_spec
+    from scaler.scaling import scale
+
+    if req.phi_text or req.coef_path or any(req.coefficients_given):
+        raise ScalerError("--width/--depth/--resolution apply explicit multipliers; do not combine them "
+                          "with --phi, --alpha/--beta/--gamma or --coefficients")
+    if not req.base_path:
+        raise ScalerError("--width/--depth/--resolution need --base SPEC")
+    base = load_spec(req.base_path)
+    member = scale(base, **{k: 1.0 if v is None else v for k, v in
+                            (("width", req.width), ("depth", req.depth), ("resolution", req.resolution))},
+                   name=req.name or f"{base.name}-scaled")
+    return [member], base, ""
+
+
+def _compound(req: _Request) -> tuple[list[Any], Any, str]:
+    from scaler.catalog import load_spec
+    from scaler.coefficients import read_coefficients
+    from scaler.scaling import family
+
+    if req.phi_text is None:
+        raise ScalerError("nothing to emit: give --preset NAME, --phi with coefficients, or "
+                          "--width/--depth with --base (see scaler emit --help)")
+    phis = parse_phis(req.phi_text)
+    given = req.coefficients_given
+    if any(given) and not all(given):
+        raise ScalerError("--alpha, --beta and --gamma go together")
+    note = ""
+    if all(given):
+        if not req.base_path:
+            raise ScalerError("--alpha/--beta/--gamma need --base SPEC (a YAML file or a preset name)")
+        base, coefs = load_spec(req.base_path), (req.alpha, req.beta, req.gamma)
+    else:
+        path = req.coef_path or _newest_coefficients()
+        if req.coef_path is None:
+            note = f"coefficients from {path} (newest under results/)"
+        coef = read_coefficients(path)
+        base = load_spec(req.base_path) if req.base_path else coef.base
+        coefs = (coef.alpha, coef.beta, coef.gamma)
+    if min(coefs) <= 0:
+        raise ScalerError("--alpha, --beta and --gamma must be positive")
+    members = family(base, *coefs, phis)
+    if req.name:
+        if len(members) > 1:
+            raise ScalerError("--name names a single member; drop it or give one phi")
+        members = [members[0].model_copy(update={"name": req.name})]
+    return members, base, note
+
+
+def _newest_coefficients() -> Path:
+    found = sorted(Path("results").glob("*/coefficients.yaml"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise ScalerError("--phi needs coefficients: run `scaler grid BASE.yaml` (it writes "
+                          "results/<name>/coefficients.yaml), or pass --coefficients FILE, or "
+                          "--alpha A --beta B --gamma G --base SPEC (the paper's: 1.2 1.1 1.15)")
+    return found[-1]
+
+
+def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_json: bool) -> None:
+    from scaler.arch.flops import complexity
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ScalerError(f"cannot create the output directory: {e.strerror}", where=out_dir) from None
+    base_flops = complexity(base).flops
+    rows = []
+    for m in members:
+        c = complexity(m)
+        path = out_dir / f"{m.name}.yaml"
+        header = (f"# {m.name}: {c.params:,} params, {c.flops:,} FLOPs (multiply-accumulates) at {c.resolution}px\n"
+                  "# written by `scaler emit`; the stages are timm-style block strings (see README)\n")
+        path.write_text(header + m.to_yaml(), encoding="utf-8")
+        d = m.derived
+        rows.append({"name": m.name, "phi": d.phi if d else None, "depth": d.depth if d else 1.0,
+                     "width": d.width if d else 1.0, "resolution": c.resolution, "blocks": m.blocks,
+                     "params": c.params, "flops": c.flops, "flops_ratio": c.flops / base_flops,
+                     "path": str(path)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _print_table(rows, out_dir, note)
+
+
+def _print_table(rows: list[dict[str, Any]], out_dir: Path, note: str) -> None:
+    from rich.table import Table
+
+    from scaler.arch.flops import human
+
+    table = Table(title=f"{len(rows)} spec(s) written to {out_dir}/", caption=FLOPS_NOTE)
+    for col in ("name", "φ", "depth", "width", "res", "blocks", "params", "FLOPs", "× base"):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for r in rows:
+        table.add_row(r["name"], "-" if r["phi"] is None else f"{r['phi']:g}", f"{r['depth']:.3g}",
+                      f"{r['width']:.3g}", str(r["resolution"]), str(r["blocks"]), human(r["params"]),
+                      human(r["flops"]), f"{r['flops_ratio']:.2f}")
+    out = console()
+    if note:
+        out.print(note)
+    out.print(table)

@@ -1,0 +1,77 @@
+"""``scaler grid``: train a proxy for every (alpha, beta, gamma) candidate on real data, then fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scaler.cli.execution import executor_options, make_executor, observer
+from scaler.cli.fit import print_fit
+from scaler.cli.options import LIMIT_HELP, console
+
+# flag -> settings key; a flag left unset keeps the file's value (or the default)
+OVERRIDES = {
+    "dataset": "proxy.dataset", "epochs": "proxy.epochs", "batch_size": "proxy.batch_size",
+    "subset": "proxy.subset", "seeds": "proxy.seeds", "progressive": "proxy.progressive", "mode": "search.mode",
+    "step": "search.step", "phi": "search.phi", "flops_factor": "search.flops_factor",
+    "match_flops": "search.match_flops",
+}
+
+
+@click.command("grid")
+@click.argument("spec_path", metavar="BASE_SPEC")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Results directory "
+              "[default: results/<base name>/].")
+@click.option("--dataset", help="digits | mnist5k | fashion | idx:DIR | npz:FILE | imagefolder:DIR.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Training epochs per proxy.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size.")
+@click.option("--subset", type=click.IntRange(min=1), help="Use at most N training images (stratified).")
+@click.option("--limit", type=click.IntRange(min=0), help=LIMIT_HELP)
+@click.option("--seeds", type=click.IntRange(min=1), help="Train every candidate with K seeds (noise estimate).")
+@click.option("--mode", type=click.Choice(["solve", "filter"]), help="solve: alpha from the constraint; "
+              "filter: full grid within --tolerance.")
+@click.option("--step", type=float, help="Grid step of the coefficients (default 0.05).")
+@click.option("--phi", type=float, help="Compound coefficient of the candidates (default 1).")
+@click.option("--flops-factor", type=float, help="FLOPs growth per unit of phi (default 2).")
+@click.option("--match-flops/--no-match-flops", default=None, help="Give every candidate the input size that "
+              "brings its real FLOPs (after rounding) closest to the target, so candidates are compared at equal "
+              "cost; the gamma used is recorded.")
+@click.option("--progressive", is_flag=True, default=None, help="Train proxies with EfficientNetV2 progressive "
+              "learning (image size and regularization grow by stage; settings under proxy.progressive).")
+@executor_options
+@click.option("--fresh", is_flag=True, help="Start over; the old results are moved to DIR/previous/.")
+@click.option("--quiet", is_flag=True, help="Plain log lines instead of live bars.")
+def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool, quiet: bool,
+            **flags: Any) -> None:
+    """Search alpha, beta, gamma: train a proxy for every candidate on real data, then fit.
+
+    Candidates satisfy alpha * beta^2 * gamma^2 = FLOPs factor (default 2). The base (phi = 0) and the
+    depth-, width- and resolution-only baselines at the same factor are trained too. Settings come from the
+    spec's `search:` and `proxy:` sections (see README); flags override them. Rerunning the same command
+    resumes: finished trials are skipped.
+
+    \b
+    Writes  DIR/results.csv       one row per finished trial (accuracy, FLOPs, cost, timing)
+            DIR/trials/<id>.json  per-epoch curve of each trial
+            DIR/run.yaml          the resolved settings (reproduce the run exactly)
+            DIR/coefficients.yaml the fitted alpha, beta, gamma; next: scaler emit --phi 0..4
+    """
+    from scaler.analysis.fit import fit_run
+    from scaler.results import read_results
+    from scaler.search.driver import run_grid
+    from scaler.search.settings import load_grid_settings
+
+    overrides = {key: value for flag, key in OVERRIDES.items() if (value := flags.pop(flag)) is not None}
+    settings = load_grid_settings(spec_path, overrides)
+    executor = make_executor(**flags)
+    outcome = run_grid(settings, out_dir or Path("results") / settings.base.name, executor, observer(quiet),
+                       limit=limit, fresh=fresh)
+    csv = outcome.out / "results.csv"
+    rows = read_results(csv) if csv.exists() else None
+    if rows is None or not ((rows["kind"] == "compound") & (rows["status"] == "ok")).any():
+        click.echo(f"no successful compound trial yet: nothing fitted ({csv})")
+        return
+    path, fit = fit_run(csv)
+    print_fit(path, fit, None if quiet else console())

@@ -1,0 +1,67 @@
+"""``scaler info``: per-stage params and FLOPs of a spec, counted analytically (no torch)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from scaler.cli.options import FLOPS_NOTE, console
+from scaler.errors import ScalerError
+
+
+@click.command("info")
+@click.argument("spec_path", metavar="SPEC")
+@click.option("--resolution", type=int, help="Count at this input size instead of the spec's.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (params, flops, per-stage repeats/channels).")
+def command(spec_path: str, resolution: int | None, as_json: bool) -> None:
+    """Per-stage params and FLOPs of a spec (a YAML file or a preset name), counted analytically."""
+    from scaler.arch.flops import complexity
+    from scaler.catalog import load_spec
+
+    spec = load_spec(spec_path)
+    if resolution is not None and resolution < spec.total_stride:
+        raise ScalerError(f"--resolution: {resolution} px is too small for a total stride of {spec.total_stride}")
+    c = complexity(spec, resolution)
+    if as_json:
+        click.echo(json.dumps(_as_json(spec, c), indent=2))
+    else:
+        console().print(_table(spec, c))
+
+
+def _as_json(spec: Any, c: Any) -> dict[str, Any]:
+    data = c.to_dict()
+    for s, st in zip(data["stages"], spec.stages, strict=True):
+        s["channels"] = s["out_ch"]
+        s["expand"] = st.expand
+        s["se_ratio"] = st.se
+    data["blocks"] = spec.blocks
+    data["derived"] = spec.derived.model_dump() if spec.derived else None
+    return data
+
+
+def _table(spec: Any, c: Any) -> Any:
+    from rich.table import Table
+
+    from scaler.arch.flops import human
+
+    table = Table(title=f"{spec.name} at {c.resolution}px: {c.params:,} params, {c.flops:,} FLOPs",
+                  caption=FLOPS_NOTE)
+    for col in ("stage", "block", "repeats", "kernel", "stride", "expand", "in→out", "SE", "size", "params",
+                "FLOPs"):
+        table.add_column(col, justify="left" if col in ("block", "in→out", "size") else "right")
+    table.add_row("stem", "conv", "1", str(spec.stem.kernel), str(spec.stem.stride), "-",
+                  f"{spec.in_channels}→{spec.stem.channels}", "-", f"{c.resolution}→{c.stages[0].in_size}",
+                  f"{c.stem.params:,}", f"{c.stem.flops:,}")
+    for s, st in zip(c.stages, spec.stages, strict=True):
+        table.add_row(str(s.index), s.block, str(s.repeats), str(s.kernel), str(s.stride), f"{st.expand:g}",
+                      f"{s.in_ch}→{s.out_ch}", str(s.se or "-"), f"{s.in_size}→{s.out_size}",
+                      f"{s.params:,}", f"{s.flops:,}")
+    table.add_row("head", "conv", "1", "1", "1", "-", f"{spec.stages[-1].channels}→{spec.head.channels}", "-",
+                  str(c.stages[-1].out_size), f"{c.head.params:,}", f"{c.head.flops:,}")
+    table.add_row("fc", "linear", "", "", "", "", f"{spec.head.channels}→{spec.num_classes}", "", "",
+                  f"{c.classifier.params:,}", f"{c.classifier.flops:,}")
+    table.add_section()
+    table.add_row("total", "", str(spec.blocks), "", "", "", "", "", "", human(c.params), human(c.flops))
+    return table

@@ -1,0 +1,47 @@
+"""What the commands share: the console, phi ranges, figure formats (no torch)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from scaler.errors import ScalerError
+
+FLOPS_NOTE = "FLOPs are multiply-accumulates per image (the EfficientNet paper's unit: B0 = 0.39B)."
+LIMIT_HELP = ("Train at most N more trials of the plan in this run (0: plan and warn only); rerun to continue "
+              "where it stopped.")
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    # Piped output keeps whole tables (rich would wrap them to 80 columns).
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+    return Console(width=width)
+
+
+def parse_phis(text: str) -> list[float]:
+    """``4`` | ``0,1,2`` | ``0..7`` | ``0..2:0.5`` | ``-1..1`` -> list of phi values."""
+    out: list[float] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if ".." in part:
+                lo_s, rest = part.split("..", 1)
+                hi_s, _, step_s = rest.partition(":")
+                lo, hi, step = float(lo_s), float(hi_s), float(step_s or 1)
+                if step <= 0 or hi < lo:
+                    raise ValueError
+                n = round((hi - lo) / step)
+                out.extend(round(lo + i * step, 10) for i in range(n + 1) if lo + i * step <= hi + 1e-9)
+            else:
+                out.append(float(part))
+    except ValueError:
+        raise ScalerError(f"--phi: cannot read {text!r}; use a number (4), a list (0,1,2) or a range (0..7, "
+                          "0..2:0.5)") from None
+    return out
+
+
+def formats(text: str) -> list[str]:
+    return [f for f in (x.strip().lower() for x in text.split(",")) if f]

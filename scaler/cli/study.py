@@ -1,0 +1,59 @@
+"""``scaler study``: the fitted compound family against single-dimension (or other) scaling at equal FLOPs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scaler.cli.execution import executor_options, make_executor, observer
+from scaler.cli.options import LIMIT_HELP, formats
+
+STRATEGY_HELP = ("Comma-separated strategies beside compound: depth, width, resolution, uniform (d1_w1_r1), fast "
+                 "(d1_w8_r1, pycls's width-heavy scaling) or any pycls-style weights such as d1_w2_r1.")
+
+
+@click.command("study")
+@click.argument("grid_dir", metavar="GRID_DIR", type=click.Path(path_type=Path))
+@click.option("--max-phi", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Train phi = 0..K of every strategy.")
+@click.option("--strategies", default="width,depth,resolution", show_default=True, help=STRATEGY_HELP)
+@click.option("--epochs", type=click.IntRange(min=1), help="Training epochs per proxy (default: the grid's).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size (default: the grid's).")
+@click.option("--subset", type=click.IntRange(min=1), help="Use at most N training images.")
+@click.option("--seeds", type=click.IntRange(min=1), help="Seeds per network (noise estimate).")
+@click.option("--limit", type=click.IntRange(min=0), help=LIMIT_HELP)
+@executor_options
+@click.option("--format", "fmt", default="png,svg", show_default=True, help="Figure formats.")
+@click.option("--quiet", is_flag=True, help="Plain log lines instead of live bars.")
+def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, fmt: str, quiet: bool,
+            **flags: Any) -> None:
+    """Does the fitted compound family beat width-, depth- and resolution-only scaling at equal FLOPs?
+
+    Trains phi = 0..K of the compound family (the grid's coefficients) and of each strategy with the grid's
+    proxy and training settings; resumable like grid. Writes GRID_DIR/study.csv and GRID_DIR/plots/study.png|svg,
+    and says at each FLOPs level which strategy won, against the seed noise.
+    """
+    from scaler.analysis.plots import study_plot
+    from scaler.analysis.study import summarize_study
+    from scaler.scaling import strategy_factors
+    from scaler.search.study import run_study
+
+    overrides = {k: v for k in ("epochs", "batch_size", "subset", "seeds") if (v := flags.pop(k)) is not None}
+    chosen = tuple(s for s in (x.strip() for x in strategies.split(",")) if s and s != "compound")
+    for s in chosen:
+        strategy_factors(s, 2.0)  # a bad name is a one-line error before any work
+    outcome = run_study(grid_dir, make_executor(**flags), observer(quiet), max_phi=max_phi, overrides=overrides,
+                        strategies=("compound", *chosen), limit=limit)
+    summary = summarize_study(outcome.csv) if outcome.csv.exists() else []
+    if not summary:
+        click.echo("no finished study trials yet")
+        return
+    for path in study_plot(outcome.csv, grid_dir / "plots", formats(fmt)):
+        click.echo(str(path))
+    for row in summary:
+        accs = "  ".join(f"{k} {v:.4f}" for k, v in sorted(row["accuracies"].items(), key=lambda kv: -kv[1]))
+        verdict = f"; winner by {row['margin']:+.4f} over {row['runner_up']}, {row['verdict']}" \
+            if "margin" in row else ""
+        click.echo(f"phi {row['phi']:g}: {accs}{verdict}")

@@ -1,0 +1,45 @@
+"""The coefficients file (``coefficients.yaml``): what `scaler grid` / `scaler fit` write and `scaler emit` and
+`scaler study` read -- alpha, beta, gamma and the full base spec they apply to. No torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scaler.spec import Spec, read_yaml, spec_from_document
+
+
+@dataclass
+class Coefficients:
+    alpha: float
+    beta: float
+    gamma: float
+    base: Spec
+    source: str = ""
+
+
+def read_coefficients(path: str | Path) -> Coefficients:
+    """Read ``coefficients.yaml``: alpha, beta, gamma, and the full base spec they apply to."""
+    doc = read_yaml(path)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error((), "expected a mapping with alpha, beta, gamma and base")
+    values: dict[str, float] = {}
+    for key in ("alpha", "beta", "gamma"):
+        v = data.get(key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+            raise doc.error((key,), "required positive number" if v is None else f"must be a positive number, "
+                            f"got {v!r}")
+        values[key] = float(v)
+    base = data.get("base")
+    if not isinstance(base, dict) or not isinstance(base.get("spec"), dict):
+        raise doc.error(("base",), "required: base.spec, the full base spec the coefficients apply to")
+    spec = spec_from_document(doc.section(("base", "spec")))
+    return Coefficients(base=spec, source=str(data.get("source", "")), **values)
+
+
+def coefficients_document(alpha: float, beta: float, gamma: float, base: Spec, **extra: Any) -> dict[str, Any]:
+    """The data of a coefficients file."""
+    return {"alpha": round(alpha, 6), "beta": round(beta, 6), "gamma": round(gamma, 6), **extra,
+            "base": {"name": base.name, "spec": base.to_dict()}}

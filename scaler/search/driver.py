@@ -1,0 +1,106 @@
+"""The driver: plans a grid, hands the trials not yet recorded to an executor, and is the only writer of the
+results directory (:class:`scaler.results.RunDir`). Executors only run trials; observers only watch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from scaler.results import RunDir, TrialRow
+from scaler.search.executors.base import Executor
+from scaler.search.plan import Trial, cost_warning, plan_trials
+from scaler.search.settings import GridSettings
+from scaler.search.trial import load_trial_data
+
+
+class Observer(Protocol):
+    """What the driver tells whoever watches a run (a live display, a log, a notebook)."""
+
+    def message(self, text: str) -> None: ...
+
+    def begin(self, total: int, epochs: int) -> None: ...
+
+    def report(self, trial_id: str, info: dict[str, Any]) -> None: ...
+
+    def finished(self, row: TrialRow) -> None: ...
+
+    def end(self) -> None: ...
+
+
+@dataclass
+class RunOutcome:
+    out: Path
+    planned: int
+    ran: int
+    failed: int
+
+    @property
+    def skipped(self) -> int:
+        return self.planned - self.ran
+
+
+def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observer: Observer, *,
+             limit: int | None = None, fresh: bool = False) -> RunOutcome:
+    """Plan a grid and run (resuming what ``out`` already records) at most ``limit`` more of its trials."""
+    from scaler.data.registry import load_dataset
+
+    run = RunDir(out)
+    run.lock()
+    try:
+        if fresh and (moved := run.move_aside()):
+            observer.message(f"previous results moved to {moved}")
+        settings_dict = settings.to_dict()
+        run.check_settings(settings_dict, ignore=("proxy.seeds",))
+        p = settings.proxy
+        data = load_dataset(p.dataset, val_fraction=p.val_fraction, subset=p.subset)
+        observer.message(f"data: {data.name}: {len(data.y_train)} train / {len(data.y_val)} validation images, "
+                         f"{data.channels}x{data.image_size}px, {data.num_classes} classes ({data.split})")
+        trials = plan_trials(settings.base, settings.search, p, data.num_classes, data.channels)
+        warning = cost_warning(trials, settings.search.target, matched=settings.search.match_flops)
+        if warning:
+            observer.message(warning)
+        load_trial_data(trials[0])  # bad image folders fail here, before any work; later loads hit the cache
+        ran, failed = run_plan(run, trials, settings_dict, executor, observer, limit=limit, label="grid")
+        return RunOutcome(out=run.path, planned=len(trials), ran=ran, failed=failed)
+    finally:
+        run.unlock()
+
+
+def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], executor: Executor,
+             observer: Observer, *, limit: int | None = None, label: str = "grid") -> tuple[int, int]:
+    """Run the trials of a plan that ``run`` has not recorded yet (at most ``limit`` of them); returns (trials
+    run, failed). The caller holds the directory's lock."""
+    todo, done = _pending(run, trials, observer)
+    if limit is not None:
+        todo = todo[:limit]
+    where, execution = executor.describe(len(todo))
+    run.write_settings(settings, {"device": executor.device, **execution, "trials": len(trials)})
+    seeds = len({t.seed for t in trials}) or 1
+    observer.message(f"{label}: {len(trials)} trials ({len(trials) // seeds} candidates x {seeds} seed(s)), "
+                     f"{done} already done, running {len(todo)} on {where}; results in {run.path}/")
+    failed = 0
+    observer.begin(len(todo), int(trials[0].proxy["epochs"]) if trials else 1)
+    try:
+        for trial, row, record in executor.run(todo, observer.report):
+            run.append(row, record, strategy=trial.candidate.kind)
+            failed += row.status != "ok"
+            observer.finished(row)
+    finally:
+        observer.end()
+    return len(todo), failed
+
+
+def _pending(run: RunDir, trials: Sequence[Trial], observer: Observer) -> tuple[list[Trial], int]:
+    """(trials not recorded yet, how many of the plan are) after repairing a torn last line."""
+    run.repair()
+    header = run.header()
+    missing = [c for c in run.columns if header is not None and c not in header]
+    if missing:
+        observer.message(f"note: {run.csv} was begun by an older scaler; its rows keep their columns, so "
+                         f"{', '.join(missing)} will not be recorded (--fresh starts a complete file, keeping the "
+                         "old one)")
+    done_ids = {r["trial_id"] for r in run.rows()}
+    todo = [t for t in trials if t.trial_id not in done_ids]
+    return todo, len(trials) - len(todo)

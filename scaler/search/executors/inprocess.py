@@ -1,0 +1,29 @@
+"""Trials one after another in this process (``--workers 1``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scaler.search.executors.base import Finished, threads_per_worker
+from scaler.search.plan import Trial
+from scaler.search.trial import Reporter, run_trial
+
+
+@dataclass(frozen=True)
+class InProcessExecutor:
+    device: str = "cpu"
+
+    def describe(self, trials: int) -> tuple[str, dict[str, Any]]:
+        threads = threads_per_worker(1)
+        return (f"{self.device} with 1 worker(s) x {threads} thread(s)",
+                {"executor": "local", "workers": 1, "threads_per_worker": threads})
+
+    def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]:
+        threads = threads_per_worker(1)
+        for t in trials:
+            if report:
+                report(t.trial_id, {"event": "start"})
+            row, record = run_trial(t, device=self.device, threads=threads, report=report)
+            yield t, row, record

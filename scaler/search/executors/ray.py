@@ -1,0 +1,150 @@
+"""Trials as Ray tasks: ``scaler grid --executor ray``. Imported only when asked for; the local executor never
+imports Ray.
+
+The driver stays the only writer of the results directory: it submits one task per trial, yields each row as its
+task finishes and appends it itself. The dataset goes into Ray's object store once. A task whose worker dies
+(process killed, node lost) is retried by Ray up to ``retries`` times; a training that raises inside
+:func:`scaler.search.trial.run_trial` is already a ``failed`` row and is not retried. Ctrl-C cancels what is still
+running or queued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scaler.errors import ScalerError
+from scaler.results import TrialRow
+from scaler.search.executors.base import Finished
+from scaler.search.plan import Trial, trial_row
+from scaler.search.trial import Outcome, Reporter, load_trial_data, run_reporting
+
+INSTALL_HINT = "--executor ray needs Ray: pip install 'scaler[ray]' (or pip install 'ray>=2.9')"
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    address: str | None = None  # None: start a local Ray instance; "auto" or HOST:PORT: join a cluster
+    cpus_per_trial: float | None = None  # default: see trial_resources
+    gpus_per_trial: float | None = None
+    retries: int = 2
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ScalerError(INSTALL_HINT) from None
+    return ray
+
+
+def trial_resources(nodes: list[dict[str, float]], options: RayOptions, device: str) -> tuple[float, float]:
+    """(CPUs, GPUs) per trial from the live nodes' resources: GPUs default to 1 when a node has one (0 with
+    --device cpu); CPUs to a whole node's, or its CPUs per GPU when trials take GPUs. Refuses requests that no
+    node can satisfy (the tasks would wait forever)."""
+    nodes = [n for n in nodes if n.get("CPU", 0) > 0]
+    if not nodes:
+        raise ScalerError("the Ray cluster has no live node with CPUs")
+    gpus = options.gpus_per_trial
+    if gpus is None:
+        gpus = 1.0 if device != "cpu" and any(n.get("GPU", 0) >= 1 for n in nodes) else 0.0
+    if device == "cuda" and not gpus:
+        raise ScalerError("--device cuda with --executor ray needs GPUs in the cluster (and --gpus-per-trial > 0)")
+    cpus = options.cpus_per_trial
+    if cpus is None:
+        if gpus:
+            per_gpu = [float(n["CPU"] // max(1.0, n.get("GPU", 0) / gpus)) for n in nodes if n.get("GPU", 0) >= gpus]
+            cpus = max([1.0, *per_gpu])
+        else:
+            cpus = max(n["CPU"] for n in nodes)
+    if not any(n["CPU"] >= cpus and n.get("GPU", 0) >= gpus for n in nodes):
+        biggest = max(nodes, key=lambda n: (n.get("GPU", 0), n["CPU"]))
+        raise ScalerError(f"no node of the Ray cluster has {cpus:g} CPU(s) and {gpus:g} GPU(s) for a trial (largest: "
+                          f"{biggest['CPU']:g} CPUs, {biggest.get('GPU', 0):g} GPUs); lower --cpus-per-trial or "
+                          "--gpus-per-trial")
+    return float(cpus), float(gpus)
+
+
+def _trial_task(trial: Trial, data: Any, device: str, threads: int, queue: Any) -> Outcome:
+    return run_reporting(trial, queue, device=device, threads=threads, data=data)
+
+
+@dataclass(frozen=True)
+class RayExecutor:
+    """One Ray task per trial (``--executor ray``)."""
+
+    options: RayOptions
+    device: str = "auto"  # the workers' devices decide
+
+    def describe(self, trials: int) -> tuple[str, dict[str, Any]]:
+        o = self.options
+        return (f"Ray ({o.address or 'local instance'})",
+                {"executor": "ray", "ray_address": o.address, "cpus_per_trial": o.cpus_per_trial,
+                 "gpus_per_trial": o.gpus_per_trial, "retries": o.retries})
+
+    def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]:
+        yield from execute_ray(trials, device=self.device, options=self.options, report=report)
+
+
+def execute_ray(trials: Sequence[Trial], *, device: str, options: RayOptions,
+                report: Reporter | None = None) -> Iterator[Finished]:
+    """Run ``trials`` as Ray tasks, yielding (trial, row, record) as each finishes."""
+    if not trials:
+        return
+    ray = import_ray()
+    from ray.util.queue import Empty, Queue
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:  # "local" starts a fresh instance even when RAY_ADDRESS or a `ray start` cluster is around
+            ray.init(address=options.address or "local", include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise ScalerError(f"cannot reach the Ray cluster: {str(e).splitlines()[0]}",
+                              where=options.address or "local Ray") from None
+    try:
+        cpus, gpus = trial_resources([n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")], options,
+                                     device)
+        threads = max(1, int(cpus))
+        dev = device if device != "auto" else ("cuda" if gpus else "cpu")
+        data_ref = ray.put(load_trial_data(trials[0]))  # once; every task reads it from the object store
+        queue = Queue(maxsize=10_000)
+        task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=options.retries, retry_exceptions=False)(
+            _trial_task)
+        refs = {task.remote(t, data_ref, dev, threads, queue): t for t in trials}
+        pending = list(refs)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1, timeout=0.25)
+                while report is not None:
+                    try:
+                        tid, info = queue.get_nowait()
+                    except Empty:
+                        break
+                    report(tid, info)
+                for ref in done:
+                    t = refs[ref]
+                    yield (t, *_result(ray, ref, t, dev))
+        except BaseException:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+            raise
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _result(ray: Any, ref: Any, trial: Trial, device: str) -> tuple[TrialRow, dict[str, Any] | None]:
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as e:
+        cause = e.cause
+        if isinstance(cause, ScalerError):
+            raise cause from None  # bad data or settings: the same for every trial
+        message = f"{type(cause).__name__}: {cause}"
+    except ray.exceptions.RayError as e:  # the worker or node died more often than --retries allows
+        message = f"worker died (retries exhausted): {type(e).__name__}: {str(e).splitlines()[0]}"
+    return trial_row(trial, device, message=message), None

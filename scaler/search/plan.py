@@ -1,0 +1,175 @@
+"""What a grid trains, decided before any training: the candidates under alpha * beta^2 * gamma^2 = factor, the
+proxy network, one :class:`Trial` per (candidate, seed), and each trial's row before training. No torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from scaler.arch.cost import match_resolution, real_scale, rounding_notes, spread_warning, with_resolution
+from scaler.arch.flops import complexity
+from scaler.config import ProxyConfig, SearchConfig
+from scaler.errors import ScalerError
+from scaler.results import TrialRow
+from scaler.scaling import compound, scale, strategy_factors
+from scaler.spec import Spec
+
+BASELINES = ("depth", "width", "resolution")  # the single-dimension strategies every grid trains beside compound
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str
+    alpha: float
+    beta: float
+    gamma: float
+    phi: float
+
+    @property
+    def key(self) -> str:
+        if self.kind == "compound":
+            return f"a{self.alpha:.3f}-b{self.beta:.3f}-g{self.gamma:.3f}"
+        return self.kind
+
+
+def strategy_candidate(strategy: str, factor: float, phi: float) -> Candidate:
+    """The candidate of a single-dimension (or pycls-style) strategy at ``phi``."""
+    return Candidate(strategy, *strategy_factors(strategy, factor), phi)
+
+
+def candidates(cfg: SearchConfig) -> list[Candidate]:
+    """Base, the three single-dimension baselines, then the compound candidates, in a stable order."""
+    factor, phi = cfg.flops_factor, cfg.phi
+    out: list[Candidate] = []
+    if cfg.baselines:
+        out.append(Candidate("base", 1.0, 1.0, 1.0, 0.0))
+        out += [strategy_candidate(s, factor, phi) for s in BASELINES]
+    for a, b, g in _constrained_points(cfg):
+        # Points with two multipliers at 1 are the single-dimension baselines, trained under their own kind.
+        if sum(abs(m - 1) < 1e-9 for m in (a, b, g)) >= 2:
+            continue
+        out.append(Candidate("compound", a, b, g, phi))
+    return out
+
+
+def _constrained_points(cfg: SearchConfig) -> list[tuple[float, float, float]]:
+    factor = cfg.flops_factor
+    points: list[tuple[float, float, float]] = []
+    if cfg.mode == "solve":
+        for b in cfg.beta.values(cfg.step):
+            for g in cfg.gamma.values(cfg.step):
+                a = round(factor / (b * b * g * g), 10)
+                if a in cfg.alpha:
+                    points.append((a, b, g))
+        return points
+    for a in cfg.alpha.values(cfg.step):
+        for b in cfg.beta.values(cfg.step):
+            for g in cfg.gamma.values(cfg.step):
+                if abs(a * b * b * g * g / factor - 1) <= cfg.tolerance + 1e-12:
+                    points.append((a, b, g))
+    return points
+
+
+def proxy_spec(base: Spec, proxy: ProxyConfig, num_classes: int, in_channels: int) -> Spec:
+    """The proxy base network: the base spec shrunk by the proxy multipliers, sized for the dataset."""
+    spec = base
+    if proxy.width != 1 or proxy.depth != 1 or proxy.resolution is not None:
+        spec = scale(base, width=proxy.width, depth=proxy.depth, resolution_px=proxy.resolution,
+                     name=f"{base.name}-proxy")
+    update: dict[str, Any] = {"num_classes": num_classes, "in_channels": in_channels}
+    if proxy.dropout is not None:
+        update["dropout"] = proxy.dropout
+    if proxy.drop_path is not None:
+        update["drop_path"] = proxy.drop_path
+    data = spec.model_dump()
+    data.update(update)
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as e:
+        raise ScalerError(f"the proxy of {base.name} is not a valid network: {e.errors()[0]['msg']}") from None
+
+
+def candidate_spec(proxy: Spec, c: Candidate, *, match_flops: bool = False, factor: float = 2.0) -> Spec:
+    """The proxy network scaled to one candidate. With ``match_flops`` a compound candidate's (or the
+    resolution-only baseline's) input size is the one, on the resolution divisor, that brings its real FLOPs
+    closest to ``factor ** phi`` times the proxy's. The depth- and width-only baselines keep the base's input
+    size: moving it would make them two-dimensional."""
+    if c.kind == "base":
+        return proxy
+    spec = compound(proxy, c.alpha, c.beta, c.gamma, c.phi, name=f"{proxy.name}-{c.key}")
+    if match_flops and c.kind in ("compound", "resolution"):
+        spec = with_resolution(spec, match_resolution(spec, complexity(proxy).flops * factor**c.phi))
+    return spec
+
+
+@dataclass(frozen=True)
+class Trial:
+    """Everything one training needs; picklable, so it can run in another process or machine."""
+
+    trial_id: str
+    candidate: Candidate
+    seed: int
+    spec: dict[str, Any]
+    proxy: dict[str, Any]
+    base: dict[str, Any]  # the proxy's base network (phi = 0): what the real multipliers are measured against
+    image_size: int
+
+
+def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], settings: ProxyConfig) -> list[Trial]:
+    """Trials of (candidate, its spec, its id prefix) for every seed, seed-major: a run cut short has covered all
+    candidates at seed 0 first."""
+    image_size = max(s.resolution for _, s, _ in members)
+    proxy_dump, base = settings.model_dump(mode="json"), proxy.model_dump(mode="json")
+    return [
+        Trial(trial_id=f"{key}-s{seed}", candidate=c, seed=seed, spec=spec.model_dump(mode="json"),
+              proxy=proxy_dump, base=base, image_size=image_size)
+        for seed in range(settings.seeds)
+        for c, spec, key in members
+    ]
+
+
+def plan_trials(base: Spec, search: SearchConfig, proxy: ProxyConfig, num_classes: int,
+                in_channels: int) -> list[Trial]:
+    """Every (candidate, seed) of a grid."""
+    net = proxy_spec(base, proxy, num_classes, in_channels)
+    members = [(c, candidate_spec(net, c, match_flops=search.match_flops, factor=search.flops_factor), c.key)
+               for c in candidates(search)]
+    return make_trials(net, members, proxy)
+
+
+def trial_row(trial: Trial, device: str = "cpu", message: str = "") -> TrialRow:
+    """The results row of a trial before training: what it is and what it costs. Its status stays ``failed``
+    (with ``message``) until training says otherwise, so this is also the row of a trial that never trained."""
+    spec = Spec.model_validate(trial.spec)
+    cost = complexity(spec)
+    real = real_scale(Spec.model_validate(trial.base), spec)
+    c = trial.candidate
+    return TrialRow(
+        trial_id=trial.trial_id, kind=c.kind, alpha=c.alpha, beta=c.beta, gamma=c.gamma, phi=c.phi,
+        depth=round(c.alpha**c.phi, 6), width=round(c.beta**c.phi, 6), resolution=spec.resolution,
+        params=cost.params, flops=cost.flops, seed=trial.seed, epochs=trial.proxy["epochs"],
+        flops_ratio=round(real.flops_ratio, 6), depth_real=round(real.depth, 6), width_real=round(real.width, 6),
+        resolution_real=round(real.resolution, 6),
+        gamma_used=round(real.resolution ** (1 / c.phi), 6) if c.phi else 1.0,
+        blocks=spec.blocks, device=device, message=message.replace("\n", " ")[:500],
+    )
+
+
+def cost_warning(trials: list[Trial], target: float, tolerance: float = 0.10, matched: bool = False) -> str | None:
+    """The pre-training warning of :func:`scaler.arch.cost.spread_warning` for a plan's candidates (baselines and
+    compound; not the base)."""
+    if not trials:
+        return None
+    proxy = Spec.model_validate(trials[0].base)
+    ratios: dict[str, float] = {}
+    notes: dict[str, list[str]] = {}
+    for t in trials:
+        c = t.candidate
+        if c.kind == "base" or c.key in ratios:
+            continue
+        ratios[c.key] = trial_row(t).flops_ratio
+        spec = Spec.model_validate(t.spec)
+        notes[c.key] = rounding_notes(proxy, spec, c.alpha**c.phi, c.beta**c.phi, c.gamma**c.phi)
+    return spread_warning(ratios, target, notes, tolerance, matched)

@@ -1,0 +1,56 @@
+"""A grid's settings file: the base spec with its optional ``search:`` and ``proxy:`` sections, flags on top."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from scaler.catalog import load_document
+from scaler.config import ProxyConfig, SearchConfig
+from scaler.spec import Document, Spec, spec_from_document, validation_error
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class GridSettings:
+    base: Spec
+    base_path: str
+    search: SearchConfig
+    proxy: ProxyConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        """What run.yaml records under ``settings`` (a resumed run must match it)."""
+        return {"base_path": self.base_path, "search": self.search.model_dump(mode="json"),
+                "proxy": self.proxy.model_dump(mode="json"), "base": self.base.to_dict()}
+
+
+def load_grid_settings(path: str | Path, overrides: dict[str, Any] | None = None) -> GridSettings:
+    """Read a base spec (file or preset name) and its ``search:`` and ``proxy:`` sections; ``overrides`` (CLI
+    flags, keys ``proxy.epochs`` style) win over the file."""
+    doc = load_document(path)
+    base = spec_from_document(doc)
+    sections: dict[str, dict[str, Any]] = {}
+    for name in ("search", "proxy"):
+        raw = doc.data.get(name) or {}
+        if not isinstance(raw, dict):
+            raise doc.error((name,), "expected a mapping of settings")
+        sections[name] = dict(raw)
+    for key, value in (overrides or {}).items():
+        section, _, field = key.partition(".")
+        if key == "proxy.progressive" and value is True:  # --progressive: the file's settings, or the defaults
+            value = sections["proxy"].get("progressive") or {}
+        sections[section][field] = value
+    search = _section(doc, "search", SearchConfig, sections["search"])
+    proxy = _section(doc, "proxy", ProxyConfig, sections["proxy"])
+    return GridSettings(base=base, base_path=str(path), search=search, proxy=proxy)
+
+
+def _section(doc: Document, name: str, model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise validation_error(doc, e, (name,), model=model) from None

@@ -1,0 +1,77 @@
+"""`scaler study`'s trials: phi = 0..K of the fitted compound family and of the single-dimension (or other
+pycls-style) strategies, with the grid's proxy and training settings, run by the same driver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scaler.coefficients import read_coefficients
+from scaler.config import ProxyConfig
+from scaler.errors import ScalerError
+from scaler.results import COLUMNS, RunDir, read_run_yaml
+from scaler.search.driver import Observer, run_plan
+from scaler.search.executors.base import Executor
+from scaler.search.plan import Candidate, candidate_spec, make_trials, proxy_spec, strategy_candidate
+from scaler.spec import Spec
+
+STRATEGIES = ("compound", "width", "depth", "resolution")  # the default: the paper's Figure 8
+STUDY_COLUMNS = (*COLUMNS, "strategy")
+
+
+@dataclass
+class StudyOutcome:
+    csv: Path
+    ran: int
+    failed: int
+
+
+def study_candidates(coefficients: tuple[float, float, float], factor: float, max_phi: int,
+                     strategies: tuple[str, ...] = STRATEGIES) -> list[Candidate]:
+    """The shared base, then phi = 1..max_phi of every strategy (``compound``: the given coefficients)."""
+    out = [Candidate("base", 1.0, 1.0, 1.0, 0.0)]
+    for phi in range(1, max_phi + 1):
+        for strategy in strategies:
+            if strategy == "compound":
+                out.append(Candidate("compound", *coefficients, float(phi)))
+            else:
+                out.append(strategy_candidate(strategy, factor, float(phi)))
+    return out
+
+
+def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, max_phi: int = 3,
+              overrides: dict[str, Any] | None = None, strategies: tuple[str, ...] = STRATEGIES,
+              limit: int | None = None) -> StudyOutcome:
+    """Train phi = 0..max_phi of every strategy with the grid's proxy settings; write ``study.csv``."""
+    from scaler.data.registry import load_dataset
+
+    grid_dir = Path(grid_dir)
+    for needed in ("run.yaml", "coefficients.yaml"):
+        if not (grid_dir / needed).exists():
+            raise ScalerError(f"not a finished grid directory: {needed} is missing (run `scaler grid` first)",
+                              where=grid_dir)
+    recorded = read_run_yaml(grid_dir / "run.yaml")["settings"]
+    coef = read_coefficients(grid_dir / "coefficients.yaml")
+    proxy = ProxyConfig.model_validate({**(recorded.get("proxy") or {}), **(overrides or {})})
+    search = recorded.get("search") or {}
+    factor, match = float(search.get("flops_factor", 2.0)), bool(search.get("match_flops", False))
+    run = RunDir(grid_dir, csv_name="study.csv", settings_name="study.yaml", columns=STUDY_COLUMNS)
+    run.lock()
+    try:
+        settings = {"max_phi": max_phi, "flops_factor": factor, "match_flops": match,
+                    "coefficients": {"alpha": coef.alpha, "beta": coef.beta, "gamma": coef.gamma},
+                    "proxy": proxy.model_dump(mode="json"), "base": Spec.model_validate(recorded["base"]).to_dict()}
+        if tuple(strategies) != STRATEGIES:  # recorded only when asked for: older study.yaml files stay valid
+            settings["strategies"] = list(strategies)
+        run.check_settings(settings, ignore=("proxy.seeds", "max_phi"))
+        data = load_dataset(proxy.dataset, val_fraction=proxy.val_fraction, subset=proxy.subset)
+        base = proxy_spec(Spec.model_validate(recorded["base"]), proxy, data.num_classes, data.channels)
+        cands = study_candidates((coef.alpha, coef.beta, coef.gamma), factor, max_phi, strategies)
+        members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")
+                   for c in cands]
+        trials = make_trials(base, members, proxy)
+        ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="study")
+        return StudyOutcome(csv=run.csv, ran=ran, failed=failed)
+    finally:
+        run.unlock()

@@ -1,0 +1,90 @@
+"""The worker side of a grid: one :class:`Trial` in, one results row and its per-epoch record out.
+
+Runs wherever the executor puts it (this process, a pool worker, a Ray task); it never writes the results
+directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from scaler.config import ProxyConfig
+from scaler.errors import ScalerError
+from scaler.results import TrialRow
+from scaler.search.plan import Trial, trial_row
+from scaler.spec import Spec
+
+Reporter = Callable[[str, dict[str, Any]], None]
+Outcome = tuple[TrialRow, dict[str, Any]]
+
+
+def load_trial_data(trial: Trial) -> Any:
+    """The trial's dataset (cached per process by :func:`scaler.data.registry.load_dataset`).
+
+    Arrays (digits, MNIST, IDX, npz) stay at their own size and every batch is resized to the trial's
+    resolution, so a trial sees the same pixels whatever else its grid or study holds. Image folders of mixed
+    sizes must be decoded to one size: the largest resolution of the plan."""
+    from scaler.data.registry import load_dataset
+
+    p = trial.proxy
+    size = trial.image_size if p["dataset"].startswith("imagefolder:") else None
+    return load_dataset(p["dataset"], val_fraction=p["val_fraction"], subset=p["subset"], image_size=size)
+
+
+def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None, report: Reporter | None = None,
+              data: Any = None) -> Outcome:
+    """Train one proxy and return (results row, per-epoch record). A training that raises is recorded as
+    ``failed``; only a :class:`ScalerError` (bad data or settings) propagates. ``data`` is the loaded dataset
+    when the caller has it (the Ray executor ships it once); by default it is loaded (and cached) here. Sets the
+    process's torch threads to ``threads`` (when given) before training."""
+    import torch
+
+    from scaler.arch.torch_model import build_model
+    from scaler.train.loop import configure_torch, train
+    from scaler.train.measure import measure_latency
+
+    row = trial_row(trial, device)
+    record: dict[str, Any] = {"trial_id": trial.trial_id, "spec": trial.spec, "curve": []}
+    config = ProxyConfig.model_validate(trial.proxy).training()
+
+    def forward(event: str) -> Callable[[dict[str, Any]], None] | None:
+        return (lambda info: report(trial.trial_id, {"event": event, **info})) if report else None
+
+    try:
+        data = data if data is not None else load_trial_data(trial)
+        spec = Spec.model_validate(trial.spec)
+        configure_torch(device, threads)
+        torch.manual_seed(trial.seed)
+        model = build_model(spec)
+        res = train(model, data, config, resolution=spec.resolution, seed=trial.seed, device=device,
+                    on_step=forward("step"), on_epoch=forward("epoch"))
+        row = dataclasses.replace(
+            row, accuracy=round(res.accuracy, 6), loss=round(res.loss, 6), status=res.status, message=res.message,
+            train_seconds=round(res.train_seconds, 3), images_per_second=round(res.images_per_second, 1),
+            train_step_ms=round(res.train_step_ms, 3))
+        if res.status == "ok":
+            row.latency_ms, row.latency_batch_ms = (
+                round(measure_latency(model, spec.in_channels, spec.resolution, bs, device=device), 3)
+                for bs in (1, config.batch_size))
+        record["curve"] = res.curve
+    except ScalerError:
+        raise
+    except Exception as e:
+        row = trial_row(trial, device, message=f"{type(e).__name__}: {e}")
+    record["row"] = row.as_dict()
+    return row, record
+
+
+def run_reporting(trial: Trial, queue: Any, *, device: str, threads: int, data: Any = None) -> Outcome:
+    """:func:`run_trial` in a worker (a process of the pool, a Ray task): its events go to ``queue`` for the
+    driver's display, best-effort."""
+
+    def report(trial_id: str, info: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):  # progress is best-effort
+            queue.put_nowait((trial_id, info))
+
+    report(trial.trial_id, {"event": "start"})
+    return run_trial(trial, device=device, threads=threads, report=report, data=data)

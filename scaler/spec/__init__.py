@@ -1,0 +1,45 @@
+"""The spec format: pydantic models, YAML with positions, timm block strings, JSON schema. No torch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from scaler.errors import ScalerError
+from scaler.spec.blocks import decode_block
+from scaler.spec.document import Document, parse_yaml, read_yaml, validation_error
+from scaler.spec.model import Derivation, HeadSpec, NormSpec, ScalingRules, Spec, StageSpec, StemSpec
+
+__all__ = [
+    "RUN_SECTIONS", "Derivation", "Document", "HeadSpec", "NormSpec", "ScalingRules", "Spec", "StageSpec",
+    "StemSpec", "decode_block", "parse_yaml", "read_yaml", "spec_from_document", "spec_json_schema",
+    "validation_error",
+]
+
+# Top-level sections that configure `scaler grid`; a spec file may carry them, the network ignores them.
+RUN_SECTIONS = ("search", "proxy")
+
+
+def spec_from_document(doc: Document) -> Spec:
+    """Validate a parsed document as a :class:`Spec`; the run sections (search, proxy) are skipped."""
+    if not isinstance(doc.data, Mapping):
+        kind = type(doc.data).__name__ if doc.data is not None else "nothing"
+        raise ScalerError(f"a spec is a mapping of fields (name, resolution, stem, stages, head), got {kind}",
+                          where=doc.where(()))
+    data = {k: v for k, v in doc.data.items() if k not in RUN_SECTIONS}
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as err:
+        raise validation_error(doc, err, model=Spec, also=RUN_SECTIONS) from None
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """JSON Schema of the spec format, for editors."""
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    props = schema.setdefault("properties", {})
+    for section in RUN_SECTIONS:
+        props[section] = {"type": "object", "description": f"`scaler grid` {section} settings (see README)"}
+    return schema

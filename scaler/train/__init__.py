@@ -1,0 +1,1 @@
+"""Training a proxy: the loop, its schedules, and the measurements (accuracy, BN calibration, latency)."""

@@ -1,0 +1,256 @@
+"""Proxy training: a short, deterministic, allocation-light training loop over an in-memory dataset.
+
+The caller owns the process-wide settings (torch threads, cuDNN flags: :func:`configure_torch`); the loop only
+trains the model it is given.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scaler.config import TrainConfig
+from scaler.data.registry import Dataset
+from scaler.data.transforms import BatchTransform
+from scaler.train.measure import autocast, evaluate, recalibrate_bn, resolve_device
+from scaler.train.schedule import StageSettings, build_optimizer, learning_rate, progressive_schedule
+
+LOG_EVERY = 10  # optimizer steps between on_step calls
+DIVERGENCE_FACTOR = 100.0  # a loss this many times a uniform guess's (ln K) counts as diverged
+
+Callback = Callable[[dict], None]
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`. ``accuracy`` is top-1 on the validation set, in [0, 1]."""
+
+    accuracy: float
+    loss: float
+    curve: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+    images_per_second: float = 0.0
+    train_step_ms: float = float("nan")  # mean wall time of one optimizer step (batch_size images), data included
+    status: str = "ok"  # "ok" | "diverged" | "failed" (set by callers that catch exceptions)
+    message: str = ""
+
+
+def configure_torch(device: str | torch.device, threads: int | None) -> None:
+    """Process-wide settings for training: CPU threads, and cuDNN's autotuner on CUDA (fixed shapes)."""
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
+class _Diverged(Exception):
+    def __init__(self, message: str, seconds: float):
+        super().__init__(message)
+        self.seconds = seconds
+
+
+@dataclass
+class _Run:
+    """What one training run reads and updates, epoch to epoch."""
+
+    model: nn.Module
+    config: TrainConfig
+    dev: torch.device
+    gen: torch.Generator
+    data: Dataset
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_curve: torch.Tensor
+    y_curve: torch.Tensor
+    batch_size: int
+    steps_per_epoch: int
+    transform: BatchTransform
+    schedule: list[StageSettings]
+    optimizer: torch.optim.Optimizer
+    loss_limit: float
+    train_tf: BatchTransform
+    stage: StageSettings | None = None
+    mix_weights: torch.distributions.Beta | None = None
+    step: int = 0
+    images: int = 0
+    train_seconds: float = 0.0
+    curve: list[dict] = field(default_factory=list)
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.config.epochs
+
+    @property
+    def warmup_steps(self) -> int:
+        return round(self.config.warmup_epochs * self.steps_per_epoch)
+
+    def bad(self, loss: float) -> bool:
+        return not loss <= self.loss_limit  # also true for NaN
+
+
+def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: int, seed: int,
+          device: str = "cpu", on_step: Callback | None = None, on_epoch: Callback | None = None) -> TrainResult:
+    """Train ``model`` in place on ``data`` at ``resolution`` px and return its validation accuracy.
+
+    Bitwise repeatable on CPU for a given ``seed`` and thread count. A non-finite loss, or one above 100x
+    that of a uniform guess, stops training with ``status="diverged"`` (accuracy 0, loss NaN). Exceptions
+    propagate to the caller.
+    """
+    run = _start(model, data, config, resolution=resolution, seed=seed, device=device)
+    last_loss = float("nan")
+    try:
+        for epoch in range(1, config.epochs + 1):
+            _enter_stage(run, epoch)
+            result = _train_epoch(run, epoch, on_step)
+            last_loss = result.loss
+            _score_epoch(run, epoch, result, on_epoch)
+    except _Diverged as d:
+        return TrainResult(accuracy=0.0, loss=float("nan"), curve=run.curve, train_seconds=d.seconds,
+                           images_per_second=run.images / max(d.seconds, 1e-9), status="diverged",
+                           message=str(d))
+    return TrainResult(accuracy=run.curve[-1]["accuracy"], loss=last_loss, curve=run.curve,
+                       train_seconds=run.train_seconds,
+                       images_per_second=run.images / max(run.train_seconds, 1e-9),
+                       train_step_ms=1000 * run.train_seconds / max(1, run.step), status="ok")
+
+
+def _start(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: int, seed: int,
+           device: str) -> _Run:
+    """Seed, move model and data to the device once, and build what every epoch shares."""
+    dev = resolve_device(device)
+    torch.manual_seed(seed)  # dropout / stochastic depth inside the model
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed)
+    model.to(dev, memory_format=torch.channels_last)
+    model.train()
+    # The whole uint8 dataset moves to the device once: batches are then index_select gathers, never copies
+    # from the host.
+    x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
+    x_val, y_val = data.x_val.to(dev), data.y_val.to(dev)
+    x_curve, y_curve = x_val, y_val
+    if 0 < config.curve_val_images < len(y_val):
+        # The same images for every trial and seed, so curves are comparable.
+        pick = torch.randperm(len(y_val), generator=torch.Generator().manual_seed(0))
+        pick = pick[: config.curve_val_images]
+        x_curve, y_curve = x_val.index_select(0, pick.to(dev)), y_val.index_select(0, pick.to(dev))
+    batch_size = min(config.batch_size, len(y_train))  # tiny subsets: one full batch per epoch rather than none
+    transform = BatchTransform(data.mean, data.std, resolution, config.augment)  # evaluation: always here
+    schedule = progressive_schedule(config.progressive, config.epochs, resolution) if config.progressive else []
+    return _Run(model=model, config=config, dev=dev, gen=gen, data=data, x_train=x_train, y_train=y_train,
+                x_val=x_val, y_val=y_val, x_curve=x_curve, y_curve=y_curve, batch_size=batch_size,
+                steps_per_epoch=len(y_train) // batch_size,  # drop_last
+                transform=transform, schedule=schedule, optimizer=build_optimizer(model, config, dev),
+                loss_limit=DIVERGENCE_FACTOR * math.log(max(2, data.num_classes)), train_tf=transform)
+
+
+def _enter_stage(run: _Run, epoch: int) -> None:
+    """Progressive learning: at a stage's first epoch, its image size, dropout, augmentation and mixup."""
+    stage = next((st for st in run.schedule if st.first_epoch <= epoch <= st.last_epoch), None)
+    if stage is None or stage is run.stage:
+        return
+    run.stage = stage
+    cfg, data = run.config, run.data
+    aug = cfg.augment.model_copy(update={"magnitude": cfg.augment.magnitude * stage.augment})
+    run.train_tf = BatchTransform(data.mean, data.std, stage.image_size, aug)
+    for m in run.model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = stage.dropout
+    run.mix_weights = torch.distributions.Beta(stage.mixup, stage.mixup) if stage.mixup > 0 else None
+
+
+@dataclass(frozen=True)
+class _Epoch:
+    loss: float  # mean training loss
+    perm: torch.Tensor  # the epoch's order of the training images
+    seconds: float
+    lr: float  # of the epoch's last step
+
+
+def _train_epoch(run: _Run, epoch: int, on_step: Callback | None) -> _Epoch:
+    """One pass over the training set."""
+    cfg, dev = run.config, run.dev
+    sync_every_step = dev.type == "cpu"  # .item() is free on CPU; on GPU sync only when reporting
+    t0 = time.perf_counter()
+    perm = torch.randperm(len(run.y_train), generator=run.gen, device=dev)
+    loss_sum = torch.zeros((), device=dev)
+    window_sum = torch.zeros((), device=dev)
+    window_start, window_t0 = run.step, t0
+    for i in range(run.steps_per_epoch):
+        lr = learning_rate(run.step, run.total_steps, base_lr=cfg.lr, warmup_steps=run.warmup_steps,
+                           schedule=cfg.schedule)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+        loss = _step(run, perm[i * run.batch_size : (i + 1) * run.batch_size])
+        if sync_every_step and run.bad(loss.item()):
+            raise _Diverged(f"loss became {loss.item():.4g} at epoch {epoch}, step {run.step}/{run.total_steps}",
+                            run.train_seconds + time.perf_counter() - t0)
+        run.optimizer.step()
+        loss_sum += loss
+        window_sum += loss
+        if on_step is not None and (run.step % LOG_EVERY == 0 or i == run.steps_per_epoch - 1):
+            window_loss = (window_sum / (run.step - window_start)).item()  # one sync per report
+            if run.bad(window_loss):
+                raise _Diverged(f"loss became {window_loss:.4g} at epoch {epoch}, steps {window_start + 1}-"
+                                f"{run.step}", run.train_seconds + time.perf_counter() - t0)
+            now = time.perf_counter()
+            on_step({"epoch": epoch, "step": run.step, "steps": run.total_steps, "loss": window_loss,
+                     "images_per_second": (run.step - window_start) * run.batch_size / max(now - window_t0, 1e-9)})
+            window_sum.zero_()
+            window_start, window_t0 = run.step, now
+    epoch_loss = (loss_sum / max(1, run.steps_per_epoch)).item()  # also synchronizes the device
+    seconds = time.perf_counter() - t0
+    run.train_seconds += seconds
+    run.images += run.steps_per_epoch * run.batch_size
+    if run.bad(epoch_loss):
+        raise _Diverged(f"loss became {epoch_loss:.4g} during epoch {epoch}", run.train_seconds)
+    return _Epoch(loss=epoch_loss, perm=perm, seconds=seconds, lr=lr)
+
+
+def _step(run: _Run, idx: torch.Tensor) -> torch.Tensor:
+    """Forward and backward of one batch (mixup when the stage asks for it); returns the detached loss."""
+    smoothing = run.config.label_smoothing
+    # batch
+    xb = run.train_tf.train(run.x_train.index_select(0, idx), run.gen)
+    yb = run.y_train.index_select(0, idx)
+    if run.mix_weights is not None:
+        lam = float(run.mix_weights.sample())
+        mix = torch.randperm(len(yb), generator=run.gen, device=run.dev)
+        xb = xb.mul(lam).add_(xb.index_select(0, mix), alpha=1 - lam)
+    # forward
+    with autocast(run.dev):
+        out = run.model(xb)
+        loss = F.cross_entropy(out, yb, label_smoothing=smoothing)
+        if run.mix_weights is not None:
+            loss = lam * loss + (1 - lam) * F.cross_entropy(out, yb.index_select(0, mix), label_smoothing=smoothing)
+    # backward
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.step += 1
+    return loss.detach().float()
+
+
+def _score_epoch(run: _Run, epoch: int, result: _Epoch, on_epoch: Callback | None) -> None:
+    """Precise BN, then validation accuracy (a fixed subset between epochs, everything after the last)."""
+    cfg = run.config
+    if cfg.bn_calibration:
+        # A random (seeded) slice: datasets may be stored sorted by class.
+        calib = run.x_train.index_select(0, result.perm[: cfg.bn_calibration])
+        recalibrate_bn(run.model, calib, run.transform, batch_size=run.batch_size, device=run.dev)
+    xe, ye = (run.x_val, run.y_val) if epoch == cfg.epochs else (run.x_curve, run.y_curve)
+    accuracy = evaluate(run.model, xe, ye, run.transform, batch_size=cfg.eval_batch_size, device=run.dev)
+    row = {"epoch": epoch, "loss": result.loss, "accuracy": accuracy, "lr": result.lr, "seconds": result.seconds,
+           "val_images": len(ye), "image_size": run.train_tf.resolution}
+    if run.stage is not None:
+        row.update(stage=run.schedule.index(run.stage) + 1, dropout=run.stage.dropout, augment=run.stage.augment,
+                   mixup=run.stage.mixup)
+    run.curve.append(row)
+    if on_epoch is not None:
+        on_epoch(dict(row))

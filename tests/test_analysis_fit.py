@@ -1,0 +1,162 @@
+"""Fitting coefficients from a results table, and the coefficients file."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from scaler.analysis.fit import fit_results, on_constraint, quadratic_fit, seed_noise, summarize
+from scaler.catalog import preset
+from scaler.coefficients import coefficients_document, read_coefficients
+from scaler.config import SearchConfig
+from scaler.errors import ScalerError
+from scaler.search.plan import candidates
+
+
+def _table(acc, seeds=(0,), noise=0.0):
+    rows = []
+    for c in candidates(SearchConfig(step=0.1)):
+        for s in seeds:
+            rows.append({"trial_id": f"{c.key}-s{s}", "kind": c.kind, "alpha": c.alpha, "beta": c.beta,
+                         "gamma": c.gamma, "flops": 1000, "accuracy": acc(c) + noise * (s - (len(seeds) - 1) / 2),
+                         "status": "ok", "seed": s})
+    return pd.DataFrame(rows)
+
+
+def _peak(c):  # a smooth surface with its optimum at beta 1.1, gamma 1.15 on the constraint
+    return 0.9 - (math.log(c.beta) - math.log(1.1)) ** 2 - (math.log(c.gamma) - math.log(1.15)) ** 2
+
+
+RANGES = {"alpha_range": (1.0, 2.0), "beta_range": (1.0, 1.4), "gamma_range": (1.0, 1.4)}
+
+
+def test_quadratic_fit_recovers_a_known_optimum():
+    df = _table(_peak)
+    table = summarize(df)
+    fit = quadratic_fit(table[table["kind"] != "base"], 2.0, (1.0, 1.4), (1.0, 1.4), (1.0, 2.0))
+    assert fit["ok"] and fit["r2"] == pytest.approx(1.0, abs=1e-6)
+    assert fit["beta"] == pytest.approx(1.1, abs=0.003) and fit["gamma"] == pytest.approx(1.15, abs=0.003)
+    assert fit["alpha"] == pytest.approx(2 / (1.1**2 * 1.15**2), abs=0.01)
+    assert not fit["on_boundary"]
+
+
+def test_best_measured_and_unverified_ranking_with_one_seed():
+    out = fit_results(_table(_peak), factor=2.0, phi=1.0, **RANGES)
+    assert (out["best"]["beta"], out["best"]["gamma"]) == (1.1, 1.2)  # the grid point nearest the peak (in logs)
+    assert out["source"] == "best" and out["alpha"] == out["best"]["alpha"]
+    assert out["noise"]["seed_std"] is None
+    assert out["noise"]["verdict"].startswith("unverified")
+    assert set(out["baselines"]) == {"base", "depth", "width", "resolution"}
+
+
+def test_seed_noise_decides_whether_the_winner_is_separated():
+    noisy = _table(_peak, seeds=(0, 1, 2), noise=0.01)
+    assert seed_noise(noisy) == pytest.approx(0.01)
+    out = fit_results(noisy, factor=2.0, phi=1.0, **RANGES)
+    assert out["noise"]["verdict"].startswith("not separated")
+    sharp = _table(lambda c: 0.95 if (c.beta, c.gamma) == (1.1, 1.1) else 0.5, seeds=(0, 1, 2), noise=0.001)
+    out = fit_results(sharp, factor=2.0, phi=1.0, use="fit", **RANGES)
+    assert out["noise"]["verdict"].startswith("verified")
+    assert out["noise"]["margin"] == pytest.approx(0.45)
+
+
+def test_failed_trials_are_left_out_and_no_compound_is_an_error():
+    df = _table(_peak)
+    df.loc[df["kind"] == "compound", "status"] = "diverged"
+    with pytest.raises(ScalerError, match="no successful compound trial"):
+        fit_results(df, factor=2.0, phi=1.0, **RANGES)
+
+
+def test_coefficients_file_round_trip_and_errors(tmp_path: Path):
+
+    base = preset("efficientnet-b0")
+    path = tmp_path / "coefficients.yaml"
+    path.write_text(yaml.safe_dump(coefficients_document(1.2, 1.1, 1.15, base, source="best")))
+    coef = read_coefficients(path)
+    assert (coef.alpha, coef.beta, coef.gamma, coef.base) == (1.2, 1.1, 1.15, base)
+    path.write_text("alpha: 1.2\nbeta: x\ngamma: 1.15\n")
+    with pytest.raises(ScalerError, match=r"coefficients.yaml:2:7: beta: must be a positive number"):
+        read_coefficients(path)
+
+
+def _real_table():
+    """Candidates whose trained networks were rounded (as a 9-block, 28 px proxy rounds them), with accuracy a
+    smooth function of the REAL multipliers peaking on the constraint at (2 / (1.1^2 1.15^2), 1.1, 1.15)."""
+    peak = (math.log(2 / (1.1**2 * 1.15**2)), math.log(1.1), math.log(1.15))
+    rows = []
+    for c in candidates(SearchConfig(step=0.1)):
+        d = round(9 * c.alpha) / 9 if c.kind != "base" else 1.0
+        w = round(16 * c.beta / 8) * 8 / 16 * 0.5 + c.beta * 0.5  # half the knobs round to 8, half are wide
+        r = round(28 * c.gamma / 2) * 2 / 28
+        acc = 0.9 - sum((math.log(m) - p) ** 2 for m, p in zip((d, w, r), peak, strict=True))
+        rows.append({"trial_id": f"{c.key}-s0", "kind": c.kind, "alpha": c.alpha, "beta": c.beta, "gamma": c.gamma,
+                     "phi": c.phi, "flops": 1000, "accuracy": acc, "status": "ok", "seed": 0, "depth_real": d,
+                     "width_real": w, "resolution_real": r, "flops_ratio": d * w * w * r * r})
+    return pd.DataFrame(rows)
+
+
+def test_fit_uses_the_real_multipliers_and_reports_both_forms():
+    df = _real_table()
+    out = fit_results(df, factor=2.0, phi=1.0, **RANGES)
+    real = out["fit_real"]
+    assert real["ok"] and real["r2"] == pytest.approx(1.0, abs=1e-9)
+    assert real["beta"] == pytest.approx(1.1, abs=0.004) and real["gamma"] == pytest.approx(1.15, abs=0.004)
+    assert real["alpha"] == pytest.approx(2 / (1.1**2 * 1.15**2), abs=0.01)
+    best = df[df["kind"] == "compound"].sort_values("accuracy").iloc[-1]
+    # the default (real) form hands emit the direction the winner's network really took, on the constraint
+    assert out["form"] == "real"
+    d, w, r = best["depth_real"], best["width_real"], best["resolution_real"]
+    assert out["best"]["real"] == pytest.approx({"alpha": d, "beta": w, "gamma": r})
+    k = math.log(2) / math.log(d * w * w * r * r)
+    assert (out["alpha"], out["beta"], out["gamma"]) == pytest.approx((d**k, w**k, r**k), abs=1e-5)
+    assert (out["best"]["alpha"], out["best"]["beta"]) == pytest.approx((best["alpha"], best["beta"]))
+    nominal = fit_results(df, factor=2.0, phi=1.0, form="nominal", **RANGES)
+    assert (nominal["alpha"], nominal["gamma"]) == pytest.approx((best["alpha"], best["gamma"]))
+    assert fit_results(df, factor=2.0, phi=1.0, use="fit", **RANGES)["beta"] == real["beta"]
+
+
+def _costly():
+    """Base and three candidates: c1 most accurate, c2 cheapest to train, c3 nearest the FLOPs target."""
+    rows = [("base", 1.0, 1.0, 0.80, 1000, 100, 10.0), ("c1", 1.2, 1.1, 0.900, 4000, 400, 40.0),
+            ("c2", 1.0, 1.2, 0.890, 2000, 300, 12.0), ("c3", 1.4, 1.0, 0.895, 2100, 150, 30.0)]
+    return pd.DataFrame([{"trial_id": f"{k}-s0", "kind": "base" if k == "base" else "compound", "alpha": a,
+                          "beta": b, "gamma": 1.0, "accuracy": acc, "flops": f, "params": p, "train_step_ms": t,
+                          "status": "ok", "seed": 0} for k, a, b, acc, f, p, t in rows])
+
+
+@pytest.mark.parametrize(("objective", "kw", "winner"), [
+    ("accuracy", {}, (1.2, 1.1)),
+    ("flops", {}, (1.4, 1.0)),  # 0.895 x 1.05^-0.07 = 0.8919 beats 0.89 x 1 and 0.9 x 2^-0.07 = 0.857
+    ("flops", {"w": 0.0}, (1.2, 1.1)),
+    ("training", {}, (1.0, 1.2)),  # 0.89 x 1.2^-0.07 x 3^-0.05 = 0.832 > 0.812 (c3) > 0.762 (c1)
+])
+def test_each_objective_ranks_a_hand_made_table(objective: str, kw: dict, winner: tuple):
+    out = fit_results(_costly(), factor=2.0, phi=1.0, objective=objective, **kw, **RANGES)
+    assert (out["best"]["alpha"], out["best"]["beta"]) == winner
+    assert out["objective"]["name"] == objective
+    if objective == "training":
+        assert (out["objective"]["w"], out["objective"]["v"]) == (-0.07, -0.05)
+        assert out["best"]["score"] == pytest.approx(0.89 * 1.2**-0.07 * 3**-0.05, abs=1e-5)
+
+
+def test_real_form_falls_back_when_rounding_grew_nothing():
+
+    assert on_constraint({"alpha": 1.0, "beta": 1.0, "gamma": 1.0}, 2.0) is None
+    placed = on_constraint({"alpha": 1.0, "beta": 1.1, "gamma": 1.2}, 2.0)
+    assert placed["alpha"] == 1.0 and placed["beta"] * 1.0 > 1.1
+    assert placed["beta"] ** 2 * placed["gamma"] ** 2 == pytest.approx(2.0, abs=1e-4)
+
+
+def test_exponents_only_where_the_objective_has_them():
+    with pytest.raises(ScalerError, match="--v has no meaning under objective flops"):
+        fit_results(_costly(), factor=2.0, phi=1.0, objective="flops", v=-0.1, **RANGES)
+
+
+def test_training_objective_needs_step_times():
+    df = _costly().drop(columns=["train_step_ms"])
+    with pytest.raises(ScalerError, match="objective training needs the column"):
+        fit_results(df, factor=2.0, phi=1.0, objective="training", **RANGES)

@@ -1,0 +1,230 @@
+"""`scaler grid` in process: progressive proxies, an image folder, resuming the previous release's directory, and
+located one-line errors (with a suggestion) for misspelled keys in every section of the settings file."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from _specs import TINY_YAML
+from click.testing import CliRunner
+
+from scaler.cli.app import cli, main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "v0.1-grid"
+
+# Four compound candidates (step 0.2), no baselines: a run of --limit 2 trains two small networks.
+FEW = TINY_YAML + """\
+dropout: 0.0
+drop_path: 0.0
+search: {step: 0.2, baselines: false}
+proxy: {subset: 300, batch_size: 64}
+"""
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread(monkeypatch):
+    """One torch thread per trial: small convolutions gain nothing from threads, and they stall a busy 2-core box."""
+    monkeypatch.setattr("scaler.search.executors.base.available_cores", lambda: 1)
+    monkeypatch.setenv("COLUMNS", "400")
+
+
+def grid(*args: str) -> str:
+    """`scaler grid` in process on the CPU, plain output; returns what it printed."""
+    result = CliRunner().invoke(cli, ["grid", *args, "--device", "cpu", "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def fail(capsys, *args: str) -> str:
+    """A command through the entry point that must fail as a user error: returns its one stderr line."""
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out, err = capsys.readouterr()
+    assert e.value.code == 2, (out, err)
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def records(run: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((run / "trials").glob("*.json"))}
+
+
+def csv_lines(run: Path) -> list[str]:
+    return (run / "results.csv").read_text(encoding="utf-8").splitlines()
+
+
+# --- (a) progressive learning ----------------------------------------------------------------------------------------
+
+
+def test_progressive_grid(capsys, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("tiny.yaml").write_text(FEW, encoding="utf-8")
+    out = grid("tiny.yaml", "--out", "run", "--dataset", "digits", "--epochs", "2", "--progressive", "--limit", "2")
+    assert "running 2 on cpu" in out
+    run = Path("run")
+    settings = yaml.safe_load((run / "run.yaml").read_text(encoding="utf-8"))["settings"]
+    # --progressive without a progressive section in the file: the defaults, recorded in full
+    assert settings["proxy"]["progressive"] == {"stages": 4, "start_scale": 0.5, "dropout": [0.0, 0.2],
+                                                "augment": [0.25, 1.0], "mixup": [0.0, 0.2]}
+    assert settings["proxy"]["epochs"] == 2
+    found = records(run)
+    assert len(found) == 2 and len(csv_lines(run)) == 3
+    for trial_id, record in found.items():
+        curve, row = record["curve"], record["row"]
+        assert row["status"] == "ok" and row["trial_id"] == trial_id and row["epochs"] == 2
+        # 2 epochs: at most one stage per epoch, so two stages; the image size and regularization grow, and the
+        # last stage trains at the trial's own resolution with the full regularization
+        assert [e["epoch"] for e in curve] == [1, 2]
+        assert [e["stage"] for e in curve] == [1, 2]
+        assert curve[0]["image_size"] < curve[1]["image_size"] == row["resolution"]
+        assert [e["dropout"] for e in curve] == [0.1, 0.2] and [e["mixup"] for e in curve] == [0.1, 0.2]
+        assert [e["augment"] for e in curve] == [0.625, 1.0]
+    # the same directory without --progressive holds results of other settings: refused, nothing trained
+    message = fail(capsys, "grid", "tiny.yaml", "--out", "run", "--dataset", "digits", "--epochs", "2", "--quiet")
+    assert message.startswith("error: run: holds results of different settings (proxy.progressive: was {")
+    assert len(records(run)) == 2
+
+
+# --- (b) an image folder ---------------------------------------------------------------------------------------------
+
+
+def write_image_folder(root: Path) -> None:
+    """Three classes of 20 small images each, of mixed sizes and modes; each class has its own colour."""
+    from PIL import Image
+
+    sizes = [(12, 12), (16, 16), (20, 14), (14, 18)]
+    colours = {"cat": (200, 40, 40), "dog": (40, 200, 40), "owl": (40, 40, 200)}
+    for c, (name, colour) in enumerate(colours.items()):
+        (root / name).mkdir(parents=True)
+        for i in range(20):
+            size = sizes[i % len(sizes)]
+            image = Image.new("RGB", size, colour)
+            for x in range(0, size[0], 3 + c):  # a class-specific stripe pattern, with a little per-image shift
+                for y in range(size[1]):
+                    image.putpixel(((x + i) % size[0], y), (255, 255, 255))
+            if c == 0 and i % 2:
+                image = image.convert("L")  # a grey image among colour ones: read as RGB like the rest
+            image.save(root / name / f"{i:02d}.png")
+
+
+def test_image_folder_grid(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_image_folder(tmp_path / "images")
+    Path("tiny.yaml").write_text(FEW, encoding="utf-8")
+    dataset = f"imagefolder:{tmp_path / 'images'}"
+    out = grid("tiny.yaml", "--out", "run", "--dataset", dataset, "--epochs", "1", "--limit", "2")
+    assert re.search(r"data: imagefolder:\S+: 48 train / 12 validation images, 3x\d+px, 3 classes", out), out
+    run = Path("run")
+    settings = yaml.safe_load((run / "run.yaml").read_text(encoding="utf-8"))["settings"]
+    assert settings["proxy"]["dataset"] == dataset
+    found = records(run)
+    assert len(found) == 2
+    for record in found.values():
+        # the proxy is sized for the folder: 3 classes, RGB; the base spec's 10 classes do not matter
+        assert (record["spec"]["num_classes"], record["spec"]["in_channels"]) == (3, 3)
+        assert record["row"]["status"] == "ok" and 0 <= record["row"]["accuracy"] <= 1
+    assert (run / "coefficients.yaml").is_file()
+
+
+# --- (c) the previous release's directory ---------------------------------------------------------------------------
+
+
+def test_previous_release_directory_resumes(tmp_path: Path, monkeypatch):
+    from scaler.results import read_results
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(FIXTURE, tmp_path, dirs_exist_ok=True)
+    run = Path("run")
+    old_csv = (run / "results.csv").read_text(encoding="utf-8")
+    old_settings = yaml.safe_load((run / "run.yaml").read_text(encoding="utf-8"))
+    old_coefficients = (run / "coefficients.yaml").read_text(encoding="utf-8")
+    assert "schema_version" not in old_settings
+    df = read_results(run / "results.csv")
+    assert df.attrs["schema_version"] == 1 and len(df) == 6
+
+    # --limit 0: the settings match the recorded ones, the 6 trials count as done, nothing trains
+    out = grid("tiny.yaml", "--out", "run", "--limit", "0")
+    assert "grid: 8 trials (8 candidates x 1 seed(s)), 6 already done, running 0 on cpu" in out
+    assert "older scaler" not in out  # the old header has every column of today's rows
+    assert (run / "results.csv").read_text(encoding="utf-8") == old_csv
+    assert len(records(run)) == 6
+    recorded = yaml.safe_load((run / "run.yaml").read_text(encoding="utf-8"))
+    assert recorded["schema_version"] == 1 and recorded["settings"] == old_settings["settings"]
+    assert (run / "coefficients.yaml").read_text(encoding="utf-8") == old_coefficients  # refitted, same
+
+    # --limit 1: exactly one more trial, the next of the plan, appended under the same header
+    out = grid("tiny.yaml", "--out", "run", "--limit", "1")
+    assert "6 already done, running 1 on cpu" in out
+    lines = csv_lines(run)
+    assert "\n".join(lines[:7]) + "\n" == old_csv  # header and the old rows untouched
+    assert len(lines) == 8 and lines[7].startswith("a1.389-b1.200-g1.000-s0,compound,")
+    assert len(lines[7].split(",")) == len(lines[0].split(","))
+    assert sorted(records(run)) == sorted([*(p.stem for p in (FIXTURE / "run" / "trials").glob("*.json")),
+                                           "a1.389-b1.200-g1.000-s0"])
+    df = read_results(run)
+    assert df.attrs["schema_version"] == 1 and len(df) == 7 and (df["status"] == "ok").all()
+    assert list(df.columns) == lines[0].split(",")
+
+    result = CliRunner().invoke(cli, ["plot", "run/results.csv"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    written = result.stdout.split()
+    assert sorted(Path(p).name for p in written) == sorted(
+        f"{name}.{ext}" for name in ("pareto", "coefficients", "curves") for ext in ("png", "svg"))
+    assert all(Path(p).parent == run / "plots" and Path(p).stat().st_size > 0 for p in written)
+
+
+# --- (d) misspelled keys ---------------------------------------------------------------------------------------------
+
+
+def where(text: str, key: str) -> str:
+    """``line:col`` (1-based) of the first occurrence of ``key`` in ``text``."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        if key in line:
+            return f"{n}:{line.index(key) + 1}"
+    raise AssertionError(key)
+
+
+BASE = TINY_YAML + "dropout: 0.0\n"
+
+
+@pytest.mark.parametrize("text, key, message", [
+    (BASE.replace("resolution: 16", "resoluton: 16"), "resoluton",
+     "unknown field 'resoluton' (did you mean 'resolution'?)"),
+    (BASE.replace("stem: {channels: 8}", "stem: {channels: 8, kernal: 3}"), "kernal",
+     "stem: unknown field 'kernal' (did you mean 'kernel'?)"),
+    (BASE + "colour: red\n", "colour", "unknown field 'colour'"),
+    (BASE + "proxy: {epoch: 1}\n", "epoch", "proxy: unknown field 'epoch' (did you mean 'epochs'?)"),
+    (BASE + "proxy:\n  epochs: 1\n  augment: {translte: 0.1}\n", "translte",
+     "proxy.augment: unknown field 'translte' (did you mean 'translate'?)"),
+    (BASE + "proxy:\n  progressive: {stage: 2}\n", "stage:",
+     "proxy.progressive: unknown field 'stage' (did you mean 'stages'?)"),
+    (BASE + "search: {stpe: 0.1}\n", "stpe", "search: unknown field 'stpe' (did you mean 'step'?)"),
+    (BASE + "search:\n  beta: [1.0, 1.2]\n  gama: [1.0, 1.2]\n", "gama",
+     "search: unknown field 'gama' (did you mean 'gamma'?)"),
+    (BASE + "search: {zzzzqq: 0.1}\n", "zzzzqq", "search: unknown field 'zzzzqq'"),
+])
+def test_misspelled_keys_are_located_one_line_errors(capsys, tmp_path: Path, monkeypatch, text: str, key: str,
+                                                     message: str):
+    monkeypatch.chdir(tmp_path)
+    Path("bad.yaml").write_text(text, encoding="utf-8")
+    line = fail(capsys, "grid", "bad.yaml", "--out", "run", "--dataset", "digits", "--limit", "0", "--quiet")
+    assert line == f"error: bad.yaml:{where(text, key)}: {message}"
+    assert not Path("run").exists()  # refused before anything was written
+
+
+def test_spec_typo_names_the_file_as_given(capsys, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("specs").mkdir()
+    Path("specs/bad.yaml").write_text(BASE.replace("resolution: 16", "resoluton: 16"), encoding="utf-8")
+    assert fail(capsys, "grid", "specs/bad.yaml", "--limit", "0", "--quiet") == (
+        "error: specs/bad.yaml:2:1: unknown field 'resoluton' (did you mean 'resolution'?)")
+    absolute = str(tmp_path / "specs" / "bad.yaml")
+    assert fail(capsys, "grid", absolute, "--limit", "0", "--quiet") == (
+        f"error: {absolute}:2:1: unknown field 'resoluton' (did you mean 'resolution'?)")
+    assert not Path("results").exists()

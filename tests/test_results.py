@@ -1,0 +1,58 @@
+"""The results directory: one row schema, its columns in the order older releases wrote, schema versions."""
+
+from __future__ import annotations
+
+import csv
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scaler.errors import ScalerError
+from scaler.results import COLUMNS, NUMERIC, SCHEMA_VERSION, RunDir, TrialRow, read_results, read_run_yaml
+
+OLD_RUN = Path(__file__).parent / "fixtures" / "v0.1-grid" / "run"
+
+
+def test_the_row_schema_keeps_the_columns_of_the_previous_release():
+    with open(OLD_RUN / "results.csv", newline="") as f:
+        header = next(csv.reader(f))
+    assert list(COLUMNS) == header
+    assert "accuracy" in NUMERIC and "trial_id" not in NUMERIC and "status" not in NUMERIC
+
+
+def test_a_row_before_training_is_failed_until_training_says_otherwise(tmp_path: Path):
+    row = TrialRow(trial_id="x-s0", kind="base", alpha=1.0, beta=1.0, gamma=1.0, phi=0.0, depth=1.0, width=1.0,
+                   resolution=16, params=10, flops=100)
+    assert row.status == "failed" and math.isnan(row.accuracy)
+    run = RunDir(tmp_path)
+    run.append(row, {"trial_id": "x-s0", "curve": []})
+    text = (tmp_path / "results.csv").read_text()
+    # NaN cells are empty, floats print without trailing noise, and the line is whole
+    assert text.splitlines()[1] == "x-s0,base,1,1,1,0,1,1,16,10,100,,0,0,0,0,failed,,,,,,0,,,,,,"
+    assert text.endswith("\n")
+    assert (tmp_path / "trials" / "x-s0.json").exists()
+
+
+def test_run_yaml_records_the_schema_version_and_old_ones_read_as_version_1(tmp_path: Path):
+    run = RunDir(tmp_path / "new")
+    run.path.mkdir()
+    run.write_settings({"a": 1}, {"device": "cpu"})
+    assert yaml.safe_load(run.run_yaml.read_text())["schema_version"] == SCHEMA_VERSION == 1
+    old = tmp_path / "old"
+    shutil.copytree(OLD_RUN, old)
+    assert "schema_version" not in yaml.safe_load((old / "run.yaml").read_text())
+    assert read_run_yaml(old / "run.yaml")["schema_version"] == 1
+    df = read_results(old)
+    assert df.attrs["schema_version"] == 1 and len(df) == 6
+
+
+def test_a_broken_run_yaml_is_one_located_error(tmp_path: Path):
+    (tmp_path / "run.yaml").write_text("settings: [unclosed\n")
+    with pytest.raises(ScalerError, match=r"run\.yaml is not valid YAML"):
+        read_run_yaml(tmp_path / "run.yaml")
+    (tmp_path / "run.yaml").write_text("- a list\n")
+    with pytest.raises(ScalerError, match="expected a mapping"):
+        read_run_yaml(tmp_path / "run.yaml")

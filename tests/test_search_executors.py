@@ -1,0 +1,344 @@
+"""Ctrl-C and dying workers under the grid's executors, on real ``scaler grid`` processes.
+
+A process is the point here (signals, process pools), so every test starts the CLI with ``subprocess.Popen`` in a
+session of its own: a Ctrl-C is a SIGINT to that process group, and cleanup can kill the whole tree without
+touching anything else. Output goes to files (a pipe nobody reads could block the grid).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _specs import TINY_YAML
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+
+# 7 trials: base, the depth-, width- and resolution-only baselines, and 3 compound candidates.
+SPEC = TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4]}\nproxy: {dataset: digits, lr: 0.1}\n"
+TRIALS = 7
+GRID = [sys.executable, "-c", "from scaler.cli.app import main; main()", "grid", "tiny.yaml", "--quiet",
+        "--subset", "300", "--device", "cpu", "--out", "run"]
+# A loopback Ray cluster without usage reports or token auth (see tests/test_ray.py).
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+# -- running a grid ---------------------------------------------------------------------------------------------
+
+
+class Grid:
+    """A ``scaler grid`` process in its own session, its stdout and stderr in files."""
+
+    def __init__(self, cwd: Path, *flags: str, env: dict[str, str] | None = None, name: str = "grid"):
+        (cwd / "tiny.yaml").write_text(SPEC)
+        self.cwd = cwd
+        self.csv = cwd / "run" / "results.csv"
+        self.stdout_path, self.stderr_path = cwd / f"{name}.out", cwd / f"{name}.err"
+        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
+            self.proc = subprocess.Popen([*GRID, *flags], cwd=cwd, stdout=out, stderr=err, start_new_session=True,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> tuple[str, str]:
+        return self.stdout_path.read_text(), self.stderr_path.read_text()
+
+    def describe(self) -> str:
+        out, err = self.output()
+        return f"\n--- stdout ---\n{out[-3000:]}\n--- stderr ---\n{err[-4000:]}"
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"scaler grid still running after {timeout:.0f} s" + self.describe())
+
+    def wait_for_rows(self, n: int, timeout: float) -> None:
+        """Until results.csv holds ``n`` complete rows; fails if the grid exits first."""
+        deadline = time.monotonic() + timeout
+        while len(complete_lines(self.csv)) < n + 1:  # + the header
+            if self.proc.poll() is not None:
+                pytest.fail(f"scaler grid exited ({self.proc.returncode}) before {n} row(s)" + self.describe())
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {n} row(s) in results.csv after {timeout:.0f} s" + self.describe())
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """The whole tree (its own process group), if still there."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=60)
+
+
+@pytest.fixture
+def grids() -> Iterator[list[Grid]]:
+    """Grids started by a test; whatever is still running at its end is killed."""
+    started: list[Grid] = []
+    yield started
+    for g in started:
+        g.kill()
+
+
+def complete_lines(path: Path) -> list[str]:
+    text = path.read_text() if path.exists() else ""
+    return text.splitlines()[: text.count("\n")]
+
+
+def checked_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a results file that must be whole: it ends with a newline and every record has the header's
+    number of fields."""
+    text = path.read_text()
+    assert text.endswith("\n"), f"torn last line: {text[-300:]!r}"
+    records = list(csv.reader(io.StringIO(text)))
+    header = records[0]
+    assert header[0] == "trial_id" and "status" in header, header
+    bad = [r for r in records[1:] if len(r) != len(header)]
+    assert not bad, f"rows without the header's {len(header)} fields: {bad}"
+    return [dict(zip(header, r, strict=True)) for r in records[1:]]
+
+
+def finished_ids(stdout: str) -> list[str]:
+    """Trial ids from the ``[k/N] <id>: <status> ...`` lines of --quiet output."""
+    return [line.split("] ", 1)[1].split(":", 1)[0] for line in stdout.splitlines() if line.startswith("[")]
+
+
+def assert_interrupted(err: str) -> None:
+    """Ctrl-C is one line, ``interrupted``, and no traceback (click's blank line before it is tolerated)."""
+    assert "Traceback" not in err, err[-4000:]
+    assert [line for line in err.splitlines() if line.strip()] == ["interrupted"], err[-4000:]
+
+
+# -- processes --------------------------------------------------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc/*/stat, so any kernel will do)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def maps(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    """Running (not gone, not a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def pool_workers(grid: Grid, count: int = 2, timeout: float = 180) -> list[int]:
+    """The pool's worker processes: spawned children of the grid that loaded torch (the pool's Manager process and
+    multiprocessing's resource tracker are children too, without torch)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        workers = [p for p in children(grid.pid) if "libtorch" in maps(p)]
+        if len(workers) >= count:
+            return workers
+        if grid.proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"found {len(workers)} of {count} pool workers" + grid.describe())
+        time.sleep(0.1)
+
+
+def wait_until_gone(pids: list[int], timeout: float) -> list[int]:
+    """The pids still alive after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+# -- the local process pool -------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_keeps_finished_rows_and_the_rerun_trains_only_the_rest(tmp_path: Path, grids: list[Grid]):
+    flags = ("--epochs", "6", "--workers", "2")
+    grids.append(first := Grid(tmp_path, *flags, name="first"))
+    first.wait_for_rows(1, timeout=240)  # trials of both workers are running: 6 of 7 are still to come
+    os.kill(first.pid, signal.SIGINT)
+    rc = first.wait(timeout=180)
+    out, err = first.output()
+    assert rc == 130, first.describe()
+
+    table = checked_rows(first.csv)
+    done = [r["trial_id"] for r in table]
+    assert 1 <= len(done) < TRIALS and len(set(done)) == len(done), done
+    assert all(r["status"] == "ok" for r in table), table  # an interrupted trial is not recorded as failed
+    printed = finished_ids(out)  # a Ctrl-C between writing a row and printing it leaves it unprinted
+    assert printed == done[: len(printed)]  # every trial reported finished is in the file, in that order
+    assert all((tmp_path / "run" / "trials" / f"{tid}.json").exists() for tid in done)
+
+    grids.append(rerun := Grid(tmp_path, *flags, name="rerun"))
+    assert rerun.wait(timeout=300) == 0, rerun.describe()
+    out2, _ = rerun.output()
+    assert f"{len(done)} already done, running {TRIALS - len(done)}" in out2, out2
+    final = checked_rows(rerun.csv)
+    ids = [r["trial_id"] for r in final]
+    assert len(ids) == len(set(ids)) == TRIALS, ids
+    assert ids[: len(done)] == done and sorted(finished_ids(out2)) == sorted(ids[len(done):])
+    assert all(r["status"] == "ok" for r in final), final
+    assert_interrupted(err)  # last, so that a wrong message does not hide the checks above
+
+
+def test_ctrl_c_stops_the_trials_in_flight_at_once(tmp_path: Path, grids: list[Grid]):
+    """A terminal's Ctrl-C (SIGINT to the whole process group) while both workers are a long way from the end of
+    their trials: the grid exits within seconds, no worker goes on training, and nothing is recorded."""
+    grids.append(grid := Grid(tmp_path, "--epochs", "300", "--workers", "2"))  # a trial takes ~half a minute
+    workers = pool_workers(grid)
+    deadline = time.monotonic() + 90  # until both load their data (sklearn's digits): their trials have begun
+    while not all("sklearn" in maps(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+    assert grid.proc.poll() is None and not complete_lines(grid.csv), grid.describe()
+
+    os.killpg(grid.pid, signal.SIGINT)
+    try:
+        rc = grid.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        left = [p for p in workers if alive(p)]
+        grid.kill()
+        pytest.fail(f"still running 20 s after Ctrl-C (pool workers alive: {left})" + grid.describe())
+    assert rc == 130, grid.describe()
+    assert not wait_until_gone(workers, timeout=10), "pool workers outlived the grid"
+    assert not complete_lines(grid.csv)[1:], "an interrupted trial was recorded"
+    assert_interrupted(grid.output()[1])
+
+
+def test_a_worker_killed_mid_trial_fails_only_its_trial(tmp_path: Path, grids: list[Grid]):
+    grids.append(grid := Grid(tmp_path, "--epochs", "6", "--workers", "2"))
+    grid.wait_for_rows(1, timeout=240)  # both workers are busy: trials are queued for them
+    workers = pool_workers(grid)
+    os.kill(workers[0], signal.SIGKILL)
+    assert grid.wait(timeout=300) == 0, grid.describe()
+
+    table = checked_rows(grid.csv)
+    ids = [r["trial_id"] for r in table]
+    assert len(ids) == len(set(ids)) == TRIALS, ids
+    failed = [r for r in table if r["status"] != "ok"]
+    # the killed trial is a failed row (or, retried, an ok one); every other trial trains as usual
+    assert len(failed) <= 1, [(r["trial_id"], r["status"], r["message"]) for r in failed]
+    assert all(r["status"] == "failed" and r["message"].startswith("worker died") for r in failed), failed
+
+
+# -- Ray --------------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """(address, pid) of a loopback Ray head node of 2 CPUs in its own process group (as in tests/test_ray.py);
+    skipped without Ray unless SCALER_REQUIRE_RAY=1."""
+    if os.environ.get("SCALER_REQUIRE_RAY") != "1":
+        pytest.importorskip("ray")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("ray") / "head.log"
+    with open(log, "w") as out:
+        head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
+                                 f"--port={port}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false",
+                                 "--disable-usage-stats"],
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **RAY_ENV},
+                                start_new_session=True)
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while "Ray runtime started" not in log.read_text():
+            assert head.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        yield address, head.pid
+    finally:
+        # SIGTERM to `ray start` alone: it drains the node and stops its processes in a second or two (sent to the
+        # whole group, the GCS dies first and the drain waits 30 s for it); then the group, for stragglers
+        os.kill(head.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)
+        head.wait(timeout=60)
+        note = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if note.exists() and str(port) in note.read_text():
+            note.unlink()
+
+
+def _ray_task_pids(head: int) -> list[int]:
+    """Processes of the test cluster running a scaler trial as a Ray task (Ray titles them ``ray::_trial_task``
+    while they do); Ray instances of other tests are left out."""
+    tree, todo = [], [head]
+    while todo:
+        todo.extend(kids := children(todo.pop()))
+        tree.extend(kids)
+    pids = []
+    for pid in tree:
+        try:
+            if b"ray::_trial_task" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.append(pid)
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.slow
+def test_ctrl_c_under_ray_keeps_finished_rows_and_the_rerun_resumes(ray_cluster: tuple[str, int], tmp_path: Path,
+                                                                    grids: list[Grid]):
+    address, head = ray_cluster
+    flags = ("--epochs", "10", "--executor", "ray", "--ray-address", address, "--cpus-per-trial", "1")
+    grids.append(first := Grid(tmp_path, *flags, env=RAY_ENV, name="first"))
+    first.wait_for_rows(1, timeout=300)
+    os.killpg(first.pid, signal.SIGINT)
+    rc = first.wait(timeout=180)
+    out, err = first.output()
+    assert rc == 130, first.describe()
+
+    table = checked_rows(first.csv)
+    done = [r["trial_id"] for r in table]
+    assert 1 <= len(done) < TRIALS and len(set(done)) == len(done), done
+    assert all(r["status"] == "ok" for r in table), table
+    printed = finished_ids(out)
+    assert printed == done[: len(printed)]
+    # Ctrl-C cancels the tasks still running or queued: the cluster stops training them
+    assert not wait_until_gone(_ray_task_pids(head), timeout=60), "Ray tasks still running after Ctrl-C"
+
+    grids.append(rerun := Grid(tmp_path, *flags, env=RAY_ENV, name="rerun"))
+    assert rerun.wait(timeout=400) == 0, rerun.describe()
+    out2, _ = rerun.output()
+    assert f"{len(done)} already done, running {TRIALS - len(done)}" in out2, out2
+    final = checked_rows(rerun.csv)
+    ids = [r["trial_id"] for r in final]
+    assert len(ids) == len(set(ids)) == TRIALS, ids
+    assert ids[: len(done)] == done and sorted(finished_ids(out2)) == sorted(ids[len(done):])
+    assert all(r["status"] == "ok" for r in final), final
+    assert_interrupted(err)

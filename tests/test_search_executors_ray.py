@@ -1,0 +1,177 @@
+"""`scaler grid --executor ray` on a local Ray cluster started by the tests (2 CPUs).
+
+CI installs the `ray` extra and sets SCALER_REQUIRE_RAY=1, so these tests fail there rather than skip.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from _specs import TINY_YAML
+
+if os.environ.get("SCALER_REQUIRE_RAY") != "1":
+    pytest.importorskip("ray")
+
+from scaler.search.executors.base import available_cores
+
+# A loopback test cluster: no usage reports, and no token auth (whether Ray turns it on depends on what an earlier
+# ray.init() of this user left in ~/.ray, so the head and the clients could disagree).
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+COMPARED = ("trial_id", "kind", "alpha", "beta", "gamma", "resolution", "params", "flops", "accuracy", "loss",
+            "status", "seed", "epochs")
+SPEC = TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4]}\nproxy: {dataset: digits, lr: 0.1}\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A Ray head node of this machine's CPUs, in its own process group: stopping it leaves any other Ray
+    instance on the machine alone (``ray stop`` would stop them all)."""
+    port = _free_port()
+    env = {**os.environ, **RAY_ENV}
+    log = tmp_path_factory.mktemp("ray") / "head.log"
+    with open(log, "w") as out:
+        head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
+                                 f"--port={port}", f"--num-cpus={available_cores()}", "--num-gpus=0",
+                                 "--include-dashboard=false", "--disable-usage-stats"],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while "Ray runtime started" not in log.read_text():
+            assert head.poll() is None, log.read_text()[-3000:]
+            assert time.time() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        yield address
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        # `ray start` notes its address for later ray.init() calls; `ray stop` would remove the note, so do it here
+        note = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if note.exists() and address.split(":")[1] in note.read_text():
+            note.unlink()
+
+
+def grid(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    spec = cwd / "tiny.yaml"
+    if not spec.exists():
+        spec.write_text(SPEC)
+    proc = subprocess.run([sys.executable, "-m", "scaler.cli", "grid", str(spec), "--quiet", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **RAY_ENV})
+    if check:
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_ray_executor_matches_the_local_one(cluster: str, tmp_path: Path):
+    flags = ["--epochs", "2", "--subset", "400", "--limit", "4", "--device", "cpu"]
+    grid(tmp_path, *flags, "--out", "local")
+    out = grid(tmp_path, *flags, "--out", "ray", "--executor", "ray", "--ray-address", cluster,
+               "--cpus-per-trial", str(available_cores())).stdout
+    assert f"Ray ({cluster})" in out
+    local, remote = rows(tmp_path / "local" / "results.csv"), rows(tmp_path / "ray" / "results.csv")
+    assert list(local[0]) == list(remote[0])  # same columns, same order
+    key = lambda r: r["trial_id"]  # noqa: E731 -- rows arrive in finishing order under Ray
+    assert [[r[c] for c in COMPARED] for r in sorted(local, key=key)] == \
+        [[r[c] for c in COMPARED] for r in sorted(remote, key=key)]
+    assert all(r["status"] == "ok" for r in remote) and len(remote) == 4
+    assert (tmp_path / "ray" / "trials" / f"{remote[0]['trial_id']}.json").exists()
+    # resuming under Ray skips what is done and runs the rest, exactly once each
+    grid(tmp_path, "--epochs", "2", "--subset", "400", "--out", "ray", "--executor", "ray", "--ray-address", cluster)
+    ids = [r["trial_id"] for r in rows(tmp_path / "ray" / "results.csv")]
+    assert len(ids) == len(set(ids)) == 7  # base, 3 baselines, 3 compound
+
+
+def _task_pids() -> list[int]:
+    """Processes running a scaler trial as a Ray task (Ray titles them after the function)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"ray::_trial_task" in cmd:
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_retried_and_every_trial_lands_once(cluster: str, tmp_path: Path):
+    (tmp_path / "tiny.yaml").write_text(SPEC)
+    args = [sys.executable, "-m", "scaler.cli", "grid", str(tmp_path / "tiny.yaml"), "--quiet", "--epochs", "6",
+            "--subset", "800", "--executor", "ray", "--ray-address", cluster, "--retries", "2", "--out", "run",
+            "--device", "cpu"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **RAY_ENV})
+    killed = None
+    deadline = time.time() + 240
+    while killed is None and time.time() < deadline and proc.poll() is None:
+        pids = _task_pids()  # Ray titles a worker ray::_trial_task only while it runs that task (else ray::IDLE)
+        if pids:
+            time.sleep(0.3)  # let it get into training
+            os.kill(pids[0], signal.SIGKILL)
+            killed = pids[0]
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=600)
+    assert killed is not None, "never saw a trial running as a Ray task"
+    assert proc.returncode == 0, out[-2000:] + err[-3000:]
+    table = rows(tmp_path / "run" / "results.csv")
+    ids = [r["trial_id"] for r in table]
+    assert len(ids) == len(set(ids)) == 7
+    assert all(r["status"] == "ok" for r in table), [r["message"] for r in table]
+
+
+def test_without_ray_installed_the_ray_executor_is_a_one_line_error(tmp_path: Path):
+    blocker = tmp_path / "block" / "ray"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    (tmp_path / "tiny.yaml").write_text(SPEC)
+    proc = subprocess.run([sys.executable, "-m", "scaler.cli", "grid", "tiny.yaml", "--executor", "ray"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path / "block")})
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: --executor ray needs Ray: pip install 'scaler[ray]' "
+                                   "(or pip install 'ray>=2.9')")
+    assert not (tmp_path / "results").exists()
+
+
+def test_workers_is_a_local_executor_flag(tmp_path: Path):
+    proc = grid(tmp_path, "--executor", "ray", "--workers", "2", check=False)
+    assert proc.returncode == 2 and "--workers is for the local executor" in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_the_local_executor_never_imports_ray(tmp_path: Path):
+    (tmp_path / "tiny.yaml").write_text(SPEC)
+    code = ("import sys; from scaler.cli.app import cli\n"
+            "try:\n    cli(['grid', 'tiny.yaml', '--quiet', '--limit', '1', '--epochs', '1', '--subset', '200'])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('RAY' if 'ray' in sys.modules else 'NORAY')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.stdout.strip().endswith("NORAY"), proc.stdout + proc.stderr
+    assert len(rows(tmp_path / "results" / "tiny" / "results.csv")) == 1  # a trial really ran

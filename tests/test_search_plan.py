@@ -1,0 +1,143 @@
+"""Candidates, grid settings and proxies (no training here)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from _specs import TINY_YAML as TINY
+
+from scaler.catalog import load_spec
+from scaler.config import Range, SearchConfig
+from scaler.errors import ScalerError
+from scaler.search.plan import Candidate, candidates, plan_trials, proxy_spec
+from scaler.search.settings import load_grid_settings
+
+
+def test_range_values_are_exact_grid_points():
+    assert Range(min=1.0, max=1.4).values(0.05) == [1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.35, 1.4]
+    assert Range.model_validate([1.0, 1.2]).values(0.1) == [1.0, 1.1, 1.2]
+    with pytest.raises(ValueError):
+        Range.model_validate([1.3, 1.0])
+
+
+def test_solve_mode_candidates_lie_exactly_on_the_constraint():
+    cfg = SearchConfig()
+    cands = candidates(cfg)
+    kinds = [c.kind for c in cands]
+    assert kinds[:4] == ["base", "depth", "width", "resolution"]
+    assert cands[1] == Candidate("depth", 2.0, 1.0, 1.0, 1.0)
+    assert cands[2].beta == pytest.approx(math.sqrt(2)) and cands[3].gamma == pytest.approx(math.sqrt(2))
+    comp = [c for c in cands if c.kind == "compound"]
+    assert len(comp) == 37
+    for c in comp:
+        assert c.alpha * c.beta**2 * c.gamma**2 == pytest.approx(2.0, rel=1e-9)
+        assert 1.0 <= c.alpha <= 2.0 and 1.0 <= c.beta <= 1.4 and 1.0 <= c.gamma <= 1.4
+        assert sum(abs(m - 1) < 1e-9 for m in (c.alpha, c.beta, c.gamma)) < 2
+    assert len({c.key for c in cands}) == len(cands)
+    assert any(c.beta == 1.1 and c.gamma == 1.15 for c in comp)  # the paper's beta, gamma; alpha solved
+
+
+def test_filter_mode_reaches_the_papers_coefficients():
+    cfg = SearchConfig(mode="filter", step=0.05, tolerance=0.05)
+    comp = [(c.alpha, c.beta, c.gamma) for c in candidates(cfg) if c.kind == "compound"]
+    assert (1.2, 1.1, 1.15) in comp
+    for a, b, g in comp:
+        assert abs(a * b * b * g * g / 2 - 1) <= 0.05 + 1e-12
+    assert (1.2, 1.1, 1.15) not in [(c.alpha, c.beta, c.gamma) for c in
+                                    candidates(SearchConfig(mode="filter", tolerance=0.03))]
+
+
+def test_flops_factor_and_phi_set_the_baselines():
+    cands = candidates(SearchConfig(flops_factor=3.0, phi=2.0, step=0.1))
+    depth = next(c for c in cands if c.kind == "depth")
+    assert (depth.alpha, depth.phi) == (3.0, 2.0)
+    for c in cands:
+        if c.kind == "compound":
+            assert c.alpha * c.beta**2 * c.gamma**2 == pytest.approx(3.0)
+
+
+def test_grid_settings_from_the_spec_file_and_flags(tmp_path: Path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY + "search: {step: 0.2, beta: [1.0, 1.2]}\nproxy: {dataset: digits, epochs: 3}\n")
+    s = load_grid_settings(path, {"proxy.epochs": 7, "proxy.subset": 100})
+    assert s.search.step == 0.2 and s.search.beta.max == 1.2
+    assert (s.proxy.epochs, s.proxy.subset, s.proxy.dataset) == (7, 100, "digits")
+    assert s.base == load_spec(path)
+
+
+@pytest.mark.parametrize(("extra", "where", "message"), [
+    ("search: {step: -1}\n", ":9:16: search.step:", "greater than 0"),
+    ("search:\n  mode: grid\n", ":10:9: search.mode:", "'solve' or 'filter'"),
+    ("proxy:\n  epochs: two\n", ":10:11: proxy.epochs:", "valid integer"),
+    ("proxy:\n  lr_typo: 1\n", ":10:3: proxy:", "unknown field 'lr_typo'"),
+    ("search: [1, 2]\n", ":9:9: search:", "expected a mapping"),
+])
+def test_bad_grid_settings_name_file_line_and_field(tmp_path: Path, extra: str, where: str, message: str):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY + extra)
+    with pytest.raises(ScalerError) as err:
+        load_grid_settings(path)
+    text = str(err.value)
+    assert text.startswith(str(path) + where), text
+    assert message in text
+
+
+def test_proxy_takes_the_datasets_classes_and_channels(tmp_path: Path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY + "proxy: {width: 2.0, resolution: 24, dropout: 0.0}\n")
+    s = load_grid_settings(path)
+    proxy = proxy_spec(s.base, s.proxy, num_classes=7, in_channels=1)
+    assert (proxy.num_classes, proxy.in_channels, proxy.resolution, proxy.dropout) == (7, 1, 24, 0.0)
+    assert proxy.stem.channels == 16 and proxy.stages[1].channels == 32
+
+
+def test_trials_are_seed_major_with_real_costs(tmp_path: Path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.2]}\nproxy: {seeds: 2}\n")
+    s = load_grid_settings(path)
+    trials = plan_trials(s.base, s.search, s.proxy, num_classes=10, in_channels=1)
+    ids = [t.trial_id for t in trials]
+    assert ids == ["base-s0", "depth-s0", "width-s0", "resolution-s0", "a1.389-b1.000-g1.200-s0",
+                   "a1.389-b1.200-g1.000-s0", "base-s1", "depth-s1", "width-s1", "resolution-s1",
+                   "a1.389-b1.000-g1.200-s1", "a1.389-b1.200-g1.000-s1"]
+    assert trials[0].image_size == 24  # the largest input of the plan: resolution-only, 16 x sqrt(2) -> 24 px
+
+
+def test_match_flops_trials_record_the_gamma_used(tmp_path: Path):
+    from scaler.search.plan import trial_row
+
+    p = tmp_path / "tiny.yaml"
+    p.write_text(TINY + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], match_flops: true}\n")
+    s = load_grid_settings(p)
+    rows = [trial_row(t) for t in plan_trials(s.base, s.search, s.proxy, 10, 1)]
+    # (id, input px, gamma used, blocks, real FLOPs ratio). Depth- and width-only keep 16 px (one-dimensional);
+    # resolution-only is matched too (24 px, x2.24 is closer to 2 than 20 px); the wider, deeper a1.389-b1.2 has
+    # to shrink its input to 12 px; a1.02's ceil rounding adds a block to each stage (3 -> 5 blocks).
+    assert [(r.trial_id, r.resolution, r.gamma_used, r.blocks, r.flops_ratio) for r in rows] == [
+        ("base-s0", 16, 1.0, 3, 1.0),
+        ("depth-s0", 16, 1.0, 6, 1.886918),
+        ("width-s0", 16, 1.0, 3, 2.563747),
+        ("resolution-s0", 24, 1.5, 3, 2.236142),
+        ("a1.389-b1.000-g1.200-s0", 20, 1.25, 5, 2.364468),
+        ("a1.020-b1.000-g1.400-s0", 20, 1.25, 5, 2.364468),
+        ("a1.389-b1.200-g1.000-s0", 12, 0.75, 5, 2.106707),
+    ]
+
+
+def test_ray_resources_per_trial():
+    from scaler.search.executors.ray import RayOptions, trial_resources
+
+    cpu_box, gpu_box = {"CPU": 8.0}, {"CPU": 16.0, "GPU": 4.0}
+    assert trial_resources([cpu_box], RayOptions(), "auto") == (8.0, 0.0)  # a whole node: threads as local
+    assert trial_resources([{"GPU": 1.0}, cpu_box], RayOptions(), "auto") == (8.0, 0.0)  # CPU-less head ignored
+    assert trial_resources([gpu_box], RayOptions(), "auto") == (4.0, 1.0)  # its CPUs per GPU: 4 trials at once
+    assert trial_resources([gpu_box], RayOptions(), "cpu") == (16.0, 0.0)  # --device cpu takes no GPU
+    assert trial_resources([cpu_box], RayOptions(cpus_per_trial=2), "auto") == (2.0, 0.0)
+    with pytest.raises(ScalerError, match="no node of the Ray cluster has 8 CPU"):
+        trial_resources([{"CPU": 4.0}], RayOptions(cpus_per_trial=8), "auto")
+    with pytest.raises(ScalerError, match=r"no node of the Ray cluster has 1 CPU.* and 1 GPU.*largest: 8 CPUs, 0"):
+        trial_resources([cpu_box], RayOptions(gpus_per_trial=1), "auto")
+    with pytest.raises(ScalerError, match="--device cuda"):
+        trial_resources([cpu_box], RayOptions(), "cuda")
