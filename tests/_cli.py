@@ -36,3 +36,17 @@ def run_scaler(*args: str, cwd: Path, check: bool = True) -> Result:
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def user_error(capsys, *args: str) -> str:
+    """``scaler ARGS`` through the entry point, which must fail as a user error (exit 2, one line on stderr, no
+    traceback); returns that line."""
+    import pytest
+
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out, err = capsys.readouterr()
+    assert e.value.code == 2, (out, err)
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from _cli import user_error
 from _specs import TINY_YAML
 from click.testing import CliRunner
 
@@ -36,15 +37,6 @@ def invoke(*args: str) -> str:
     return result.stdout
 
 
-def fail(capsys, *args: str) -> str:
-    """A command through the entry point that must fail as a user error: returns its one stderr line."""
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out, err = capsys.readouterr()
-    assert e.value.code == 2, (out, err)
-    lines = err.splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -291,15 +283,15 @@ def test_old_run_every_objective_and_form(old_run: Path):
 ])
 def test_exponents_outside_their_objective(capsys, old_run: Path, args: list[str], message: str):
     before = (old_run / "coefficients.yaml").read_bytes()
-    assert fail(capsys, "fit", "run/results.csv", *args) == message
+    assert user_error(capsys, "fit", "run/results.csv", *args) == message
     assert (old_run / "coefficients.yaml").read_bytes() == before  # nothing written
 
 
 def test_missing_results(capsys, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert fail(capsys, "fit", "nope.csv") == "error: nope.csv: no such file"
+    assert user_error(capsys, "fit", "nope.csv") == "error: nope.csv: no such file"
     Path("empty").mkdir()
-    assert fail(capsys, "fit", "empty") == "error: empty/results.csv: no such file"
+    assert user_error(capsys, "fit", "empty") == "error: empty/results.csv: no such file"
 
 
 def test_results_without_run_yaml(capsys, tmp_path: Path, monkeypatch):
@@ -308,8 +300,8 @@ def test_results_without_run_yaml(capsys, tmp_path: Path, monkeypatch):
     shutil.copy(FIXTURE / "run" / "results.csv", "lone/results.csv")
     message = ("error: lone/run.yaml: no run.yaml beside the results (it records the base spec and search "
                "settings); fit the results.csv of a `scaler grid` directory")
-    assert fail(capsys, "fit", "lone/results.csv") == message
-    assert fail(capsys, "fit", "lone") == message
+    assert user_error(capsys, "fit", "lone/results.csv") == message
+    assert user_error(capsys, "fit", "lone") == message
     assert not Path("lone/coefficients.yaml").exists()
 
 

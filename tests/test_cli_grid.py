@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _cli import user_error
 from _specs import TINY_YAML
 from click.testing import CliRunner
 
-from scaler.cli.app import cli, main
+from scaler.cli.app import cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0.1-grid"
 
@@ -40,15 +41,6 @@ def grid(*args: str) -> str:
     return result.output
 
 
-def fail(capsys, *args: str) -> str:
-    """A command through the entry point that must fail as a user error: returns its one stderr line."""
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out, err = capsys.readouterr()
-    assert e.value.code == 2, (out, err)
-    lines = err.splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def records(run: Path) -> dict[str, dict]:
@@ -86,7 +78,7 @@ def test_progressive_grid(capsys, tmp_path: Path, monkeypatch):
         assert [e["dropout"] for e in curve] == [0.1, 0.2] and [e["mixup"] for e in curve] == [0.1, 0.2]
         assert [e["augment"] for e in curve] == [0.625, 1.0]
     # the same directory without --progressive holds results of other settings: refused, nothing trained
-    message = fail(capsys, "grid", "tiny.yaml", "--out", "run", "--dataset", "digits", "--epochs", "2", "--quiet")
+    message = user_error(capsys, "grid", "tiny.yaml", "--out", "run", "--dataset", "digits", "--epochs", "2", "--quiet")
     assert message.startswith("error: run: holds results of different settings (proxy.progressive: was {")
     assert len(records(run)) == 2
 
@@ -213,7 +205,7 @@ def test_misspelled_keys_are_located_one_line_errors(capsys, tmp_path: Path, mon
                                                      message: str):
     monkeypatch.chdir(tmp_path)
     Path("bad.yaml").write_text(text, encoding="utf-8")
-    line = fail(capsys, "grid", "bad.yaml", "--out", "run", "--dataset", "digits", "--limit", "0", "--quiet")
+    line = user_error(capsys, "grid", "bad.yaml", "--out", "run", "--dataset", "digits", "--limit", "0", "--quiet")
     assert line == f"error: bad.yaml:{where(text, key)}: {message}"
     assert not Path("run").exists()  # refused before anything was written
 
@@ -222,9 +214,9 @@ def test_spec_typo_names_the_file_as_given(capsys, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("specs").mkdir()
     Path("specs/bad.yaml").write_text(BASE.replace("resolution: 16", "resoluton: 16"), encoding="utf-8")
-    assert fail(capsys, "grid", "specs/bad.yaml", "--limit", "0", "--quiet") == (
+    assert user_error(capsys, "grid", "specs/bad.yaml", "--limit", "0", "--quiet") == (
         "error: specs/bad.yaml:2:1: unknown field 'resoluton' (did you mean 'resolution'?)")
     absolute = str(tmp_path / "specs" / "bad.yaml")
-    assert fail(capsys, "grid", absolute, "--limit", "0", "--quiet") == (
+    assert user_error(capsys, "grid", absolute, "--limit", "0", "--quiet") == (
         f"error: {absolute}:2:1: unknown field 'resoluton' (did you mean 'resolution'?)")
     assert not Path("results").exists()
