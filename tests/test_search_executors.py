@@ -209,10 +209,12 @@ def test_ctrl_c_keeps_finished_rows_and_the_rerun_trains_only_the_rest(tmp_path:
     assert_interrupted(err)  # last, so that a wrong message does not hide the checks above
 
 
-def test_ctrl_c_stops_the_trials_in_flight_at_once(tmp_path: Path, grids: list[Grid]):
-    """A terminal's Ctrl-C (SIGINT to the whole process group) while both workers are a long way from the end of
-    their trials: the grid exits within seconds, no worker goes on training, and nothing is recorded."""
-    grids.append(grid := Grid(tmp_path, "--epochs", "300", "--workers", "2"))  # a trial takes ~half a minute
+@pytest.mark.parametrize("to", ["process", "group"])
+def test_ctrl_c_stops_the_trials_in_flight_at_once(to: str, tmp_path: Path, grids: list[Grid]):
+    """SIGINT to the grid alone (``kill -INT``, a supervisor) or to its whole process group (a terminal's Ctrl-C)
+    while both workers are far from the end of their trials: the grid exits within seconds, no worker goes on
+    training, and nothing is recorded."""
+    grids.append(grid := Grid(tmp_path, "--epochs", "1000", "--workers", "2"))  # a trial takes minutes
     workers = pool_workers(grid)
     deadline = time.monotonic() + 90  # until both load their data (sklearn's digits): their trials have begun
     while not all("sklearn" in maps(p) for p in workers) and time.monotonic() < deadline:
@@ -220,7 +222,7 @@ def test_ctrl_c_stops_the_trials_in_flight_at_once(tmp_path: Path, grids: list[G
     time.sleep(2)
     assert grid.proc.poll() is None and not complete_lines(grid.csv), grid.describe()
 
-    os.killpg(grid.pid, signal.SIGINT)
+    (os.kill if to == "process" else os.killpg)(grid.pid, signal.SIGINT)
     try:
         rc = grid.proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
