@@ -8,65 +8,28 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from _specs import TINY_YAML
+from conftest import RAY_ENV, RayHead
 
 if os.environ.get("SCALER_REQUIRE_RAY") != "1":
-    pytest.importorskip("ray")
+    pytest.importorskip("ray")  # the module's other tests need Ray too, not only the cluster
 
 from scaler.search.executors.base import available_cores
 
-# A loopback test cluster: no usage reports, and no token auth (whether Ray turns it on depends on what an earlier
-# ray.init() of this user left in ~/.ray, so the head and the clients could disagree).
-RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 COMPARED = ("trial_id", "kind", "alpha", "beta", "gamma", "resolution", "params", "flops", "accuracy", "loss",
             "status", "seed", "epochs")
 SPEC = TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4]}\nproxy: {dataset: digits, lr: 0.1}\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory):
-    """A Ray head node of this machine's CPUs, in its own process group: stopping it leaves any other Ray
-    instance on the machine alone (``ray stop`` would stop them all)."""
-    port = _free_port()
-    env = {**os.environ, **RAY_ENV}
-    log = tmp_path_factory.mktemp("ray") / "head.log"
-    with open(log, "w") as out:
-        head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
-                                 f"--port={port}", f"--num-cpus={available_cores()}", "--num-gpus=0",
-                                 "--include-dashboard=false", "--disable-usage-stats"],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 180
-        while "Ray runtime started" not in log.read_text():
-            assert head.poll() is None, log.read_text()[-3000:]
-            assert time.time() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
-        yield address
-    finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-        # `ray start` notes its address for later ray.init() calls; `ray stop` would remove the note, so do it here
-        note = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
-        if note.exists() and address.split(":")[1] in note.read_text():
-            note.unlink()
+@pytest.fixture
+def cluster(ray_cluster: RayHead) -> str:
+    return ray_cluster.address
 
 
 def grid(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     except ScalerError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt (Ctrl-C) into Abort
+        click.echo("interrupted" if isinstance(e.__cause__, KeyboardInterrupt) else "aborted", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

@@ -1,12 +1,15 @@
 """Trials in spawned worker processes (``--workers N``), the CPU threads split among them. A worker that dies
-(killed, out of memory) yields a ``failed`` row and the grid goes on."""
+(killed, out of memory) breaks the pool: a new one retries the unfinished trials, and after ``MAX_POOL_STARTS``
+pools they are recorded as ``failed``; the grid goes on either way."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import queue as queue_mod
-from collections.abc import Iterator, Sequence
+import signal
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +20,13 @@ from scaler.search.plan import Trial, trial_row
 from scaler.search.trial import Outcome, Reporter, run_reporting
 
 _WORKER: dict[str, Any] = {}
+MAX_POOL_STARTS = 3  # a pool broken by a dead worker restarts with the unfinished trials, at most this often
 
 
 def _init_worker(threads: int, queue: Any, device: str) -> None:
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the driver, which stops the workers
     torch.set_num_threads(threads)
     _WORKER.update(threads=threads, queue=queue, device=device)
 
@@ -49,12 +54,26 @@ class PoolExecutor:
         if workers == 1:  # one trial left: no process to spawn
             yield from InProcessExecutor(self.device).run(trials, report)
             return
-        threads = threads_per_worker(workers)
+        remaining = list(trials)
+        for _ in range(MAX_POOL_STARTS):
+            remaining = yield from self._one_pool(remaining, workers, report)
+            if not remaining:
+                return
+        for t in remaining:
+            yield t, trial_row(t, self.device, message=f"worker died: the pool broke {MAX_POOL_STARTS} times"), None
+
+    def _one_pool(self, trials: list[Trial], workers: int,
+                  report: Reporter | None) -> Generator[Finished, None, list[Trial]]:
+        """One pool over ``trials``: yields each as it finishes and returns those a dead worker left unfinished
+        (a worker that dies breaks the whole pool, so every trial not yet finished comes back, its own included).
+        Ctrl-C stops the workers at once: they ignore SIGINT and are terminated here."""
         ctx = mp.get_context("spawn")
         manager = ctx.Manager()
         q = manager.Queue()
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(threads, q, self.device))
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(trials)), mp_context=ctx, initializer=_init_worker,
+                                   initargs=(threads_per_worker(workers), q, self.device))
+        processes = pool._processes  # filled as workers start; shutdown() drops the pool's own reference
+        broken: set[str] = set()
         try:
             futures = {pool.submit(_run_in_worker, t): t for t in trials}
             pending = set(futures)
@@ -62,13 +81,17 @@ class PoolExecutor:
                 done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                 _drain(q, report)
                 for f in done:
-                    yield (futures[f], *self._result(f, futures[f]))
+                    if isinstance(f.exception(), BrokenProcessPool):
+                        broken.add(futures[f].trial_id)
+                    else:
+                        yield (futures[f], *self._result(f, futures[f]))
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-            for p in list((getattr(pool, "_processes", None) or {}).values()):
+            for p in list(processes.values()):
                 if p.is_alive():
                     p.terminate()
             manager.shutdown()
+        return [t for t in trials if t.trial_id in broken]
 
     def _result(self, future: Any, trial: Trial) -> tuple[Any, dict[str, Any] | None]:
         try:
