@@ -48,8 +48,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
     """A Ray head node of this machine's CPUs on loopback, in its own process group: stopping it leaves any other
-    Ray instance on the machine alone (``ray stop`` would stop them all). Skipped without Ray unless SCALER_REQUIRE_RAY=1 (CI
-    sets it, so the Ray tests fail there rather than skip)."""
+    Ray instance on the machine alone (``ray stop`` would stop them all). Skipped without Ray unless
+    SCALER_REQUIRE_RAY=1 (CI sets it, so the Ray tests fail there rather than skip)."""
     if os.environ.get("SCALER_REQUIRE_RAY") != "1":
         pytest.importorskip("ray")
     port = _free_port()

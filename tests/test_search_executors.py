@@ -31,7 +31,6 @@ SPEC = TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4]}\npr
 TRIALS = 7
 GRID = [sys.executable, "-c", "from scaler.cli.app import main; main()", "grid", "tiny.yaml", "--quiet",
         "--subset", "300", "--device", "cpu", "--out", "run"]
-# A loopback Ray cluster without usage reports or token auth (see tests/test_ray.py).
 
 
 # -- running a grid ---------------------------------------------------------------------------------------------
@@ -177,6 +176,20 @@ def wait_until_gone(pids: list[int], timeout: float) -> list[int]:
     return left
 
 
+def interrupted_rows(grid: Grid, tmp_path: Path) -> tuple[list[str], str]:
+    """After Ctrl-C: exit 130 and only whole, finished rows, each once; returns (their trial ids, stderr)."""
+    rc = grid.wait(timeout=180)
+    out, err = grid.output()
+    assert rc == 130, grid.describe()
+    table = checked_rows(grid.csv)
+    done = [r["trial_id"] for r in table]
+    assert 1 <= len(done) < TRIALS and len(set(done)) == len(done), done
+    assert all(r["status"] == "ok" for r in table), table  # an interrupted trial is not recorded as failed
+    printed = finished_ids(out)  # a Ctrl-C between writing a row and printing it leaves it unprinted
+    assert printed == done[: len(printed)]  # every trial reported finished is in the file, in that order
+    return done, err
+
+
 # -- the local process pool -------------------------------------------------------------------------------------
 
 
@@ -185,16 +198,7 @@ def test_ctrl_c_keeps_finished_rows_and_the_rerun_trains_only_the_rest(tmp_path:
     grids.append(first := Grid(tmp_path, *flags, name="first"))
     first.wait_for_rows(1, timeout=240)  # trials of both workers are running: 6 of 7 are still to come
     os.kill(first.pid, signal.SIGINT)
-    rc = first.wait(timeout=180)
-    out, err = first.output()
-    assert rc == 130, first.describe()
-
-    table = checked_rows(first.csv)
-    done = [r["trial_id"] for r in table]
-    assert 1 <= len(done) < TRIALS and len(set(done)) == len(done), done
-    assert all(r["status"] == "ok" for r in table), table  # an interrupted trial is not recorded as failed
-    printed = finished_ids(out)  # a Ctrl-C between writing a row and printing it leaves it unprinted
-    assert printed == done[: len(printed)]  # every trial reported finished is in the file, in that order
+    done, err = interrupted_rows(first, tmp_path)
     assert all((tmp_path / "run" / "trials" / f"{tid}.json").exists() for tid in done)
 
     grids.append(rerun := Grid(tmp_path, *flags, name="rerun"))
@@ -279,16 +283,7 @@ def test_ctrl_c_under_ray_keeps_finished_rows_and_the_rerun_resumes(ray_cluster:
     grids.append(first := Grid(tmp_path, *flags, env=RAY_ENV, name="first"))
     first.wait_for_rows(1, timeout=300)
     os.killpg(first.pid, signal.SIGINT)
-    rc = first.wait(timeout=180)
-    out, err = first.output()
-    assert rc == 130, first.describe()
-
-    table = checked_rows(first.csv)
-    done = [r["trial_id"] for r in table]
-    assert 1 <= len(done) < TRIALS and len(set(done)) == len(done), done
-    assert all(r["status"] == "ok" for r in table), table
-    printed = finished_ids(out)
-    assert printed == done[: len(printed)]
+    done, err = interrupted_rows(first, tmp_path)
     # Ctrl-C cancels the tasks still running or queued: the cluster stops training them
     assert not wait_until_gone(_ray_task_pids(head), timeout=60), "Ray tasks still running after Ctrl-C"
 
