@@ -1,7 +1,7 @@
 """The published EfficientNet family as specs (B0-B7, B8, L2 scaled from B0; V2-S/M/L as their own tables), and
 :func:`load_spec`, which takes a preset name or a file.
 
-Checked to the unit against torchvision's parameter and MAC counts (tests/test_catalog.py).
+Checked to the unit against torchvision's parameter and MAC counts (tests/test_arch_flops.py).
 """
 
 from __future__ import annotations
