@@ -17,7 +17,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import yaml
 
@@ -73,7 +73,7 @@ class TrialRow:
 
 COLUMNS = tuple(f.name for f in fields(TrialRow))
 REQUIRED = ("trial_id", "kind", "alpha", "beta", "gamma", "flops", "accuracy", "status")
-NUMERIC = tuple(f.name for f in fields(TrialRow) if f.type in ("float", "int"))
+NUMERIC = tuple(name for name, kind in get_type_hints(TrialRow).items() if kind in (float, int))
 
 
 def _cell(v: Any) -> str:
@@ -155,6 +155,7 @@ class RunDir:
 
     def append(self, row: TrialRow, record: dict[str, Any] | None = None, **extra: Any) -> None:
         """Write the trial's JSON, then its CSV row (plus ``extra`` columns) as one appended, fsynced line."""
+        assert not set(extra) & set(COLUMNS), f"extra columns may not replace the row's: {sorted(extra)}"
         values = {**row.as_dict(), **extra}
         if record is not None:
             self.trials.mkdir(parents=True, exist_ok=True)
@@ -293,6 +294,14 @@ def read_results(path: str | Path) -> Any:
                               where=f"{p}:{i + 2}")
         df[col] = num
     df.attrs["path"] = str(p)
-    run_yaml = p.with_name("study.yaml" if p.name == "study.csv" else "run.yaml")
-    df.attrs["schema_version"] = read_run_yaml(run_yaml)["schema_version"] if run_yaml.exists() else SCHEMA_VERSION
+    df.attrs["schema_version"] = _schema_version(p.with_name("study.yaml" if p.name == "study.csv" else "run.yaml"))
     return df
+
+
+def _schema_version(run_yaml: Path) -> int | None:
+    """What the columns mean, from the run's settings file: 1 when it predates the version; None when there is no
+    readable file (a CSV on its own)."""
+    try:
+        return int(read_run_yaml(run_yaml)["schema_version"]) if run_yaml.exists() else None
+    except (ScalerError, TypeError, ValueError):
+        return None

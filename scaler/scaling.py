@@ -2,9 +2,10 @@
 
 The rounding follows torchvision and timm: channels ``make_divisible(c * width, 8)`` never below ``ROUND_LIMIT`` of
 the exact value, repeats ``ceil(n * depth)`` (or round, per spec), resolution rounded to the spec's
-``resolution_divisor``. A multiplier of exactly 1 leaves its
-dimension as written, so phi = 0 is always the base itself. EfficientNetV2's rules are spec options: a resolution
-cap (``scaling.max_resolution``) and added depth in later stages only (``scaling.depth_from``).
+``resolution_divisor``. A multiplier of exactly 1 leaves its dimension as written, so phi = 0 is always the base
+itself. EfficientNetV2's rules are spec options: a resolution cap (``scaling.max_resolution``) and added depth in
+later stages only (``scaling.depth_from``). Strategies other than compound scaling (depth-, width-, resolution-only,
+uniform, pycls's fast) are data: :func:`strategy_factors`.
 """
 
 from __future__ import annotations

@@ -141,3 +141,12 @@ def test_ray_resources_per_trial():
         trial_resources([cpu_box], RayOptions(gpus_per_trial=1), "auto")
     with pytest.raises(ScalerError, match="--device cuda"):
         trial_resources([cpu_box], RayOptions(), "cuda")
+
+
+def test_an_empty_plan_is_a_one_line_error(tmp_path: Path):
+    path = tmp_path / "tiny.yaml"
+    # no (alpha, beta, gamma) with alpha <= 1.1 lies on alpha * beta^2 * gamma^2 = 2 inside these ranges
+    path.write_text(TINY + "search: {baselines: false, alpha: [1.0, 1.1], beta: [1.0, 1.1], gamma: [1.0, 1.1]}\n")
+    s = load_grid_settings(path)
+    with pytest.raises(ScalerError, match="no candidate to train"):
+        plan_trials(s.base, s.search, s.proxy, 10, 1)

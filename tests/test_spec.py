@@ -336,3 +336,17 @@ def test_spec_is_frozen_and_strict():
     with pytest.raises(Exception, match="frozen"):
         spec.resolution = 32  # type: ignore[misc]
     assert isinstance(spec, Spec)
+
+
+def test_schema_keeps_the_minimums_of_optional_numbers():
+    import jsonschema
+
+    from scaler.catalog import preset
+
+    schema = spec_json_schema()
+    good = preset("efficientnet-b0").to_dict()
+    jsonschema.validate(good, schema)
+    for field in ("max_resolution", "depth_from"):
+        bad = {**good, "scaling": {**good["scaling"], field: 0}}
+        with pytest.raises(jsonschema.ValidationError, match="less than the minimum of 1"):
+            jsonschema.validate(bad, schema)

@@ -13,7 +13,7 @@ from scaler.results import read_results, read_run_yaml, write_atomic
 from scaler.spec import Spec
 
 _KEYS = ["kind", "alpha", "beta", "gamma"]
-# The real multipliers of each trial's rounded network (scaler.cost), and its real FLOPs over the base's.
+# The real multipliers of each trial's rounded network (scaler.arch.cost), and its real FLOPs over the base's.
 REAL = ("depth_real", "width_real", "resolution_real", "flops_ratio")
 COST = ("params", "train_step_ms", "latency_ms", "latency_batch_ms")
 

@@ -23,6 +23,7 @@ KIND_STYLE: dict[str, tuple[str, str, str]] = {
     "uniform": ("#56B4E9", "P", "uniform (d1_w1_r1)"),
     "fast": ("#D55E00", "X", "fast (d1_w8_r1)"),
 }
+STUDY_ORDER = ("compound", "width", "depth", "resolution", "uniform", "fast")  # legend order of the study plot
 RUN_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 FLOPS_LABEL = "real FLOPs per image (multiply-accumulates after rounding, log scale)"
 # --x: results column, axis label, title word
@@ -44,11 +45,6 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
             front.append(i)
             best = points[i][1]
     return front
-
-
-def candidate_table(df: Any) -> Any:
-    """Successful trials averaged per candidate: accuracy mean/std/count, FLOPs."""
-    return summarize(df)
 
 
 def _setup() -> Any:
@@ -120,7 +116,7 @@ def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
     fig, ax = plt.subplots(figsize=(8.0, 5.0))
     notes = []
     overlay = len(runs) > 1
-    tables = [candidate_table(df) for _, df in runs]
+    tables = [summarize(df) for _, df in runs]
     for r, ((label, df), table) in enumerate(zip(runs, tables, strict=True)):
         failed = int((df["status"] != "ok").sum())
         if failed:
@@ -166,7 +162,7 @@ def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[
     import numpy as np
 
     plt = _setup()
-    table = candidate_table(df)
+    table = summarize(df)
     on = table[table["kind"].isin(["compound", "depth", "width", "resolution"])]
     if on.empty:
         return []
@@ -286,7 +282,7 @@ def study_plot(csv_path: str | Path, out: Path, formats: list[str]) -> list[Path
     table, _ = study_table(csv_path)
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     present = set(table["strategy"])
-    for strategy in [k for k in KIND_STYLE if k in present] + sorted(present - set(KIND_STYLE)):
+    for strategy in [k for k in STUDY_ORDER if k in present] + sorted(present - set(STUDY_ORDER)):
         sub = table[table["strategy"] == strategy].sort_values("phi")
         colour, marker, name = KIND_STYLE.get(strategy, ("#999999", "P", strategy))
         yerr = sub["accuracy_std"].fillna(0).to_numpy() if (sub["seeds"] > 1).any() else None

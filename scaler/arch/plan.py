@@ -1,8 +1,7 @@
 """The resolved architecture of a spec: every layer with concrete channels and feature-map sizes.
 
 Both the analytic counter (:mod:`scaler.arch.flops`) and the torch builder (:mod:`scaler.arch.torch_model`) walk
-this plan, so
-the network that is counted is the network that is built. No torch here.
+this plan, so the network that is counted is the network that is built. No torch here.
 """
 
 from __future__ import annotations

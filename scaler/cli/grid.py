@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from scaler.cli.execution import executor_options, make_executor, observer
-from scaler.cli.fit import print_fit
 from scaler.cli.options import LIMIT_HELP, console
+from scaler.cli.report import print_fit
 
 # flag -> settings key; a flag left unset keeps the file's value (or the default)
 OVERRIDES = {
@@ -58,8 +58,6 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
             DIR/run.yaml          the resolved settings (reproduce the run exactly)
             DIR/coefficients.yaml the fitted alpha, beta, gamma; next: scaler emit --phi 0..4
     """
-    from scaler.analysis.fit import fit_run
-    from scaler.results import read_results
     from scaler.search.driver import run_grid
     from scaler.search.settings import load_grid_settings
 
@@ -67,11 +65,17 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
     settings = load_grid_settings(spec_path, overrides)
     executor = make_executor(**flags)
     outcome = run_grid(settings, out_dir or Path("results") / settings.base.name, executor, observer(quiet),
-                       limit=limit, fresh=fresh)
-    csv = outcome.out / "results.csv"
-    rows = read_results(csv) if csv.exists() else None
-    if rows is None or not ((rows["kind"] == "compound") & (rows["status"] == "ok")).any():
-        click.echo(f"no successful compound trial yet: nothing fitted ({csv})")
+                       limit=limit, fresh=fresh, finish=_fit)
+    if outcome.finished is None:
+        click.echo(f"no successful compound trial yet: nothing fitted ({outcome.out / 'results.csv'})")
         return
-    path, fit = fit_run(csv)
-    print_fit(path, fit, None if quiet else console())
+    print_fit(*outcome.finished, None if quiet else console())
+
+
+def _fit(run: Any) -> tuple[Path, dict[str, Any]] | None:
+    """The grid's fit, when it has a successful compound trial to fit."""
+    from scaler.analysis.fit import fit_run
+
+    if not any(r.get("kind") == "compound" and r.get("status") == "ok" for r in run.rows()):
+        return None
+    return fit_run(run.csv)

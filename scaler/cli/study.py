@@ -38,12 +38,13 @@ def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, fm
     from scaler.analysis.plots import study_plot
     from scaler.analysis.study import summarize_study
     from scaler.scaling import strategy_factors
-    from scaler.search.study import run_study
+    from scaler.search.study import check_grid_dir, run_study
 
     overrides = {k: v for k in ("epochs", "batch_size", "subset", "seeds") if (v := flags.pop(k)) is not None}
     chosen = tuple(s for s in (x.strip() for x in strategies.split(",")) if s and s != "compound")
     for s in chosen:
         strategy_factors(s, 2.0)  # a bad name is a one-line error before any work
+    check_grid_dir(grid_dir)
     outcome = run_study(grid_dir, make_executor(**flags), observer(quiet), max_phi=max_phi, overrides=overrides,
                         strategies=("compound", *chosen), limit=limit)
     summary = summarize_study(outcome.csv) if outcome.csv.exists() else []

@@ -3,7 +3,7 @@ results directory (:class:`scaler.results.RunDir`). Executors only run trials; o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,18 +32,16 @@ class Observer(Protocol):
 @dataclass
 class RunOutcome:
     out: Path
-    planned: int
     ran: int
     failed: int
-
-    @property
-    def skipped(self) -> int:
-        return self.planned - self.ran
+    finished: Any = None  # what the caller's ``finish`` returned
 
 
 def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observer: Observer, *,
-             limit: int | None = None, fresh: bool = False) -> RunOutcome:
-    """Plan a grid and run (resuming what ``out`` already records) at most ``limit`` more of its trials."""
+             limit: int | None = None, fresh: bool = False,
+             finish: Callable[[RunDir], Any] | None = None) -> RunOutcome:
+    """Plan a grid and run (resuming what ``out`` already records) at most ``limit`` more of its trials; then
+    ``finish(run)`` (the fit), still under the directory's lock, so no other run changes the rows it reads."""
     from scaler.data.registry import load_dataset
 
     run = RunDir(out)
@@ -63,7 +61,7 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
             observer.message(warning)
         load_trial_data(trials[0])  # bad image folders fail here, before any work; later loads hit the cache
         ran, failed = run_plan(run, trials, settings_dict, executor, observer, limit=limit, label="grid")
-        return RunOutcome(out=run.path, planned=len(trials), ran=ran, failed=failed)
+        return RunOutcome(out=run.path, ran=ran, failed=failed, finished=finish(run) if finish else None)
     finally:
         run.unlock()
 

@@ -34,6 +34,9 @@ class Candidate:
         return self.kind
 
 
+BASE = Candidate("base", 1.0, 1.0, 1.0, 0.0)  # phi = 0: the proxy itself
+
+
 def strategy_candidate(strategy: str, factor: float, phi: float) -> Candidate:
     """The candidate of a single-dimension (or pycls-style) strategy at ``phi``."""
     return Candidate(strategy, *strategy_factors(strategy, factor), phi)
@@ -44,7 +47,7 @@ def candidates(cfg: SearchConfig) -> list[Candidate]:
     factor, phi = cfg.flops_factor, cfg.phi
     out: list[Candidate] = []
     if cfg.baselines:
-        out.append(Candidate("base", 1.0, 1.0, 1.0, 0.0))
+        out.append(BASE)
         out += [strategy_candidate(s, factor, phi) for s in BASELINES]
     for a, b, g in _constrained_points(cfg):
         # Points with two multipliers at 1 are the single-dimension baselines, trained under their own kind.
@@ -120,6 +123,9 @@ class Trial:
 def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], settings: ProxyConfig) -> list[Trial]:
     """Trials of (candidate, its spec, its id prefix) for every seed, seed-major: a run cut short has covered all
     candidates at seed 0 first."""
+    if not members:
+        raise ScalerError("no candidate to train: no (alpha, beta, gamma) of the search ranges lies on the "
+                          "constraint (widen search.alpha/beta/gamma or lower search.step) and baselines are off")
     image_size = max(s.resolution for _, s, _ in members)
     proxy_dump, base = settings.model_dump(mode="json"), proxy.model_dump(mode="json")
     return [
@@ -153,8 +159,13 @@ def trial_row(trial: Trial, device: str = "cpu", message: str = "") -> TrialRow:
         flops_ratio=round(real.flops_ratio, 6), depth_real=round(real.depth, 6), width_real=round(real.width, 6),
         resolution_real=round(real.resolution, 6),
         gamma_used=round(real.resolution ** (1 / c.phi), 6) if c.phi else 1.0,
-        blocks=spec.blocks, device=device, message=message.replace("\n", " ")[:500],
+        blocks=spec.blocks, device=device, message=one_line(message),
     )
+
+
+def one_line(message: str, limit: int = 500) -> str:
+    """A failure message as one CSV-friendly line."""
+    return message.replace("\n", " ")[:limit]
 
 
 def cost_warning(trials: list[Trial], target: float, tolerance: float = 0.10, matched: bool = False) -> str | None:

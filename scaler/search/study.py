@@ -13,11 +13,21 @@ from scaler.errors import ScalerError
 from scaler.results import COLUMNS, RunDir, read_run_yaml
 from scaler.search.driver import Observer, run_plan
 from scaler.search.executors.base import Executor
-from scaler.search.plan import Candidate, candidate_spec, make_trials, proxy_spec, strategy_candidate
+from scaler.search.plan import BASE, Candidate, candidate_spec, make_trials, proxy_spec, strategy_candidate
 from scaler.spec import Spec
 
-STRATEGIES = ("compound", "width", "depth", "resolution")  # the default: the paper's Figure 8
+DEFAULT_STRATEGIES = ("compound", "width", "depth", "resolution")  # the paper's Figure 8
 STUDY_COLUMNS = (*COLUMNS, "strategy")
+
+
+def check_grid_dir(grid_dir: str | Path) -> Path:
+    """``grid_dir`` when it holds a finished grid (its settings and coefficients), else a one-line error."""
+    grid_dir = Path(grid_dir)
+    for needed in ("run.yaml", "coefficients.yaml"):
+        if not (grid_dir / needed).exists():
+            raise ScalerError(f"not a finished grid directory: {needed} is missing (run `scaler grid` first)",
+                              where=grid_dir)
+    return grid_dir
 
 
 @dataclass
@@ -28,9 +38,9 @@ class StudyOutcome:
 
 
 def study_candidates(coefficients: tuple[float, float, float], factor: float, max_phi: int,
-                     strategies: tuple[str, ...] = STRATEGIES) -> list[Candidate]:
+                     strategies: tuple[str, ...] = DEFAULT_STRATEGIES) -> list[Candidate]:
     """The shared base, then phi = 1..max_phi of every strategy (``compound``: the given coefficients)."""
-    out = [Candidate("base", 1.0, 1.0, 1.0, 0.0)]
+    out = [BASE]
     for phi in range(1, max_phi + 1):
         for strategy in strategies:
             if strategy == "compound":
@@ -41,16 +51,13 @@ def study_candidates(coefficients: tuple[float, float, float], factor: float, ma
 
 
 def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, max_phi: int = 3,
-              overrides: dict[str, Any] | None = None, strategies: tuple[str, ...] = STRATEGIES,
+              overrides: dict[str, Any] | None = None, strategies: tuple[str, ...] = DEFAULT_STRATEGIES,
               limit: int | None = None) -> StudyOutcome:
     """Train phi = 0..max_phi of every strategy with the grid's proxy settings; write ``study.csv``."""
     from scaler.data.registry import load_dataset
 
-    grid_dir = Path(grid_dir)
-    for needed in ("run.yaml", "coefficients.yaml"):
-        if not (grid_dir / needed).exists():
-            raise ScalerError(f"not a finished grid directory: {needed} is missing (run `scaler grid` first)",
-                              where=grid_dir)
+    grid_dir = check_grid_dir(grid_dir)
+    strategies = tuple(dict.fromkeys(strategies))  # a strategy named twice is trained once
     recorded = read_run_yaml(grid_dir / "run.yaml")["settings"]
     coef = read_coefficients(grid_dir / "coefficients.yaml")
     proxy = ProxyConfig.model_validate({**(recorded.get("proxy") or {}), **(overrides or {})})
@@ -62,7 +69,7 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
         settings = {"max_phi": max_phi, "flops_factor": factor, "match_flops": match,
                     "coefficients": {"alpha": coef.alpha, "beta": coef.beta, "gamma": coef.gamma},
                     "proxy": proxy.model_dump(mode="json"), "base": Spec.model_validate(recorded["base"]).to_dict()}
-        if tuple(strategies) != STRATEGIES:  # recorded only when asked for: older study.yaml files stay valid
+        if strategies != DEFAULT_STRATEGIES:  # recorded only when asked for: older study.yaml files stay valid
             settings["strategies"] = list(strategies)
         run.check_settings(settings, ignore=("proxy.seeds", "max_phi"))
         data = load_dataset(proxy.dataset, val_fraction=proxy.val_fraction, subset=proxy.subset)

@@ -14,7 +14,7 @@ from typing import Any
 from scaler.config import ProxyConfig
 from scaler.errors import ScalerError
 from scaler.results import TrialRow
-from scaler.search.plan import Trial, trial_row
+from scaler.search.plan import Trial, one_line, trial_row
 from scaler.spec import Spec
 
 Reporter = Callable[[str, dict[str, Any]], None]
@@ -72,8 +72,8 @@ def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None, 
         record["curve"] = res.curve
     except ScalerError:
         raise
-    except Exception as e:
-        row = trial_row(trial, device, message=f"{type(e).__name__}: {e}")
+    except Exception as e:  # what training measured so far stays in the row
+        row = dataclasses.replace(row, status="failed", message=one_line(f"{type(e).__name__}: {e}"))
     record["row"] = row.as_dict()
     return row, record
 

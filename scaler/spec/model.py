@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import yaml
+from annotated_types import Ge
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from scaler.spec.blocks import PATTERN, BlockType, decode_block, encode_block
@@ -45,6 +46,7 @@ Stride = Annotated[int, NoBool, _check(lambda v: v in (1, 2), "must be 1 or 2")]
 Expand = Annotated[float, NoBool, _check(lambda v: v >= 1, "must be at least 1"),
                    _check(math.isfinite, "must be a finite number")]
 Ratio = Annotated[float, NoBool, _check(lambda v: 0 <= v <= 1, "must be between 0 and 1")]
+AtLeast1 = Annotated[int, Ge(1), NoBool]  # in a union too: pydantic's message, the schema's "minimum": 1
 
 
 class StageSpec(BaseModel):
@@ -131,11 +133,11 @@ class ScalingRules(BaseModel):
     scale_stem: bool = Field(True, description="scale the stem's channels with width")
     scale_head: bool = Field(True, description="scale the head's channels with width")
     resolution_divisor: Int = Field(4, ge=1, description="resolution rounds to a multiple of this")
-    max_resolution: Int | None = Field(None, ge=1, description="cap on the scaled resolution (EfficientNetV2 "
-                                       "uses 480); FLOPs then grow by depth and width alone beyond it")
-    depth_from: Int | None = Field(None, ge=1, description="added depth goes to the stages from this one "
-                                   "(1-based) on; unset: every stage (EfficientNet); e.g. 5: later stages only "
-                                   "(EfficientNetV2 grows S into M and L mostly there)")
+    max_resolution: AtLeast1 | None = Field(None, description="cap on the scaled resolution (EfficientNetV2 "
+                                            "uses 480); FLOPs then grow by depth and width alone beyond it")
+    depth_from: AtLeast1 | None = Field(None, description="added depth goes to the stages from this one "
+                                        "(1-based) on; unset: every stage (EfficientNet); e.g. 5: later stages only "
+                                        "(EfficientNetV2 grows S into M and L mostly there)")
 
     @property
     def first_deepened(self) -> int:

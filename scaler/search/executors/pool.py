@@ -1,12 +1,13 @@
 """Trials in spawned worker processes (``--workers N``), the CPU threads split among them. A worker that dies
-(killed, out of memory) breaks the pool: a new one retries the unfinished trials, and after ``MAX_POOL_STARTS``
-pools they are recorded as ``failed``; the grid goes on either way."""
+(killed, out of memory) breaks the pool: a new pool takes the unfinished trials, and a trial that was training
+when its worker died ``MAX_WORKER_DEATHS`` times is recorded as ``failed``; the grid goes on either way."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import queue as queue_mod
 import signal
+from collections import Counter
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -16,11 +17,11 @@ from typing import Any
 from scaler.errors import ScalerError
 from scaler.search.executors.base import Executor, Finished, threads_per_worker
 from scaler.search.executors.inprocess import InProcessExecutor
-from scaler.search.plan import Trial, trial_row
+from scaler.search.plan import Trial, one_line, trial_row
 from scaler.search.trial import Outcome, Reporter, run_reporting
 
 _WORKER: dict[str, Any] = {}
-MAX_POOL_STARTS = 3  # a pool broken by a dead worker restarts with the unfinished trials, at most this often
+MAX_WORKER_DEATHS = 2  # a trial whose worker dies this often while training it is recorded as failed
 
 
 def _init_worker(threads: int, queue: Any, device: str) -> None:
@@ -54,44 +55,60 @@ class PoolExecutor:
         if workers == 1:  # one trial left: no process to spawn
             yield from InProcessExecutor(self.device).run(trials, report)
             return
-        remaining = list(trials)
-        for _ in range(MAX_POOL_STARTS):
-            remaining = yield from self._one_pool(remaining, workers, report)
-            if not remaining:
-                return
-        for t in remaining:
-            yield t, trial_row(t, self.device, message=f"worker died: the pool broke {MAX_POOL_STARTS} times"), None
+        remaining, deaths = list(trials), Counter[str]()
+        while remaining:
+            unfinished, running, cause = yield from self._one_pool(remaining, workers, report)
+            # the trials that were training when a worker died take the blame; unknown who: all unfinished do
+            deaths.update(running or {t.trial_id for t in unfinished})
+            remaining = []
+            for t in unfinished:
+                if deaths[t.trial_id] >= MAX_WORKER_DEATHS:
+                    message = f"worker died {deaths[t.trial_id]} times while training it ({cause})"
+                    yield t, trial_row(t, self.device, message=message), None
+                else:
+                    remaining.append(t)
 
     def _one_pool(self, trials: list[Trial], workers: int,
-                  report: Reporter | None) -> Generator[Finished, None, list[Trial]]:
-        """One pool over ``trials``: yields each as it finishes and returns those a dead worker left unfinished
-        (a worker that dies breaks the whole pool, so every trial not yet finished comes back, its own included).
-        Ctrl-C stops the workers at once: they ignore SIGINT and are terminated here."""
+                  report: Reporter | None) -> Generator[Finished, None, tuple[list[Trial], set[str], str]]:
+        """One pool over ``trials``: yields each as it finishes. A worker that dies breaks the whole pool; then it
+        returns (the unfinished trials, those of them that had started, the cause). Ctrl-C stops the workers at
+        once: they ignore SIGINT and are terminated here."""
         ctx = mp.get_context("spawn")
         manager = ctx.Manager()
         q = manager.Queue()
         pool = ProcessPoolExecutor(max_workers=min(workers, len(trials)), mp_context=ctx, initializer=_init_worker,
                                    initargs=(threads_per_worker(workers), q, self.device))
-        processes = pool._processes  # filled as workers start; shutdown() drops the pool's own reference
-        broken: set[str] = set()
+        # filled as workers start; shutdown() drops the pool's own reference, and Ctrl-C needs them afterwards
+        processes = pool._processes
+        started: set[str] = set()
+        broken: dict[str, str] = {}
+
+        def watch(trial_id: str, info: dict[str, Any]) -> None:
+            if info.get("event") == "start":
+                started.add(trial_id)
+            if report:
+                report(trial_id, info)
+
         try:
             futures = {pool.submit(_run_in_worker, t): t for t in trials}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                _drain(q, report)
+                _drain(q, watch)
                 for f in done:
-                    if isinstance(f.exception(), BrokenProcessPool):
-                        broken.add(futures[f].trial_id)
+                    if isinstance(error := f.exception(), BrokenProcessPool):
+                        broken[futures[f].trial_id] = f"{type(error).__name__}: {error}"
                     else:
                         yield (futures[f], *self._result(f, futures[f]))
+            _drain(q, watch)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-            for p in list(processes.values()):
+            for p in list((processes or {}).values()):
                 if p.is_alive():
                     p.terminate()
             manager.shutdown()
-        return [t for t in trials if t.trial_id in broken]
+        cause = one_line(next(iter(broken.values()), ""), 200)
+        return [t for t in trials if t.trial_id in broken], started & set(broken), cause
 
     def _result(self, future: Any, trial: Trial) -> tuple[Any, dict[str, Any] | None]:
         try:

@@ -1,0 +1,55 @@
+"""What grid and fit print about the coefficients they wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
+    """The fit's verdict as a panel (rich console ``out``) or plain lines (``out`` None)."""
+    best, noise = fit["best"], fit.get("noise", {})
+    lines = [
+        f"best measured: alpha {best['alpha']:.3f}  beta {best['beta']:.3f}  gamma {best['gamma']:.3f}  "
+        f"accuracy {best['accuracy']:.4f}  ({best['seeds']} seed(s), FLOPs x{best.get('flops_ratio', 0):.2f})",
+    ]
+    if best.get("real"):
+        r = best["real"]
+        lines.append(f"  after rounding: alpha {r['alpha']:.3f}  beta {r['beta']:.3f}  gamma {r['gamma']:.3f}  "
+                     "(real depth, width, resolution multipliers of the trained network)")
+    f = fit.get("fit", {})
+    if f.get("ok"):
+        edge = " (on the search boundary: widen the range)" if f["on_boundary"] else ""
+        lines.append(f"smooth fit:    alpha {f['alpha']:.3f}  beta {f['beta']:.3f}  gamma {f['gamma']:.3f}  "
+                     f"predicted {f['predicted_accuracy']:.4f}  R² {f['r2']:.2f} over {f['points']} points{edge}")
+    else:
+        lines.append(f"smooth fit:    not fitted ({f.get('reason', 'n/a')})")
+    fr = fit.get("fit_real", {})
+    if fr.get("ok"):
+        edge = " (on the boundary of the measured multipliers)" if fr["on_boundary"] else ""
+        lines.append(f"real fit:      alpha {fr['alpha']:.3f}  beta {fr['beta']:.3f}  gamma {fr['gamma']:.3f}  "
+                     f"predicted {fr['predicted_accuracy']:.4f}  R² {fr['r2']:.2f} on the real multipliers{edge}")
+    elif fr:
+        lines.append(f"real fit:      not fitted ({fr.get('reason', 'n/a')})")
+    if fit.get("baselines"):
+        lines.append("baselines:     " + "  ".join(f"{k} {v:.4f}" for k, v in fit["baselines"].items()))
+    if "compound_minus_best_single" in fit:
+        lines.append(f"compound - best single-dimension baseline: {fit['compound_minus_best_single']:+.4f}")
+    obj = fit.get("objective") or {}
+    if obj.get("name", "accuracy") != "accuracy":
+        exps = ", ".join(f"{k} = {obj[k]:g}" for k in ("w", "v") if k in obj)
+        lines.append(f"objective:     {obj['name']} ({exps}); best and fits maximize it, ranking is on it")
+    if noise.get("verdict"):
+        lines.append(f"ranking:       {noise['verdict']}")
+    lines.append(f"chosen ({fit['source']}, {fit.get('form', 'nominal')} form): alpha {fit['alpha']}, "
+                 f"beta {fit['beta']}, gamma {fit['gamma']} -> {path}")
+    lines.append(f"next:          scaler emit --coefficients {path} --phi 0..4")
+    text = "\n".join(lines)
+    if out is not None:
+        from rich.panel import Panel
+
+        out.print(Panel(text, title="coefficients", expand=False))
+    else:
+        click.echo(text)
