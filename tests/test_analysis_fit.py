@@ -160,3 +160,38 @@ def test_training_objective_needs_step_times():
     df = _costly().drop(columns=["train_step_ms"])
     with pytest.raises(ScalerError, match="objective training needs the column"):
         fit_results(df, factor=2.0, phi=1.0, objective="training", **RANGES)
+
+
+def test_leave_one_out_r2_is_what_refitting_without_each_point_gives():
+    import numpy as np
+
+    from scaler.analysis import surface
+
+    rng = np.random.default_rng(3)
+    u, v = rng.uniform(0, 0.3, 12), rng.uniform(0, 0.3, 12)
+    y = 0.8 + 0.3 * u - 0.5 * u * u + 0.2 * v + rng.normal(0, 0.01, 12)
+    fitted = surface.fit([u, v], y)
+    X = surface.features([u, v])
+    held_out = []
+    for i in range(12):
+        keep = np.arange(12) != i
+        coef, *_ = np.linalg.lstsq(X[keep], y[keep], rcond=None)
+        held_out.append(y[i] - X[i] @ coef)
+    expected = 1 - (np.array(held_out) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    assert fitted.loo_r2 == pytest.approx(expected, rel=1e-9) and fitted.loo_r2 < fitted.r2
+    # six points for six coefficients: every point is needed to fit itself, nothing is predicted
+    assert surface.fit([u[:6], v[:6]], y[:6]).loo_r2 is None
+
+
+def test_the_quickstart_surfaces_predict_no_unseen_network():
+    """The committed quickstart grid: in-sample R² 0.67 and 0.92, leave-one-out below zero for both (the
+    statistics audit's figures), i.e. worse than predicting the mean."""
+    from pathlib import Path
+
+    from scaler.results import read_results
+
+    csv = Path(__file__).parents[1] / "results" / "quickstart" / "results.csv"
+    out = fit_results(read_results(csv), factor=2.0, phi=1.0, alpha_range=(1.0, 2.0), beta_range=(1.0, 1.4),
+                      gamma_range=(1.0, 1.4))
+    assert (out["fit"]["r2"], out["fit"]["loo_r2"]) == (0.6741, -0.1878)
+    assert (round(out["fit_real"]["r2"], 2), out["fit_real"]["loo_r2"]) == (0.92, -8.6987)

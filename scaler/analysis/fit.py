@@ -106,7 +106,7 @@ def quadratic_fit(points: Any, factor: float, beta_range: tuple[float, float], g
     fitted = surface.fit([u, v], y)
     if fitted is None:
         return {"ok": False, "reason": f"needs 6 candidates spread over beta and gamma, has {len(y)}"}
-    coef, r2 = fitted
+    coef = fitted.coef
     bs = np.linspace(*beta_range, 201)
     gs = np.linspace(*gamma_range, 201)
     B, G = np.meshgrid(bs, gs, indexing="ij")
@@ -116,9 +116,14 @@ def quadratic_fit(points: Any, factor: float, beta_range: tuple[float, float], g
     i, j = np.unravel_index(int(np.argmax(Z)), Z.shape)
     on_edge = i in (0, len(bs) - 1) or j in (0, len(gs) - 1)
     return {"ok": True, "alpha": round(float(A[i, j]), 4), "beta": round(float(bs[i]), 4),
-            "gamma": round(float(gs[j]), 4), "predicted_accuracy": round(float(Z[i, j]), 5), "r2": round(r2, 4),
-            "points": len(y), "on_boundary": bool(on_edge),
+            "gamma": round(float(gs[j]), 4), "predicted_accuracy": round(float(Z[i, j]), 5),
+            **_quality(fitted), "points": len(y), "on_boundary": bool(on_edge),
             "surface": [round(float(c), 6) for c in coef]}
+
+
+def _quality(fitted: surface.Fit) -> dict[str, float | None]:
+    """In-sample and leave-one-out R² of a surface, as the coefficients file records them."""
+    return {"r2": round(fitted.r2, 4), "loo_r2": None if fitted.loo_r2 is None else round(fitted.loo_r2, 4)}
 
 
 def _target(points: Any) -> Any:
@@ -141,7 +146,7 @@ def real_quadratic_fit(points: Any, target: float, phi: float) -> dict[str, Any]
     fitted = surface.fit([t, u, v], y) if distinct >= surface.terms(3) + 2 else None
     if fitted is None:
         return {"ok": False, "reason": f"needs 12 distinct real (depth, width, resolution) points, has {distinct}"}
-    coef, r2 = fitted
+    coef = fitted.coef
     U, V = np.meshgrid(np.linspace(u.min(), u.max(), 201), np.linspace(v.min(), v.max(), 201), indexing="ij")
     T = np.log(target) - 2 * U - 2 * V
     Z = surface.evaluate(coef, [T, U, V])
@@ -151,7 +156,7 @@ def real_quadratic_fit(points: Any, target: float, phi: float) -> dict[str, Any]
     i, j = np.unravel_index(int(np.argmax(Z)), Z.shape)
     return {"ok": True, "alpha": round(float(np.exp(T[i, j] / phi)), 4),
             "beta": round(float(np.exp(U[i, j] / phi)), 4), "gamma": round(float(np.exp(V[i, j] / phi)), 4),
-            "predicted_accuracy": round(float(Z[i, j]), 5), "r2": round(r2, 4), "points": len(y),
+            "predicted_accuracy": round(float(Z[i, j]), 5), **_quality(fitted), "points": len(y),
             "on_boundary": bool(i in (0, U.shape[0] - 1) or j in (0, U.shape[1] - 1))}
 
 

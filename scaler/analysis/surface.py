@@ -5,6 +5,7 @@ v², the order ``coefficients.yaml`` stores its ``surface`` in)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -29,13 +30,28 @@ def evaluate(coef: Sequence[float], xs: Sequence[Any]) -> Any:
     return features(xs) @ np.asarray(coef, dtype=float)
 
 
-def fit(xs: Sequence[Any], y: Any) -> tuple[Any, float] | None:
-    """Least-squares coefficients and the in-sample R²; None when the points do not determine the surface."""
+@dataclass(frozen=True)
+class Fit:
+    coef: Any
+    r2: float  # in-sample
+    loo_r2: float | None  # leave-one-out: how well the surface predicts a point it was not fitted on
+
+
+def fit(xs: Sequence[Any], y: Any) -> Fit | None:
+    """Least squares, its in-sample R² and leave-one-out R²; None when the points do not determine the surface.
+
+    The leave-one-out residual of point i is r_i / (1 - h_ii), h the hat matrix (exact for least squares); it is
+    None when a point alone determines a coefficient (h_ii = 1: it cannot be predicted without itself)."""
     import numpy as np
 
     X = features(xs)
     if len(y) < X.shape[1] or np.linalg.matrix_rank(X) < X.shape[1]:
         return None
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    residual = y - X @ coef
     ss_tot = float(((y - y.mean()) ** 2).sum())
-    return coef, 1 - float(((y - X @ coef) ** 2).sum()) / ss_tot if ss_tot > 0 else 0.0
+    if ss_tot == 0:
+        return Fit(coef, 0.0, None)
+    leverage = np.einsum("ij,ji->i", X, np.linalg.pinv(X))
+    loo = None if leverage.max() > 1 - 1e-9 else 1 - float(((residual / (1 - leverage)) ** 2).sum()) / ss_tot
+    return Fit(coef, 1 - float((residual**2).sum()) / ss_tot, loo)

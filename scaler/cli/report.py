@@ -23,14 +23,16 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
     if f.get("ok"):
         edge = " (on the search boundary: widen the range)" if f["on_boundary"] else ""
         lines.append(f"smooth fit:    alpha {f['alpha']:.3f}  beta {f['beta']:.3f}  gamma {f['gamma']:.3f}  "
-                     f"predicted {f['predicted_accuracy']:.4f}  R² {f['r2']:.2f} over {f['points']} points{edge}")
+                     f"predicted {f['predicted_accuracy']:.4f}  R² {f['r2']:.2f}{_loo(f)} over {f['points']} "
+                     f"points{edge}")
     else:
         lines.append(f"smooth fit:    not fitted ({f.get('reason', 'n/a')})")
     fr = fit.get("fit_real", {})
     if fr.get("ok"):
         edge = " (on the boundary of the measured multipliers)" if fr["on_boundary"] else ""
         lines.append(f"real fit:      alpha {fr['alpha']:.3f}  beta {fr['beta']:.3f}  gamma {fr['gamma']:.3f}  "
-                     f"predicted {fr['predicted_accuracy']:.4f}  R² {fr['r2']:.2f} on the real multipliers{edge}")
+                     f"predicted {fr['predicted_accuracy']:.4f}  R² {fr['r2']:.2f}{_loo(fr)} on the real "
+                     f"multipliers{edge}")
     elif fr:
         lines.append(f"real fit:      not fitted ({fr.get('reason', 'n/a')})")
     if fit.get("baselines"):
@@ -53,3 +55,10 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
         out.print(Panel(text, title="coefficients", expand=False))
     else:
         click.echo(text)
+
+
+def _loo(fit: dict[str, Any]) -> str:
+    """The leave-one-out R² beside the in-sample one: below 0 the surface predicts an unseen point worse than
+    the mean does."""
+    loo = fit.get("loo_r2")
+    return "" if loo is None else f" (leave-one-out {loo:.2f})"
