@@ -190,6 +190,18 @@ def interrupted_rows(grid: Grid, tmp_path: Path) -> tuple[list[str], str]:
     return done, err
 
 
+def rerun_trains_the_rest(rerun: Grid, done: list[str], timeout: float) -> None:
+    """The rerun after Ctrl-C trains exactly the missing trials, after the rows already there."""
+    assert rerun.wait(timeout=timeout) == 0, rerun.describe()
+    out, _ = rerun.output()
+    assert f"{len(done)} already done, running {TRIALS - len(done)}" in out, out
+    final = checked_rows(rerun.csv)
+    ids = [r["trial_id"] for r in final]
+    assert len(ids) == len(set(ids)) == TRIALS, ids
+    assert ids[: len(done)] == done and sorted(finished_ids(out)) == sorted(ids[len(done):])
+    assert all(r["status"] == "ok" for r in final), final
+
+
 # -- the local process pool -------------------------------------------------------------------------------------
 
 
@@ -202,14 +214,7 @@ def test_ctrl_c_keeps_finished_rows_and_the_rerun_trains_only_the_rest(tmp_path:
     assert all((tmp_path / "run" / "trials" / f"{tid}.json").exists() for tid in done)
 
     grids.append(rerun := Grid(tmp_path, *flags, name="rerun"))
-    assert rerun.wait(timeout=300) == 0, rerun.describe()
-    out2, _ = rerun.output()
-    assert f"{len(done)} already done, running {TRIALS - len(done)}" in out2, out2
-    final = checked_rows(rerun.csv)
-    ids = [r["trial_id"] for r in final]
-    assert len(ids) == len(set(ids)) == TRIALS, ids
-    assert ids[: len(done)] == done and sorted(finished_ids(out2)) == sorted(ids[len(done):])
-    assert all(r["status"] == "ok" for r in final), final
+    rerun_trains_the_rest(rerun, done, timeout=300)
     assert_interrupted(err)  # last, so that a wrong message does not hide the checks above
 
 
@@ -288,12 +293,5 @@ def test_ctrl_c_under_ray_keeps_finished_rows_and_the_rerun_resumes(ray_cluster:
     assert not wait_until_gone(_ray_task_pids(head), timeout=60), "Ray tasks still running after Ctrl-C"
 
     grids.append(rerun := Grid(tmp_path, *flags, env=RAY_ENV, name="rerun"))
-    assert rerun.wait(timeout=400) == 0, rerun.describe()
-    out2, _ = rerun.output()
-    assert f"{len(done)} already done, running {TRIALS - len(done)}" in out2, out2
-    final = checked_rows(rerun.csv)
-    ids = [r["trial_id"] for r in final]
-    assert len(ids) == len(set(ids)) == TRIALS, ids
-    assert ids[: len(done)] == done and sorted(finished_ids(out2)) == sorted(ids[len(done):])
-    assert all(r["status"] == "ok" for r in final), final
+    rerun_trains_the_rest(rerun, done, timeout=400)
     assert_interrupted(err)

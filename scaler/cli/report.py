@@ -19,22 +19,11 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
         r = best["real"]
         lines.append(f"  after rounding: alpha {r['alpha']:.3f}  beta {r['beta']:.3f}  gamma {r['gamma']:.3f}  "
                      "(real depth, width, resolution multipliers of the trained network)")
-    f = fit.get("fit", {})
-    if f.get("ok"):
-        edge = " (on the search boundary: widen the range)" if f["on_boundary"] else ""
-        lines.append(f"smooth fit:    alpha {f['alpha']:.3f}  beta {f['beta']:.3f}  gamma {f['gamma']:.3f}  "
-                     f"predicted {f['predicted_accuracy']:.4f}  R² {f['r2']:.2f}{_loo(f)} over {f['points']} "
-                     f"points{edge}")
-    else:
-        lines.append(f"smooth fit:    not fitted ({f.get('reason', 'n/a')})")
-    fr = fit.get("fit_real", {})
-    if fr.get("ok"):
-        edge = " (on the boundary of the measured multipliers)" if fr["on_boundary"] else ""
-        lines.append(f"real fit:      alpha {fr['alpha']:.3f}  beta {fr['beta']:.3f}  gamma {fr['gamma']:.3f}  "
-                     f"predicted {fr['predicted_accuracy']:.4f}  R² {fr['r2']:.2f}{_loo(fr)} on the real "
-                     f"multipliers{edge}")
-    elif fr:
-        lines.append(f"real fit:      not fitted ({fr.get('reason', 'n/a')})")
+    lines.append(_surface("smooth fit:", fit.get("fit", {}), "over {points} points",
+                          " (on the search boundary: widen the range)"))
+    if fit.get("fit_real"):
+        lines.append(_surface("real fit:", fit["fit_real"], "on the real multipliers",
+                              " (on the boundary of the measured multipliers)"))
     if fit.get("baselines"):
         lines.append("baselines:     " + "  ".join(f"{k} {v:.4f}" for k, v in fit["baselines"].items()))
     if "compound_minus_best_single" in fit:
@@ -55,6 +44,15 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
         out.print(Panel(text, title="coefficients", expand=False))
     else:
         click.echo(text)
+
+
+def _surface(label: str, f: dict[str, Any], basis: str, boundary: str) -> str:
+    """One fitted surface: its optimum, prediction and R² (in sample and leave-one-out), or why it was not fitted."""
+    if not f.get("ok"):
+        return f"{label:<15}not fitted ({f.get('reason', 'n/a')})"
+    return (f"{label:<15}alpha {f['alpha']:.3f}  beta {f['beta']:.3f}  gamma {f['gamma']:.3f}  predicted "
+            f"{f['predicted_accuracy']:.4f}  R² {f['r2']:.2f}{_loo(f)} {basis.format(points=f.get('points'))}"
+            f"{boundary if f['on_boundary'] else ''}")
 
 
 def _loo(fit: dict[str, Any]) -> str:
