@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from scaler.cli.execution import executor_options, make_executor, observer
 from scaler.cli.options import LIMIT_HELP, console
 from scaler.cli.report import print_fit
+
+if TYPE_CHECKING:
+    from scaler.results import RunDir
 
 # flag -> settings key; a flag left unset keeps the file's value (or the default)
 OVERRIDES = {
@@ -72,7 +75,7 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
     print_fit(*outcome.finished, None if quiet else console())
 
 
-def _fit(run: Any) -> tuple[Path, dict[str, Any]] | None:
+def _fit(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
     """The grid's fit, when it has a successful compound trial to fit."""
     from scaler.analysis.fit import fit_run
 
