@@ -59,6 +59,10 @@ class SearchConfig(BaseModel):
     step: float = Field(0.05, gt=0, description="grid step of beta and gamma (and alpha under filter)")
     tolerance: float = Field(0.05, ge=0, description="filter mode: relative distance to the constraint")
     baselines: bool = Field(True, description="also train the base and depth-, width-, resolution-only")
+    confirm: int = Field(3, ge=0, description="after the grid, retrain the base and the top `confirm` candidates "
+                         "(by validation accuracy) with `confirm_seeds` more seeds, so the seed noise is measured "
+                         "and ties can be named (0: off)")
+    confirm_seeds: int = Field(2, ge=1, description="extra seeds of each confirmed candidate")
     use: Literal["best", "fit"] = Field("best", description="which coefficients emit uses: the best measured "
                                         "candidate or the smooth fit's optimum")
     match_flops: bool = Field(False, description="give every candidate the input size (on the resolution divisor) "
@@ -153,7 +157,10 @@ class ProxyConfig(TrainConfig):
     dropout: float | None = Field(None, ge=0, lt=1, description="override the spec's dropout")
     drop_path: float | None = Field(None, ge=0, lt=1, description="override the spec's drop_path")
     subset: int | None = Field(None, ge=1, description="use at most this many training images")
-    val_fraction: float = Field(0.2, gt=0, lt=1, description="validation share when the data has no test split")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="validation share, carved (stratified) from the "
+                                "training images before subset applies; every decision reads it")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="test share held out when the data has no test "
+                                 "split of its own; scored once per trial, decides nothing")
     seeds: int = Field(1, ge=1, description="train every candidate with seeds 0..seeds-1")
 
     @field_validator("dataset")

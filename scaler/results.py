@@ -24,8 +24,11 @@ import yaml
 from scaler.errors import ScalerError
 
 # What the columns of a results directory mean. 1: `accuracy` is scored on the dataset's evaluation split (its
-# test split when it ships one). Directories written before the version was recorded are version 1.
-SCHEMA_VERSION = 1
+# test split when it ships one), which also ranked the candidates. 2: `accuracy` is validation (carved from the
+# training images), `test_accuracy` the test split, scored once per trial. Directories written before the version
+# was recorded are version 1.
+SCHEMA_VERSION = 2
+SCHEMA_SPLITS = {1: "test", 2: "validation"}  # what `accuracy` was scored on, by schema version
 NAN = float("nan")
 
 
@@ -33,7 +36,8 @@ NAN = float("nan")
 class TrialRow:
     """One row of results.csv: what a trial is, what it costs (known before training) and what training gave.
 
-    The field order is the column order. ``accuracy`` is top-1 on the evaluation split, ``flops`` real
+    The field order is the column order. ``accuracy`` is top-1 on the validation split (what every decision
+    reads), ``test_accuracy`` on the test split (reported, never decides), ``flops`` real
     multiply-accumulates per image after rounding; the ``*_real`` multipliers and ``flops_ratio`` compare the
     trial's network with the base's (:mod:`scaler.arch.cost`)."""
 
@@ -49,6 +53,7 @@ class TrialRow:
     params: int
     flops: int
     accuracy: float = NAN
+    test_accuracy: float = NAN
     seed: int = 0
     epochs: int = 0
     train_seconds: float = 0.0
@@ -66,6 +71,7 @@ class TrialRow:
     latency_batch_ms: float = NAN
     device: str = ""
     message: str = ""
+    aliases: str = ""  # space-separated: other candidates that are this very network (not trained again)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,6 +192,12 @@ class RunDir:
         if not self.run_yaml.exists() or not self.csv.exists():
             return
         old = self.recorded() or {}
+        version = old.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ScalerError(f"holds results of schema {version} (accuracy scored on the "
+                              f"{SCHEMA_SPLITS.get(version, 'unknown')} split); new rows (schema {SCHEMA_VERSION}: "
+                              "validation and test) cannot join them: add --fresh to start over (the old results "
+                              "are kept)", where=self.path)
         diff = _first_difference(old.get("settings", {}), settings, ignore)
         if diff:
             raise ScalerError(f"holds results of different settings ({diff}); rerun with the same settings to "
@@ -273,7 +285,7 @@ def read_results(path: str | Path) -> Any:
     if not p.exists():
         raise ScalerError("no such file", where=p)
     try:
-        df = pd.read_csv(p, dtype={"trial_id": str, "kind": str, "status": str, "message": str},
+        df = pd.read_csv(p, dtype={"trial_id": str, "kind": str, "status": str, "message": str, "aliases": str},
                          keep_default_na=True)
     except pd.errors.EmptyDataError:
         raise ScalerError("the file is empty (no header, no rows)", where=p) from None

@@ -111,7 +111,7 @@ def test_image_folder_grid(tmp_path: Path, monkeypatch):
     Path("tiny.yaml").write_text(FEW, encoding="utf-8")
     dataset = f"imagefolder:{tmp_path / 'images'}"
     out = grid("tiny.yaml", "--out", "run", "--dataset", dataset, "--epochs", "1", "--limit", "2")
-    assert re.search(r"data: imagefolder:\S+: 48 train / 12 validation images, 3x\d+px, 3 classes", out), out
+    assert re.search(r"data: imagefolder:\S+: 42 train / 6 validation / 12 test images, 3x\d+px, 3 classes", out), out
     run = Path("run")
     settings = yaml.safe_load((run / "run.yaml").read_text(encoding="utf-8"))["settings"]
     assert settings["proxy"]["dataset"] == dataset
@@ -124,51 +124,45 @@ def test_image_folder_grid(tmp_path: Path, monkeypatch):
     assert (run / "coefficients.yaml").is_file()
 
 
-# --- (c) the previous release's directory ---------------------------------------------------------------------------
+# --- (c) the previous release's directory: read, never resumed --------------------------------------------------
 
 
-def test_previous_release_directory_resumes(tmp_path: Path, monkeypatch):
+def test_previous_release_directory_is_read_but_never_resumed(capsys, tmp_path: Path, monkeypatch):
+    """Its `accuracy` is the test split's (schema 1): fit and plot read it and say so; new rows of schema 2
+    (validation and test) never join it; --fresh starts over and keeps it."""
     from scaler.results import read_results
 
     monkeypatch.chdir(tmp_path)
     shutil.copytree(FIXTURE, tmp_path, dirs_exist_ok=True)
     run = Path("run")
     old_csv = (run / "results.csv").read_text(encoding="utf-8")
-    old_settings = yaml.safe_load((run / "run.yaml").read_text(encoding="utf-8"))
-    old_coefficients = (run / "coefficients.yaml").read_text(encoding="utf-8")
-    assert "schema_version" not in old_settings
+    assert "schema_version" not in yaml.safe_load((run / "run.yaml").read_text(encoding="utf-8"))
     df = read_results(run / "results.csv")
     assert df.attrs["schema_version"] == 1 and len(df) == 6
 
-    # --limit 0: the settings match the recorded ones, the 6 trials count as done, nothing trains
-    out = grid("tiny.yaml", "--out", "run", "--limit", "0")
-    assert "grid: 8 trials (8 candidates x 1 seed(s)), 6 already done, running 0 on cpu" in out
-    assert "older scaler" not in out  # the old header has every column of today's rows
+    message = user_error(capsys, "grid", "tiny.yaml", "--out", "run", "--limit", "0", "--device", "cpu")
+    assert message.startswith(f"error: {run}: holds results of schema 1 (accuracy scored on the test split)")
+    assert "--fresh" in message
     assert (run / "results.csv").read_text(encoding="utf-8") == old_csv
-    assert len(records(run)) == 6
-    recorded = yaml.safe_load((run / "run.yaml").read_text(encoding="utf-8"))
-    assert recorded["schema_version"] == 1 and recorded["settings"] == old_settings["settings"]
-    assert (run / "coefficients.yaml").read_text(encoding="utf-8") == old_coefficients  # refitted, same
 
-    # --limit 1: exactly one more trial, the next of the plan, appended under the same header
-    out = grid("tiny.yaml", "--out", "run", "--limit", "1")
-    assert "6 already done, running 1 on cpu" in out
-    lines = csv_lines(run)
-    assert "\n".join(lines[:7]) + "\n" == old_csv  # header and the old rows untouched
-    assert len(lines) == 8 and lines[7].startswith("a1.389-b1.200-g1.000-s0,compound,")
-    assert len(lines[7].split(",")) == len(lines[0].split(","))
-    assert sorted(records(run)) == sorted([*(p.stem for p in (FIXTURE / "run" / "trials").glob("*.json")),
-                                           "a1.389-b1.200-g1.000-s0"])
-    df = read_results(run)
-    assert df.attrs["schema_version"] == 1 and len(df) == 7 and (df["status"] == "ok").all()
-    assert list(df.columns) == lines[0].split(",")
-
+    result = CliRunner().invoke(cli, ["fit", "run/results.csv", "--out", "old.yaml"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "test split" in result.output
+    fitted = yaml.safe_load(Path("old.yaml").read_text(encoding="utf-8"))
+    assert fitted["selected_on"] == "test"
     result = CliRunner().invoke(cli, ["plot", "run/results.csv"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     written = result.stdout.split()
     assert sorted(Path(p).name for p in written) == sorted(
         f"{name}.{ext}" for name in ("pareto", "coefficients", "curves") for ext in ("png", "svg"))
     assert all(Path(p).parent == run / "plots" and Path(p).stat().st_size > 0 for p in written)
+
+    out = grid("tiny.yaml", "--out", "run", "--limit", "1", "--fresh")
+    moved = next((run / "previous").iterdir())
+    assert (moved / "results.csv").read_text(encoding="utf-8") == old_csv
+    df = read_results(run)
+    assert df.attrs["schema_version"] == 2 and len(df) == 1 and df["test_accuracy"].between(0, 1).all()
+    assert "running 1 on cpu" in out
 
 
 # --- (d) misspelled keys ---------------------------------------------------------------------------------------------

@@ -67,14 +67,16 @@ def test_digits() -> None:
     assert d.x_train.dtype == torch.uint8 and d.y_train.dtype == torch.int64
     assert d.x_train.shape[1:] == (1, 8, 8) and d.x_train.is_contiguous()
     assert (d.channels, d.image_size, d.num_classes) == (1, 8, 10)
-    assert len(d.y_train) + len(d.y_val) == 1797
-    assert len(d.y_val) == 359  # round(0.2 * class size), per class
+    assert len(d.y_train) + len(d.y_val) + len(d.y_test) == 1797
+    assert len(d.y_test) == 359  # round(0.2 * class size), per class, held out first
+    assert len(d.y_val) == 143  # then round(0.1 * what remains of each class), halves to even
     assert int(d.x_train.max()) == 255 and int(d.x_train.min()) == 0  # 0..16 scaled to 0..255
-    # Stratified: every class holds ~20% of its samples in validation.
-    tr, va = torch.bincount(d.y_train, minlength=10), torch.bincount(d.y_val, minlength=10)
-    frac = va.double() / (tr + va).double()
-    assert frac.min() > 0.18 and frac.max() < 0.22
-    assert d.split == "stratified 20% split (seed 0)"
+    # Stratified: every class holds ~20% of its samples in test and ~10% of the rest in validation.
+    tr, va, te = (torch.bincount(t, minlength=10).double() for t in (d.y_train, d.y_val, d.y_test))
+    assert (te / (tr + va + te)).min() > 0.18 and (te / (tr + va + te)).max() < 0.22
+    assert (va / (tr + va)).min() > 0.08 and (va / (tr + va)).max() < 0.12
+    assert d.split == ("validation: a stratified 10% of the training images; test: a stratified 20% held out "
+                       "(seed 0)")
     assert 0.25 < d.mean[0] < 0.35 and 0.3 < d.std[0] < 0.45
     assert d.mean[0] == pytest.approx(d.x_train.double().mean().item() / 255, rel=1e-9)
 
@@ -85,7 +87,9 @@ def test_digits_cached_and_subset() -> None:
     assert len(d.y_train) == 100
     assert torch.bincount(d.y_train).tolist() == [10] * 10
     full = load_dataset("digits")
-    assert torch.equal(d.y_val, full.y_val)  # subset touches only the training split
+    # subset touches only the training split: validation is carved before it
+    assert torch.equal(d.y_val, full.y_val) and torch.equal(d.x_val, full.x_val)
+    assert torch.equal(d.x_test, full.x_test)
     assert torch.equal(load_dataset("digits", subset=100).x_train, d.x_train)
     other = load_dataset("digits", split_seed=1)
     assert not torch.equal(other.y_val, full.y_val) or not torch.equal(other.x_val, full.x_val)
@@ -98,8 +102,9 @@ def test_digits_image_size() -> None:
 
 def test_mnist5k() -> None:
     d = load_dataset("mnist5k")
-    assert d.x_train.shape == (4000, 1, 28, 28) and d.x_val.shape == (1000, 1, 28, 28)
-    assert torch.bincount(d.y_val).tolist() == [100] * 10
+    assert d.x_train.shape == (3600, 1, 28, 28) and d.x_val.shape == (400, 1, 28, 28)
+    assert d.x_test.shape == (1000, 1, 28, 28)
+    assert torch.bincount(d.y_val).tolist() == [40] * 10 and torch.bincount(d.y_test).tolist() == [100] * 10
     assert d.classes == [str(i) for i in range(10)]
     assert int(d.x_train.max()) == 255
     # A real digit: mostly black background, ink in the middle.
@@ -121,7 +126,9 @@ def test_fashion_alias() -> None:
     d = load_dataset("fashion", subset=1000)
     assert d is load_dataset(f"idx:{scaler.data.readers.FASHION_DIR}", subset=1000)
     assert d.name == "idx:/usr/share/datasets/fashion-mnist"
-    assert d.split == "test split" and d.x_val.shape == (10000, 1, 28, 28)
+    assert d.split.endswith("test: the dataset's test split (seed 0)") and d.x_test.shape == (10000, 1, 28, 28)
+    # validation is 10% of all 60,000 training images, carved before the 1,000-image subset
+    assert d.x_val.shape == (6000, 1, 28, 28) and torch.bincount(d.y_val).tolist() == [600] * 10
     assert d.classes[0] == "T-shirt/top" and d.num_classes == 10
     assert torch.bincount(d.y_train).tolist() == [100] * 10
 
@@ -152,20 +159,23 @@ def test_stratified_subset_balances_small_classes() -> None:
 @pytest.mark.parametrize("gz", [False, True])
 def test_idx_with_test_split(tmp_path: Path, gz: bool) -> None:
     d = idx_dir(tmp_path, gz=gz)
-    ds = load_dataset(f"idx:{d}")
-    assert ds.x_train.shape == (30, 1, 6, 6) and ds.x_val.shape == (10, 1, 6, 6)
-    assert ds.split == "test split"
-    assert ds.y_val.tolist() == [i % 3 for i in range(10)]
+    ds = load_dataset(f"idx:{d}", val_fraction=0.2)
+    assert ds.x_train.shape == (24, 1, 6, 6) and ds.x_val.shape == (6, 1, 6, 6)
+    assert ds.x_test.shape == (10, 1, 6, 6) and ds.split.endswith("the dataset's test split (seed 0)")
+    assert ds.y_test.tolist() == [i % 3 for i in range(10)]
     raw = read_idx(d / ("train-images-idx3-ubyte" + (".gz" if gz else "")))
-    assert torch.equal(ds.x_train[:, 0], torch.from_numpy(raw))
+    rows = {bytes(r) for r in raw.reshape(len(raw), -1)}
+    carved = torch.cat([ds.x_train, ds.x_val])[:, 0].reshape(30, -1).numpy()
+    assert {bytes(r) for r in carved} == rows  # train and validation are the training images, split
 
 
 def test_idx_without_test_split(tmp_path: Path) -> None:
     d = idx_dir(tmp_path, n_train=50, n_test=0)
-    ds = load_dataset(f"idx:{d}", val_fraction=0.2)
-    # Classes of 17, 17 and 16 images: round(20%) = 3 of each in validation.
-    assert torch.bincount(ds.y_val).tolist() == [3, 3, 3] and len(ds.y_train) == 41
-    assert ds.split.startswith("stratified 20%")
+    ds = load_dataset(f"idx:{d}", val_fraction=0.2, test_fraction=0.2)
+    # Classes of 17, 17 and 16 images: round(20%) = 3 of each in test; of the 14, 14, 13 left, 3 in validation.
+    assert torch.bincount(ds.y_test).tolist() == [3, 3, 3] and torch.bincount(ds.y_val).tolist() == [3, 3, 3]
+    assert len(ds.y_train) == 32
+    assert ds.split.endswith("test: a stratified 20% held out (seed 0)")
 
 
 def test_idx_bad_magic(tmp_path: Path) -> None:
@@ -219,18 +229,21 @@ def test_npz_layouts(tmp_path: Path) -> None:
         assert ds.x_train.dtype == torch.uint8
         assert ds.channels == (3 if name in ("nhwc", "nchw") else 1), name
         # Whichever layout went in, channel 0 holds the original pixels.
-        all_x = torch.cat([ds.x_train, ds.x_val])
+        all_x = torch.cat([ds.x_train, ds.x_val, ds.x_test])
         assert sorted(all_x[:, 0].flatten().tolist()) == sorted(hw.flatten().tolist()), name
-        assert ds.split.startswith("stratified")
+        assert "held out" in ds.split
 
 
-def test_npz_val_and_label_remap(tmp_path: Path) -> None:
-    x = np.zeros((6, 4, 4), np.uint8)
-    np.savez(tmp_path / "d.npz", x=x, y=np.array([3, 7, 3, 7, 3, 7]), x_val=x[:2], y_val=np.array([7, 3]))
+@pytest.mark.parametrize("names", [("x_test", "y_test"), ("x_val", "y_val")])
+def test_npz_test_split_and_label_remap(tmp_path: Path, names: tuple[str, str]) -> None:
+    x = np.zeros((20, 4, 4), np.uint8)
+    y = np.array([3, 7] * 10)
+    np.savez(tmp_path / "d.npz", x=x, y=y, **{names[0]: x[:2], names[1]: np.array([7, 3])})
     ds = load_dataset(f"npz:{tmp_path / 'd.npz'}")
     assert ds.classes == ["3", "7"]
-    assert ds.y_train.tolist() == [0, 1, 0, 1, 0, 1] and ds.y_val.tolist() == [1, 0]
-    assert ds.split == "test split"
+    assert ds.y_test.tolist() == [1, 0]  # the file's held-out split is the test split, never validation
+    assert torch.bincount(ds.y_train).tolist() == [9, 9] and torch.bincount(ds.y_val).tolist() == [1, 1]
+    assert ds.split.endswith("the dataset's test split (seed 0)")
 
 
 @pytest.mark.parametrize(
@@ -274,23 +287,32 @@ def test_imagefolder_grey(tmp_path: Path) -> None:
     ds = load_dataset(f"imagefolder:{root}", val_fraction=0.4)
     assert ds.classes == ["a", "b"]
     assert ds.channels == 1 and ds.image_size == 10  # median of all sides
-    assert len(ds.y_train) + len(ds.y_val) == 5 and len(ds.y_val) == 2
-    values = sorted(torch.cat([ds.x_train, ds.x_val])[:, 0, 5, 5].tolist())
+    # one image of each class held out for test; of a's two left, one for validation; b's last one trains
+    assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (2, 1, 2)
+    values = sorted(torch.cat([ds.x_train, ds.x_val, ds.x_test])[:, 0, 5, 5].tolist())
     assert values == [10, 30, 50, 70, 90]  # flat images survive the resize unchanged
 
 
 def test_imagefolder_mixed_rgb_and_size(tmp_path: Path) -> None:
     root = image_tree(tmp_path / "mixed", {
-        "cat": [("L", (9, 9)), ("RGB", (16, 12))],
-        "dog": [("RGB", (5, 7)), ("L", (30, 30))],
+        "cat": [("L", (9, 9)), ("RGB", (16, 12)), ("L", (6, 6))],
+        "dog": [("RGB", (5, 7)), ("L", (30, 30)), ("RGB", (6, 6))],
     })
     ds = load_dataset(f"imagefolder:{root}", image_size=6, val_fraction=0.5)
     assert ds.channels == 3 and ds.image_size == 6
-    x = torch.cat([ds.x_train, ds.x_val])
-    assert x.shape == (4, 3, 6, 6)
-    pixels = sorted(tuple(x[i, :, 3, 3].tolist()) for i in range(4))
+    x = torch.cat([ds.x_train, ds.x_val, ds.x_test])
+    assert x.shape == (6, 3, 6, 6) and len(ds.y_train) == len(ds.y_val) == len(ds.y_test) == 2
+    pixels = sorted(tuple(x[i, :, 3, 3].tolist()) for i in range(6))
     # Grey images become R=G=B; RGB keep their colour.
-    assert pixels == [(10, 10, 10), (30, 225, 7), (50, 205, 7), (70, 70, 70)]
+    assert pixels == [(10, 10, 10), (30, 225, 7), (50, 50, 50), (70, 185, 7), (90, 90, 90), (110, 145, 7)]
+
+
+def test_too_few_images_for_the_three_splits(tmp_path: Path) -> None:
+    root = image_tree(tmp_path / "two", {"a": [("L", (4, 4))] * 2, "b": [("L", (4, 4))] * 2})
+    # one of each class held out for test leaves one of each: nothing to validate on
+    with pytest.raises(ScalerError, match=r"too few images \(2\) for a 50% validation split") as err:
+        load_dataset(f"imagefolder:{root}", val_fraction=0.5)
+    assert str(root) in str(err.value)
 
 
 def test_imagefolder_errors(tmp_path: Path) -> None:

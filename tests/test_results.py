@@ -16,11 +16,21 @@ from scaler.results import COLUMNS, NUMERIC, SCHEMA_VERSION, RunDir, TrialRow, r
 OLD_RUN = Path(__file__).parent / "fixtures" / "v0.1-grid" / "run"
 
 
-def test_the_row_schema_keeps_the_columns_of_the_previous_release():
+def test_schema_2_adds_the_test_accuracy_to_the_columns_of_the_previous_release():
     with open(OLD_RUN / "results.csv", newline="") as f:
         header = next(csv.reader(f))
-    assert list(COLUMNS) == header
-    assert "accuracy" in NUMERIC and "trial_id" not in NUMERIC and "status" not in NUMERIC
+    assert [c for c in COLUMNS if c not in ("test_accuracy", "aliases")] == header
+    assert COLUMNS.index("test_accuracy") == COLUMNS.index("accuracy") + 1 and COLUMNS[-1] == "aliases"
+    assert {"accuracy", "test_accuracy"} <= set(NUMERIC) and "trial_id" not in NUMERIC and "status" not in NUMERIC
+
+
+def test_rows_of_another_schema_are_never_resumed(tmp_path: Path):
+    run = RunDir(tmp_path / "old")
+    shutil.copytree(OLD_RUN, run.path)
+    before = run.csv.read_text()
+    with pytest.raises(ScalerError, match=r"schema 1 \(accuracy scored on the test split\).*--fresh"):
+        run.check_settings(yaml.safe_load(run.run_yaml.read_text())["settings"])
+    assert run.csv.read_text() == before
 
 
 def test_a_row_before_training_is_failed_until_training_says_otherwise(tmp_path: Path):
@@ -31,7 +41,7 @@ def test_a_row_before_training_is_failed_until_training_says_otherwise(tmp_path:
     run.append(row, {"trial_id": "x-s0", "curve": []})
     text = (tmp_path / "results.csv").read_text()
     # NaN cells are empty, floats print without trailing noise, and the line is whole
-    assert text.splitlines()[1] == "x-s0,base,1,1,1,0,1,1,16,10,100,,0,0,0,0,failed,,,,,,0,,,,,,"
+    assert text.splitlines()[1] == "x-s0,base,1,1,1,0,1,1,16,10,100,,,0,0,0,0,failed,,,,,,0,,,,,,,"
     assert text.endswith("\n")
     assert (tmp_path / "trials" / "x-s0.json").exists()
 
@@ -40,7 +50,7 @@ def test_run_yaml_records_the_schema_version_and_old_ones_read_as_version_1(tmp_
     run = RunDir(tmp_path / "new")
     run.path.mkdir()
     run.write_settings({"a": 1}, {"device": "cpu"})
-    assert yaml.safe_load(run.run_yaml.read_text())["schema_version"] == SCHEMA_VERSION == 1
+    assert yaml.safe_load(run.run_yaml.read_text())["schema_version"] == SCHEMA_VERSION == 2
     old = tmp_path / "old"
     shutil.copytree(OLD_RUN, old)
     assert "schema_version" not in yaml.safe_load((old / "run.yaml").read_text())

@@ -24,7 +24,8 @@ from scaler.search.executors.base import available_cores
 
 COMPARED = ("trial_id", "kind", "alpha", "beta", "gamma", "resolution", "params", "flops", "accuracy", "loss",
             "status", "seed", "epochs")
-SPEC = TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4]}\nproxy: {dataset: digits, lr: 0.1}\n"
+SPEC = (TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], confirm: 0}\n"
+        "proxy: {dataset: digits, lr: 0.1}\n")
 
 
 @pytest.fixture

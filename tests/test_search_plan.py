@@ -11,7 +11,7 @@ from _specs import TINY_YAML as TINY
 from scaler.catalog import load_spec
 from scaler.config import Range, SearchConfig
 from scaler.errors import ScalerError
-from scaler.search.plan import Candidate, candidates, plan_trials, proxy_spec
+from scaler.search.plan import Candidate, candidates, confirm_trials, plan_trials, proxy_spec
 from scaler.search.settings import load_grid_settings
 
 
@@ -121,9 +121,40 @@ def test_match_flops_trials_record_the_gamma_used(tmp_path: Path):
         ("width-s0", 16, 1.0, 3, 2.563747),
         ("resolution-s0", 24, 1.5, 3, 2.236142),
         ("a1.389-b1.000-g1.200-s0", 20, 1.25, 5, 2.364468),
-        ("a1.020-b1.000-g1.400-s0", 20, 1.25, 5, 2.364468),
         ("a1.389-b1.200-g1.000-s0", 12, 0.75, 5, 2.106707),
     ]
+    # a1.020-b1.000-g1.400 matched to 20 px is the very network of a1.389-b1.000-g1.200: planned once
+    assert rows[4].aliases == "a1.020-b1.000-g1.400"
+
+
+def test_candidates_that_round_to_one_network_are_planned_once():
+    s = load_grid_settings(Path(__file__).parents[1] / "specs" / "quickstart.yaml")
+    trials = plan_trials(s.base, s.search, s.proxy, num_classes=10, in_channels=1)
+    assert len(candidates(s.search)) == 15 and len(trials) == 13
+    assert {t.trial_id: t.aliases for t in trials if t.aliases} == {
+        "width-s0": ("a1.020-b1.400-g1.000",), "resolution-s0": ("a1.020-b1.000-g1.400",)}
+
+
+def _rows(trials, accuracy: dict[str, float]) -> list[dict[str, str]]:
+    return [{"trial_id": t.trial_id, "status": "ok", "flops": "100", "accuracy": str(accuracy[t.candidate.key])}
+            for t in trials]
+
+
+def test_the_confirmation_round_retrains_the_base_and_the_top_candidates(tmp_path: Path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.2]}\n")
+    s = load_grid_settings(path)
+    plan = plan_trials(s.base, s.search, s.proxy, num_classes=10, in_channels=1)
+    acc = {"base": 0.5, "depth": 0.6, "width": 0.7, "resolution": 0.65, "a1.389-b1.000-g1.200": 0.7,
+           "a1.389-b1.200-g1.000": 0.9}
+    extra = confirm_trials(plan, _rows(plan, acc), top=2, seeds=2)
+    # width and a1.389-b1.000-g1.200 tie at 0.7 and cost the same: the name decides, never the row order
+    assert [t.trial_id for t in extra] == ["base-s1", "a1.389-b1.200-g1.000-s1", "a1.389-b1.000-g1.200-s1",
+                                           "base-s2", "a1.389-b1.200-g1.000-s2", "a1.389-b1.000-g1.200-s2"]
+    assert extra[1].spec == plan[5].spec and extra[1].seed == 1
+    assert confirm_trials(plan, _rows(plan, acc)[::-1], top=2, seeds=2) == extra
+    assert confirm_trials(plan, _rows(plan[:-1], acc), top=2, seeds=2) == []  # the grid is not finished
+    assert confirm_trials(plan, _rows(plan, acc), top=0, seeds=2) == []
 
 
 def test_ray_resources_per_trial():

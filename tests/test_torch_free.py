@@ -75,7 +75,7 @@ def test_schema(tmp_path: Path):
 def test_fit_then_emit_from_the_coefficients(old_run: Path, tmp_path: Path):
     (old_run / "coefficients.yaml").unlink()
     out = scaler("fit", "run/results.csv", cwd=tmp_path).stdout
-    assert "chosen (best, real form)" in out
+    assert "coefficients (best, real form)" in out
     doc = yaml.safe_load((old_run / "coefficients.yaml").read_text(encoding="utf-8"))
     assert (doc["alpha"], doc["beta"], doc["gamma"]) == (1.447652, 1.0, 1.175392)
     scaler("fit", "run", "--objective", "training", "--out", "training.yaml", cwd=tmp_path)

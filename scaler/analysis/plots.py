@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from scaler.analysis import surface
-from scaler.analysis.fit import summarize
+from scaler.analysis.selection import summarize
 from scaler.analysis.study import study_table
 from scaler.arch.flops import human
 from scaler.errors import ScalerError
@@ -138,8 +138,8 @@ def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
         chosen = _chosen(Path(df.attrs["path"]))
         if chosen and "best" in chosen:
             b = chosen["best"]
-            hit = table[(table["kind"] == "compound") & ((table["alpha"] - b["alpha"]).abs() < 1e-6)
-                        & ((table["beta"] - b["beta"]).abs() < 1e-6) & ((table["gamma"] - b["gamma"]).abs() < 1e-6)]
+            hit = table[((table["alpha"] - b["alpha"]).abs() < 1e-6) & ((table["beta"] - b["beta"]).abs() < 1e-6)
+                        & ((table["gamma"] - b["gamma"]).abs() < 1e-6) & (table["kind"] != "base")]
             if not hit.empty:
                 h = hit.iloc[0]
                 # Named in the legend, not annotated in place: a label there always overlaps some other point.

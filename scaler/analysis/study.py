@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scaler.analysis.fit import seed_noise
+from scaler.analysis.selection import seed_noise
 from scaler.errors import ScalerError
 from scaler.results import read_results
 

@@ -19,7 +19,7 @@ OVERRIDES = {
     "dataset": "proxy.dataset", "epochs": "proxy.epochs", "batch_size": "proxy.batch_size",
     "subset": "proxy.subset", "seeds": "proxy.seeds", "progressive": "proxy.progressive", "mode": "search.mode",
     "step": "search.step", "phi": "search.phi", "flops_factor": "search.flops_factor",
-    "match_flops": "search.match_flops",
+    "match_flops": "search.match_flops", "confirm": "search.confirm",
 }
 
 
@@ -33,6 +33,8 @@ OVERRIDES = {
 @click.option("--subset", type=click.IntRange(min=1), help="Use at most N training images (stratified).")
 @click.option("--limit", type=click.IntRange(min=0), help=LIMIT_HELP)
 @click.option("--seeds", type=click.IntRange(min=1), help="Train every candidate with K seeds (noise estimate).")
+@click.option("--confirm", type=click.IntRange(min=0), help="After the grid, retrain the base and the top K "
+              "candidates with 2 more seeds, so the seed noise is measured and ties are named (default 3; 0: off).")
 @click.option("--mode", type=click.Choice(["solve", "filter"]), help="solve: alpha from the constraint; "
               "filter: full grid within --tolerance.")
 @click.option("--step", type=float, help="Grid step of the coefficients (default 0.05).")
@@ -51,7 +53,10 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
     """Search alpha, beta, gamma: train a proxy for every candidate on real data, then fit.
 
     Candidates satisfy alpha * beta^2 * gamma^2 = FLOPs factor (default 2). The base (phi = 0) and the
-    depth-, width- and resolution-only baselines at the same factor are trained too. Settings come from the
+    depth-, width- and resolution-only baselines at the same factor are trained too; then the base and the top
+    candidates again with more seeds (--confirm), so the fit can tell real differences from seed noise. Every
+    decision reads the validation split; the test split is scored once per trial and only reported. Settings
+    come from the
     spec's `search:` and `proxy:` sections (see README); flags override them. Rerunning the same command
     resumes: finished trials are skipped.
 

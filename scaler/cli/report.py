@@ -10,31 +10,38 @@ import click
 
 def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
     """The fit's verdict as a panel (rich console ``out``) or plain lines (``out`` None)."""
-    best, noise = fit["best"], fit.get("noise", {})
-    lines = [
-        f"best measured: alpha {best['alpha']:.3f}  beta {best['beta']:.3f}  gamma {best['gamma']:.3f}  "
-        f"accuracy {best['accuracy']:.4f}  ({best['seeds']} seed(s), FLOPs x{best.get('flops_ratio', 0):.2f})",
-    ]
+    best, sel = fit["best"], fit.get("selection", {})
+    split = fit.get("selected_on", "validation")
+    lines = [f"chosen:        {best.get('candidate', '')}  alpha {best['alpha']:.3f}  beta {best['beta']:.3f}  "
+             f"gamma {best['gamma']:.3f}  {split} {best['accuracy']:.4f}{_test(best)}  ({best['seeds']} seed(s), "
+             f"FLOPs x{best.get('flops_ratio', 0):.2f})"]
+    if best.get("aliases"):
+        lines.append(f"  same network as: {best['aliases']}")
     if best.get("real"):
         r = best["real"]
         lines.append(f"  after rounding: alpha {r['alpha']:.3f}  beta {r['beta']:.3f}  gamma {r['gamma']:.3f}  "
                      "(real depth, width, resolution multipliers of the trained network)")
+    lines += _selection(sel)
     lines.append(_surface("smooth fit:", fit.get("fit", {}), "over {points} points",
                           " (on the search boundary: widen the range)"))
     if fit.get("fit_real"):
         lines.append(_surface("real fit:", fit["fit_real"], "on the real multipliers",
                               " (on the boundary of the measured multipliers)"))
     if fit.get("baselines"):
-        lines.append("baselines:     " + "  ".join(f"{k} {v:.4f}" for k, v in fit["baselines"].items()))
+        lines.append("baselines:     " + "  ".join(f"{k} {v['accuracy']:.4f}{_test(v)}"
+                                                   for k, v in fit["baselines"].items()))
     if "compound_minus_best_single" in fit:
-        lines.append(f"compound - best single-dimension baseline: {fit['compound_minus_best_single']:+.4f}")
+        lines.append(f"best compound - best single-dimension baseline: {fit['compound_minus_best_single']:+.4f}")
     obj = fit.get("objective") or {}
     if obj.get("name", "accuracy") != "accuracy":
         exps = ", ".join(f"{k} = {obj[k]:g}" for k in ("w", "v") if k in obj)
-        lines.append(f"objective:     {obj['name']} ({exps}); best and fits maximize it, ranking is on it")
-    if noise.get("verdict"):
-        lines.append(f"ranking:       {noise['verdict']}")
-    lines.append(f"chosen ({fit['source']}, {fit.get('form', 'nominal')} form): alpha {fit['alpha']}, "
+        lines.append(f"objective:     {obj['name']} ({exps}); the ranking, tie set and fits are on it")
+    if split != "validation":
+        lines.append(f"warning:       these results were ranked on the {split} split (written before scaler carved "
+                     "a validation set): rerun the grid to get an unbiased test accuracy")
+    if fit.get("fallback"):
+        lines.append(f"fit not used:  {fit['fallback']}")
+    lines.append(f"coefficients ({fit['source']}, {fit.get('form', 'nominal')} form): alpha {fit['alpha']}, "
                  f"beta {fit['beta']}, gamma {fit['gamma']} -> {path}")
     lines.append(f"next:          scaler emit --coefficients {path} --phi 0..4")
     text = "\n".join(lines)
@@ -44,6 +51,22 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
         out.print(Panel(text, title="coefficients", expand=False))
     else:
         click.echo(text)
+
+
+def _test(measured: dict[str, Any]) -> str:
+    return f" (test {measured['test_accuracy']:.4f})" if "test_accuracy" in measured else ""
+
+
+def _selection(sel: dict[str, Any]) -> list[str]:
+    """How the choice was made, and what it could not be told apart from."""
+    lines = [f"rule:          {sel.get('rule', 'highest score')}"]
+    noise = sel.get("noise")
+    if noise:
+        ties = sel.get("tie_set", [])
+        lines.append(f"seed noise:    std {noise['seed_std']:.4f} ({noise['df']} degrees of freedom)")
+        shown = ", ".join(ties[:6]) + (f", ... ({len(ties)} in all)" if len(ties) > 6 else "")
+        lines.append(f"tie set:       {shown}")
+    return lines
 
 
 def _surface(label: str, f: dict[str, Any], basis: str, boundary: str) -> str:

@@ -170,16 +170,19 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, _Arrays | None, list[s
         raise ScalerError(f"npz file lacks array(s) {missing}; it has {sorted(arrays)}", where=path)
     x = _npz_images(arrays["x"], "x", path)
     y = _npz_labels(arrays["y"], "y", len(x), path)
-    val = None
-    if ("x_val" in arrays) != ("y_val" in arrays):
-        raise ScalerError("npz file must have both x_val and y_val, or neither", where=path)
-    if "x_val" in arrays:
-        x_val = _npz_images(arrays["x_val"], "x_val", path)
-        if x_val.shape[1:] != x.shape[1:]:
-            raise ScalerError(f"x_val images are {x_val.shape[1:]}, x images {x.shape[1:]}", where=path)
-        val = (x_val, _npz_labels(arrays["y_val"], "y_val", len(x_val), path))
+    test = None
+    # The held-out split: x_test/y_test; x_val/y_val is the older name of the same thing. Validation is always
+    # carved from x by the registry, so no decision reads this split.
+    for xk, yk in (("x_test", "y_test"), ("x_val", "y_val")):
+        if (xk in arrays) != (yk in arrays):
+            raise ScalerError(f"npz file must have both {xk} and {yk}, or neither", where=path)
+        if xk in arrays and test is None:
+            x_test = _npz_images(arrays[xk], xk, path)
+            if x_test.shape[1:] != x.shape[1:]:
+                raise ScalerError(f"{xk} images are {x_test.shape[1:]}, x images {x.shape[1:]}", where=path)
+            test = (x_test, _npz_labels(arrays[yk], yk, len(x_test), path))
     classes = [str(c) for c in arrays["classes"].tolist()] if "classes" in arrays else None
-    return x, y, val, classes
+    return x, y, test, classes
 
 
 def _is_grey(image) -> bool:

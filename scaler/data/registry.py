@@ -37,8 +37,10 @@ class Dataset:
     name: str
     x_train: torch.Tensor  # uint8, N×C×H×W, contiguous
     y_train: torch.Tensor  # int64, N
-    x_val: torch.Tensor
+    x_val: torch.Tensor  # carved from the training images: what every decision reads
     y_val: torch.Tensor
+    x_test: torch.Tensor  # the dataset's own test split, or a held-out part: scored once per trial, decides nothing
+    y_test: torch.Tensor
     classes: list[str]
     split: str
     mean: tuple[float, ...]  # per channel, of x_train scaled to [0, 1]
@@ -59,7 +61,7 @@ class Dataset:
     def __repr__(self) -> str:
         shape = "×".join(str(s) for s in self.x_train.shape[1:])
         return (
-            f"Dataset({self.name!r}, train={len(self.y_train)}, val={len(self.y_val)}, "
+            f"Dataset({self.name!r}, train={len(self.y_train)}, val={len(self.y_val)}, test={len(self.y_test)}, "
             f"classes={self.num_classes}, image={shape}, split={self.split!r})"
         )
 
@@ -67,7 +69,8 @@ class Dataset:
 def load_dataset(
     spec: str,
     *,
-    val_fraction: float = 0.2,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
     split_seed: int = 0,
     subset: int | None = None,
     image_size: int | None = None,
@@ -75,15 +78,18 @@ def load_dataset(
     """Load a dataset by spec (``digits``, ``mnist5k``, ``fashion``, ``imagefolder:PATH``, ``idx:PATH``,
     ``npz:PATH``), cached per process.
 
-    Datasets with their own test split (IDX ``t10k-*`` files, npz ``x_val``) use it for validation; the
-    others get a deterministic stratified ``val_fraction`` split seeded by ``split_seed``. ``subset`` keeps
-    at most that many training images, balanced across classes. ``image_size`` resizes the stored images
-    to a square of that side (for ``imagefolder`` the default is the median image side).
+    Three disjoint splits. The test split is the dataset's own (IDX ``t10k-*`` files, npz ``x_val``) or, for
+    data without one, a stratified ``test_fraction`` held out. Validation is a stratified ``val_fraction`` of
+    the remaining training images, carved before ``subset`` applies, so a small training subset still gets a
+    validation set large enough to rank candidates. ``subset`` then keeps at most that many of the remaining
+    training images, balanced across classes. All splits are deterministic in ``split_seed``. ``image_size``
+    resizes the stored images to a square of that side (for ``imagefolder`` the default is the median side).
     """
     kind, _, arg = spec.partition(":")
     kind = kind.strip().lower()
-    if not 0.0 < val_fraction < 1.0:
-        raise ScalerError(f"val_fraction must be in (0, 1), got {val_fraction}", where=spec)
+    for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 < fraction < 1.0:
+            raise ScalerError(f"{name} must be in (0, 1), got {fraction}", where=spec)
     if subset is not None and subset < 1:
         raise ScalerError(f"subset must be a positive number of images, got {subset}", where=spec)
     if image_size is not None and image_size < 1:
@@ -108,7 +114,7 @@ def load_dataset(
         key = f"{kind}:{path.absolute()}"
     else:
         raise ScalerError(f"unknown dataset {spec!r}; valid forms: {DATASET_FORMS}", where=spec)
-    return _load_cached(key, float(val_fraction), int(split_seed), subset, image_size)
+    return _load_cached(key, float(val_fraction), float(test_fraction), int(split_seed), subset, image_size)
 
 
 _Arrays = tuple[np.ndarray, np.ndarray]
@@ -152,32 +158,39 @@ def _encode_labels(y: np.ndarray, val: _Arrays | None, classes: list[str] | None
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(
-    key: str, val_fraction: float, split_seed: int, subset: int | None, image_size: int | None
-) -> Dataset:
+def _load_cached(key: str, val_fraction: float, test_fraction: float, split_seed: int, subset: int | None,
+                 image_size: int | None) -> Dataset:
     kind, _, arg = key.partition(":")
-    x, y, val, classes, where = _read(kind, arg, image_size)
-    y, y_test, classes = _encode_labels(y, val, classes, where)
-    if val is not None:
-        x_val, y_val = val[0], y_test
-        split = "test split"
+    x, y, test, classes, where = _read(kind, arg, image_size)
+    y, y_test, classes = _encode_labels(y, test, classes, where)
+    if test is not None:
+        x_test, split = test[0], "the dataset's test split"
     else:
-        train_idx, val_idx = stratified_split(y, val_fraction, split_seed)
-        if len(train_idx) == 0 or len(val_idx) == 0:
-            raise ScalerError(f"too few images ({len(y)}) for a {val_fraction:.0%} validation split",
-                              where=where)
-        x, x_val, y, y_val = x[train_idx], x[val_idx], y[train_idx], y[val_idx]
-        split = f"stratified {val_fraction:.0%} split (seed {split_seed})"
+        keep, held = _carve(y, test_fraction, split_seed, "test", where)
+        x, x_test, y, y_test = x[keep], x[held], y[keep], y[held]
+        split = f"a stratified {test_fraction:.0%} held out"
+    keep, val = _carve(y, val_fraction, split_seed + 2, "validation", where)  # seed + 1 is the subset's
+    x, x_val, y, y_val = x[keep], x[val], y[keep], y[val]
+    split = f"validation: a stratified {val_fraction:.0%} of the training images; test: {split} (seed {split_seed})"
     if subset is not None and subset < len(y):
         keep = stratified_subset(y, subset, split_seed)
         x, y = x[keep], y[keep]
-    x_train = torch.from_numpy(np.ascontiguousarray(x))
-    x_val_t = torch.from_numpy(np.ascontiguousarray(x_val))
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x, x_val, x_test)]
     if image_size is not None and kind != "imagefolder":  # imagefolder resizes with Pillow while decoding
-        x_train, x_val_t = _resize_uint8(x_train, image_size), _resize_uint8(x_val_t, image_size)
+        tensors = [_resize_uint8(t, image_size) for t in tensors]
+    x_train, x_val_t, x_test_t = tensors
     mean, std = _channel_stats(x_train)
     return Dataset(name=key, x_train=x_train, y_train=torch.from_numpy(y), x_val=x_val_t,
-                   y_val=torch.from_numpy(y_val), classes=classes, split=split, mean=mean, std=std)
+                   y_val=torch.from_numpy(y_val), x_test=x_test_t, y_test=torch.from_numpy(y_test),
+                   classes=classes, split=split, mean=mean, std=std)
+
+
+def _carve(y: np.ndarray, fraction: float, seed: int, name: str, where: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, carved) indices of a stratified split, refusing one that leaves either side empty."""
+    keep, carved = stratified_split(y, fraction, seed)
+    if len(keep) == 0 or len(carved) == 0:
+        raise ScalerError(f"too few images ({len(y)}) for a {fraction:.0%} {name} split", where=where)
+    return keep, carved
 
 
 def _resize_uint8(x: torch.Tensor, size: int) -> torch.Tensor:

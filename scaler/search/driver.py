@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 from scaler.results import RunDir, TrialRow
 from scaler.search.executors.base import Executor
-from scaler.search.plan import Trial, cost_warning, plan_trials
+from scaler.search.plan import Trial, confirm_trials, cost_warning, plan_trials
 from scaler.search.settings import GridSettings
-from scaler.search.trial import load_trial_data
+from scaler.search.trial import load_proxy_data, load_trial_data
 
 
 class Observer(Protocol):
@@ -42,39 +42,49 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
              finish: Callable[[RunDir], Any] | None = None) -> RunOutcome:
     """Plan a grid and run (resuming what ``out`` already records) at most ``limit`` more of its trials; then
     ``finish(run)`` (the fit), still under the directory's lock, so no other run changes the rows it reads."""
-    from scaler.data.registry import load_dataset
-
     run = RunDir(out)
     run.lock()
     try:
         if fresh and (moved := run.move_aside()):
             observer.message(f"previous results moved to {moved}")
         settings_dict = settings.to_dict()
-        run.check_settings(settings_dict, ignore=("proxy.seeds",))
+        run.check_settings(settings_dict, ignore=("proxy.seeds", "search.confirm", "search.confirm_seeds"))
         p = settings.proxy
-        data = load_dataset(p.dataset, val_fraction=p.val_fraction, subset=p.subset)
-        observer.message(f"data: {data.name}: {len(data.y_train)} train / {len(data.y_val)} validation images, "
-                         f"{data.channels}x{data.image_size}px, {data.num_classes} classes ({data.split})")
+        data = load_proxy_data(p)
+        observer.message(f"data: {data.name}: {len(data.y_train)} train / {len(data.y_val)} validation / "
+                         f"{len(data.y_test)} test images, {data.channels}x{data.image_size}px, "
+                         f"{data.num_classes} classes ({data.split})")
         trials = plan_trials(settings.base, settings.search, p, data.num_classes, data.channels)
         warning = cost_warning(trials, settings.search.target, matched=settings.search.match_flops)
         if warning:
             observer.message(warning)
         load_trial_data(trials[0])  # bad image folders fail here, before any work; later loads hit the cache
         ran, failed = run_plan(run, trials, settings_dict, executor, observer, limit=limit, label="grid")
+        s = settings.search
+        extra = confirm_trials(trials, run.rows(), s.confirm, s.confirm_seeds)
+        if extra and (limit is None or ran < limit):
+            observer.message(f"confirm: the base and the top {s.confirm} candidates by validation accuracy get "
+                             f"{s.confirm_seeds} more seed(s), to measure the seed noise")
+            more, more_failed = run_plan(run, extra, settings_dict, executor, observer,
+                                         limit=None if limit is None else limit - ran, label="confirm",
+                                         planned=len(trials) + len(extra))
+            ran, failed = ran + more, failed + more_failed
         return RunOutcome(out=run.path, ran=ran, failed=failed, finished=finish(run) if finish else None)
     finally:
         run.unlock()
 
 
 def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], executor: Executor,
-             observer: Observer, *, limit: int | None = None, label: str = "grid") -> tuple[int, int]:
+             observer: Observer, *, limit: int | None = None, label: str = "grid",
+             planned: int | None = None) -> tuple[int, int]:
     """Run the trials of a plan that ``run`` has not recorded yet (at most ``limit`` of them); returns (trials
-    run, failed). The caller holds the directory's lock."""
+    run, failed). ``planned``: the trials of the whole run, as run.yaml records them (default: these). The caller
+    holds the directory's lock."""
     todo, done = _pending(run, trials, observer)
     if limit is not None:
         todo = todo[:limit]
     where, execution = executor.describe(len(todo))
-    run.write_settings(settings, {"device": executor.device, **execution, "trials": len(trials)})
+    run.write_settings(settings, {"device": executor.device, **execution, "trials": planned or len(trials)})
     seeds = len({t.seed for t in trials}) or 1
     observer.message(f"{label}: {len(trials)} trials ({len(trials) // seeds} candidates x {seeds} seed(s)), "
                      f"{done} already done, running {len(todo)} on {where}; results in {run.path}/")

@@ -3,6 +3,8 @@ proxy network, one :class:`Trial` per (candidate, seed), and each trial's row be
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +120,7 @@ class Trial:
     proxy: dict[str, Any]
     base: dict[str, Any]  # the proxy's base network (phi = 0): what the real multipliers are measured against
     image_size: int
+    aliases: tuple[str, ...] = ()  # other candidates whose rounding gives this very network: planned once
 
 
 def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], settings: ProxyConfig) -> list[Trial]:
@@ -138,11 +141,45 @@ def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], setting
 
 def plan_trials(base: Spec, search: SearchConfig, proxy: ProxyConfig, num_classes: int,
                 in_channels: int) -> list[Trial]:
-    """Every (candidate, seed) of a grid."""
+    """Every (candidate, seed) of a grid. Candidates whose rounding gives the same network (e.g. resolution-only
+    and a1.020-g1.4) are one trial per seed, under the first of them, naming the others as aliases."""
     net = proxy_spec(base, proxy, num_classes, in_channels)
-    members = [(c, candidate_spec(net, c, match_flops=search.match_flops, factor=search.flops_factor), c.key)
-               for c in candidates(search)]
-    return make_trials(net, members, proxy)
+    members: list[tuple[Candidate, Spec, str]] = []
+    aliases: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
+    for c in candidates(search):
+        spec = candidate_spec(net, c, match_flops=search.match_flops, factor=search.flops_factor)
+        identity = spec.model_dump_json(exclude={"name", "derived"})  # the network, not how it was asked for
+        if identity in seen:
+            aliases[seen[identity]].append(c.key)
+            continue
+        seen[identity] = c.key
+        aliases[c.key] = []
+        members.append((c, spec, c.key))
+    return [dataclasses.replace(t, aliases=tuple(aliases[t.candidate.key]))
+            for t in make_trials(net, members, proxy)]
+
+
+def confirm_trials(plan: Sequence[Trial], rows: Sequence[dict[str, str]], top: int, seeds: int) -> list[Trial]:
+    """The confirmation round of a finished plan: the base and the ``top`` candidates with the highest mean
+    validation accuracy in ``rows`` (ties: fewer FLOPs, then the name), each again with ``seeds`` new seeds
+    after the plan's. Empty while a trial of the plan has no row or when nothing succeeded."""
+    by_id = {r["trial_id"]: r for r in rows}
+    if top <= 0 or any(t.trial_id not in by_id for t in plan):
+        return []
+    scores: dict[str, list[float]] = {}
+    first: dict[str, Trial] = {}
+    for t in plan:
+        first.setdefault(t.candidate.key, t)
+        if by_id[t.trial_id].get("status") == "ok":
+            scores.setdefault(t.candidate.key, []).append(float(by_id[t.trial_id]["accuracy"]))
+    flops = {t.candidate.key: int(float(by_id[t.trial_id].get("flops") or 0)) for t in plan}
+    ranked = sorted((k for k in scores if first[k].candidate.kind != "base"),
+                    key=lambda k: (-sum(scores[k]) / len(scores[k]), flops[k], k))
+    chosen = ([BASE.key] if BASE.key in scores else []) + ranked[:top]
+    start = 1 + max(t.seed for t in plan)
+    return [dataclasses.replace(first[k], seed=s, trial_id=f"{k}-s{s}")
+            for s in range(start, start + seeds) for k in chosen]
 
 
 def trial_row(trial: Trial, device: str = "cpu", message: str = "") -> TrialRow:
@@ -159,7 +196,7 @@ def trial_row(trial: Trial, device: str = "cpu", message: str = "") -> TrialRow:
         flops_ratio=round(real.flops_ratio, 6), depth_real=round(real.depth, 6), width_real=round(real.width, 6),
         resolution_real=round(real.resolution, 6),
         gamma_used=round(real.resolution ** (1 / c.phi), 6) if c.phi else 1.0,
-        blocks=spec.blocks, device=device, message=one_line(message),
+        blocks=spec.blocks, device=device, message=one_line(message), aliases=" ".join(trial.aliases),
     )
 
 

@@ -14,6 +14,7 @@ from scaler.results import COLUMNS, RunDir, read_run_yaml
 from scaler.search.driver import Observer, run_plan
 from scaler.search.executors.base import Executor
 from scaler.search.plan import BASE, Candidate, candidate_spec, make_trials, proxy_spec, strategy_candidate
+from scaler.search.trial import load_proxy_data
 from scaler.spec import Spec
 
 DEFAULT_STRATEGIES = ("compound", "width", "depth", "resolution")  # the paper's Figure 8
@@ -54,8 +55,6 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
               overrides: dict[str, Any] | None = None, strategies: tuple[str, ...] = DEFAULT_STRATEGIES,
               limit: int | None = None) -> StudyOutcome:
     """Train phi = 0..max_phi of every strategy with the grid's proxy settings; write ``study.csv``."""
-    from scaler.data.registry import load_dataset
-
     grid_dir = check_grid_dir(grid_dir)
     strategies = tuple(dict.fromkeys(strategies))  # a strategy named twice is trained once
     recorded = read_run_yaml(grid_dir / "run.yaml")["settings"]
@@ -72,7 +71,7 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
         if strategies != DEFAULT_STRATEGIES:  # recorded only when asked for: older study.yaml files stay valid
             settings["strategies"] = list(strategies)
         run.check_settings(settings, ignore=("proxy.seeds", "max_phi"))
-        data = load_dataset(proxy.dataset, val_fraction=proxy.val_fraction, subset=proxy.subset)
+        data = load_proxy_data(proxy)
         base = proxy_spec(Spec.model_validate(recorded["base"]), proxy, data.num_classes, data.channels)
         cands = study_candidates((coef.alpha, coef.beta, coef.gamma), factor, max_phi, strategies)
         members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")

@@ -21,17 +21,23 @@ Reporter = Callable[[str, dict[str, Any]], None]
 Outcome = tuple[TrialRow, dict[str, Any]]
 
 
+def load_proxy_data(proxy: ProxyConfig, image_size: int | None = None) -> Any:
+    """The dataset a proxy trains on, split as its settings say (cached per process by
+    :func:`scaler.data.registry.load_dataset`)."""
+    from scaler.data.registry import load_dataset
+
+    return load_dataset(proxy.dataset, val_fraction=proxy.val_fraction, test_fraction=proxy.test_fraction,
+                        subset=proxy.subset, image_size=image_size)
+
+
 def load_trial_data(trial: Trial) -> Any:
-    """The trial's dataset (cached per process by :func:`scaler.data.registry.load_dataset`).
+    """The trial's dataset.
 
     Arrays (digits, MNIST, IDX, npz) stay at their own size and every batch is resized to the trial's
     resolution, so a trial sees the same pixels whatever else its grid or study holds. Image folders of mixed
     sizes must be decoded to one size: the largest resolution of the plan."""
-    from scaler.data.registry import load_dataset
-
-    p = trial.proxy
-    size = trial.image_size if p["dataset"].startswith("imagefolder:") else None
-    return load_dataset(p["dataset"], val_fraction=p["val_fraction"], subset=p["subset"], image_size=size)
+    proxy = ProxyConfig.model_validate(trial.proxy)
+    return load_proxy_data(proxy, trial.image_size if proxy.dataset.startswith("imagefolder:") else None)
 
 
 def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None, report: Reporter | None = None,
@@ -62,7 +68,8 @@ def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None, 
         res = train(model, data, config, resolution=spec.resolution, seed=trial.seed, device=device,
                     on_step=forward("step"), on_epoch=forward("epoch"))
         row = dataclasses.replace(
-            row, accuracy=round(res.accuracy, 6), loss=round(res.loss, 6), status=res.status, message=res.message,
+            row, accuracy=round(res.accuracy, 6), test_accuracy=round(res.test_accuracy, 6),
+            loss=round(res.loss, 6), status=res.status, message=res.message,
             train_seconds=round(res.train_seconds, 3), images_per_second=round(res.images_per_second, 1),
             train_step_ms=round(res.train_step_ms, 3))
         if res.status == "ok":

@@ -29,10 +29,12 @@ Callback = Callable[[dict], None]
 
 @dataclass
 class TrainResult:
-    """Outcome of :func:`train`. ``accuracy`` is top-1 on the validation set, in [0, 1]."""
+    """Outcome of :func:`train`. ``accuracy`` is top-1 on the validation set, in [0, 1]; ``test_accuracy`` the
+    same network's top-1 on the test split, scored once after training (NaN when the run diverged)."""
 
     accuracy: float
     loss: float
+    test_accuracy: float = float("nan")
     curve: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
     images_per_second: float = 0.0
@@ -98,7 +100,8 @@ class _Run:
 
 def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: int, seed: int,
           device: str = "cpu", on_step: Callback | None = None, on_epoch: Callback | None = None) -> TrainResult:
-    """Train ``model`` in place on ``data`` at ``resolution`` px and return its validation accuracy.
+    """Train ``model`` in place on ``data`` at ``resolution`` px and return its validation accuracy (every epoch)
+    and its test accuracy (once, at the end; nothing during training reads the test split).
 
     Bitwise repeatable on CPU for a given ``seed`` and thread count. A non-finite loss, or one above 100x
     that of a uniform guess, stops training with ``status="diverged"`` (accuracy 0, loss NaN). Exceptions
@@ -116,7 +119,10 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: i
         return TrainResult(accuracy=0.0, loss=float("nan"), curve=run.curve, train_seconds=d.seconds,
                            images_per_second=run.images / max(d.seconds, 1e-9), status="diverged",
                            message=str(d))
-    return TrainResult(accuracy=run.curve[-1]["accuracy"], loss=last_loss, curve=run.curve,
+    test_accuracy = evaluate(model, data.x_test.to(run.dev), data.y_test.to(run.dev), run.transform,
+                             batch_size=config.eval_batch_size, device=run.dev)
+    return TrainResult(accuracy=run.curve[-1]["accuracy"], loss=last_loss, test_accuracy=test_accuracy,
+                       curve=run.curve,
                        train_seconds=run.train_seconds,
                        images_per_second=run.images / max(run.train_seconds, 1e-9),
                        train_step_ms=1000 * run.train_seconds / max(1, run.step), status="ok")

@@ -1,0 +1,148 @@
+"""Which candidate the evidence supports. One group per distinct network (candidates whose rounding produced the
+same network are one group, the others named as its aliases), the pooled seed noise, Hsu's tie set, the
+documented choice inside it, and every candidate's difference from the choice with its standard error. The
+result never depends on the order of the rows. No torch."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from scaler.analysis.stats import ALPHA, Group, Noise, TieSet, difference, pooled_noise, tie_set
+from scaler.errors import ScalerError
+
+KEYS = ["kind", "alpha", "beta", "gamma"]
+# Two trials are of the same network when all of these agree (same rounded architecture and input size).
+IDENTITY = ("params", "flops", "resolution", "blocks")
+KIND_ORDER = {"base": 0, "depth": 1, "width": 2, "resolution": 3}  # everything else (compound) after them
+REAL = ("depth_real", "width_real", "resolution_real", "flops_ratio")
+COST = ("params", "train_step_ms", "latency_ms", "latency_batch_ms")
+
+
+def candidate_key(kind: str, alpha: float, beta: float, gamma: float) -> str:
+    """The name of a candidate, as trial ids spell it: ``a1.200-b1.100-g1.150`` for compound, else the kind."""
+    return f"a{alpha:.3f}-b{beta:.3f}-g{gamma:.3f}" if kind == "compound" else kind
+
+
+def _canonical(ok: Any) -> Any:
+    """``ok`` in a fixed order (kind, alpha, beta, gamma, seed) with each row's ``candidate`` and the
+    ``network`` it counts for: the first candidate with the same identity columns."""
+    ok = ok.copy()
+    ok["candidate"] = [candidate_key(*r) for r in ok[KEYS].itertuples(index=False, name=None)]
+    ok["_kind_order"] = ok["kind"].map(lambda k: KIND_ORDER.get(k, len(KIND_ORDER)))
+    if "seed" not in ok.columns:
+        ok["seed"] = 0
+    ok = ok.sort_values(["_kind_order", "alpha", "beta", "gamma", "seed"], kind="stable")
+    if all(c in ok.columns for c in IDENTITY) and ok[list(IDENTITY)].notna().all().all():
+        ok["network"] = ok.groupby(list(IDENTITY), sort=False)["candidate"].transform("first")
+    else:  # a hand-made or truncated table: every candidate is its own network
+        ok["network"] = ok["candidate"]
+    return ok.drop(columns="_kind_order")
+
+
+def summarize(df: Any) -> Any:
+    """One row per distinct network over its successful seeds: ``accuracy`` (mean), ``accuracy_std``,
+    ``seeds``, ``test_accuracy`` (mean, when recorded), the objective's ``score`` (mean), ``score_var`` and
+    ``aliases`` (the other candidates that are the same network). A seed trained under two aliases counts once.
+    Sorted by score (accuracy without one), then fewer FLOPs, then name: the same for rows in any order."""
+    import pandas as pd
+
+    ok = df[df["status"] == "ok"]
+    if ok.empty:
+        raise ScalerError("no successful trial to fit", where=df.attrs.get("path"))
+    ok = _canonical(ok)
+    named = [(n, c) for n, c in zip(ok["network"], ok["candidate"], strict=True) if c != n]
+    if "aliases" in ok.columns:  # planned once, trained under the first name (scaler.search.plan)
+        named += [(n, a) for n, text in zip(ok["network"], ok["aliases"].fillna(""), strict=True) for a in text.split()]
+    aliases = pd.Series({n: ", ".join(sorted({a for m, a in named if m == n})) for n, _ in named}, dtype=object)
+    ok = ok.drop_duplicates(["network", "seed"])  # the canonical candidate's row comes first
+    score = "score" if "score" in ok.columns else "accuracy"
+    agg: dict[str, Any] = {"kind": "first", "alpha": "first", "beta": "first", "gamma": "first",
+                           "accuracy": ["mean", "std", "count"], "flops": "mean"}
+    extra = [c for c in ("phi", "test_accuracy", *REAL, *COST) if c in ok.columns]
+    for c in extra:
+        agg[c] = "mean"
+    g = ok.groupby("network", sort=False).agg(agg)
+    g.columns = ["kind", "alpha", "beta", "gamma", "accuracy", "accuracy_std", "seeds", "flops", *extra]
+    g["score"] = ok.groupby("network", sort=False)[score].mean()
+    g["score_var"] = ok.groupby("network", sort=False)[score].var(ddof=1)
+    g["aliases"] = aliases.reindex(g.index).fillna("")
+    g = g.rename_axis("candidate").reset_index()
+    return g.sort_values(["score", "flops", "candidate"], ascending=[False, True, True],
+                         kind="stable").reset_index(drop=True)
+
+
+def groups(table: Any) -> list[Group]:
+    """The candidates of a summary as :class:`Group` s of their score."""
+    return [Group(str(r["candidate"]), float(r["score"]), int(r["seeds"]), float(r["score_var"]))
+            for _, r in table.iterrows()]
+
+
+def seed_noise(df: Any, column: str = "accuracy", keys: list[str] | None = None) -> float | None:
+    """Pooled standard deviation of ``column`` across seeds of the same network (rows sharing ``keys``; None:
+    one seed each)."""
+    ok = df[df["status"] == "ok"]
+    found = [Group.of(str(k), v.tolist()) for k, v in ok.groupby(keys or KEYS)[column]]
+    noise = pooled_noise(found)
+    return None if noise is None else noise.sigma
+
+
+def select(table: Any, cost: str = "flops", alpha: float = ALPHA) -> dict[str, Any]:
+    """The choice among the candidates of ``table`` (a :func:`summarize`; the base is not a candidate) and the
+    evidence for it.
+
+    The tie set holds every candidate not separable from the highest score (Hsu's MCB at level ``alpha``, seed
+    noise pooled over every network with two or more seeds, the base included). The choice is its member with
+    the lowest ``cost`` (then the higher score, then the name). Without repeated seeds the noise is unknown: the
+    choice is the highest score, and the result says it is unverified."""
+    pool = table[table["kind"] != "base"]
+    if pool.empty:
+        raise ScalerError("no successful candidate to choose from (only the base trained)")
+    noise = pooled_noise(groups(table))
+    ties = tie_set(groups(pool), noise, alpha) if noise is not None else None
+    members = pool[pool["candidate"].isin(ties.members)] if ties is not None else pool.iloc[:1]
+    if cost not in members.columns or members[cost].isna().any():
+        cost = "flops"
+    chosen = members.sort_values([cost, "score", "candidate"], ascending=[True, False, True], kind="stable").iloc[0]
+    out: dict[str, Any] = {"chosen": str(chosen["candidate"]), "highest": str(pool.iloc[0]["candidate"]),
+                           "rule": _rule(ties, cost, alpha), "alpha": alpha}
+    if noise is None:
+        out["noise"] = None
+        return out
+    assert ties is not None
+    out["noise"] = {"seed_std": round(noise.sigma, 5), "df": noise.df}
+    out["critical"] = round(ties.critical, 4)
+    out["tie_set"] = list(ties.members)
+    out["comparisons"] = comparisons(table, chosen, noise, alpha)
+    return out
+
+
+def _rule(ties: TieSet | None, cost: str, alpha: float) -> str:
+    what = "fewest real FLOPs" if cost == "flops" else f"lowest {cost}"
+    if ties is None:
+        return ("highest score; unverified: one seed per candidate, so the seed noise is unknown (rerun with "
+                "search.confirm > 0 or --seeds 2)")
+    size = len(ties.members)
+    return (f"{what} inside the tie set: {size} candidate(s) not separable from the highest score "
+            f"(Hsu's multiple comparisons with the best, alpha = {alpha:g})")
+
+
+def comparisons(table: Any, chosen: Any, noise: Noise, alpha: float) -> list[dict[str, Any]]:
+    """Every other network against the choice: the difference of mean scores (chosen - other), its standard
+    error, two-sided p-value (pooled-variance t) and 1 - alpha interval."""
+    g = {x.key: x for x in groups(table)}
+    mine = g[str(chosen["candidate"])]
+    out = []
+    for _, r in table.iterrows():
+        key = str(r["candidate"])
+        if key == mine.key:
+            continue
+        d = difference(mine, g[key], noise, alpha)
+        out.append({"candidate": key, "kind": str(r["kind"]), "score": round(float(r["score"]), 5),
+                    "seeds": int(r["seeds"]), "difference": round(d.diff, 5), "se": round(d.se, 5),
+                    "p": _p(d.p), "interval": [round(d.low, 5), round(d.high, 5)]})
+    return out
+
+
+def _p(p: float) -> float:
+    return float(f"{p:.3g}") if math.isfinite(p) else p
