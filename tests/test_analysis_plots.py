@@ -147,7 +147,9 @@ def test_study_trains_every_strategy(tmp_path: Path):
                       cwd=tmp_path)
     with open(grid / "study.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert sorted(r["strategy"] for r in rows) == ["base", "compound", "depth", "fast", "resolution", "width"]
+    strategies = ["base", "compound", "depth", "fast", "resolution", "width"]
+    assert sorted(r["strategy"] for r in rows) == sorted(strategies * 2)  # two seeds of every network
+    assert {r["seed"] for r in rows} == {"1000", "1001"}  # disjoint from any grid's seeds
     by = {r["strategy"]: r for r in rows}
     assert by["depth"]["alpha"] == "2" and float(by["width"]["beta"]) == pytest.approx(2**0.5)
     # pycls's fast scaling (d1_w8_r1): 2^0.1 deeper, 2^0.4 wider, 2^0.05 higher resolution
@@ -157,21 +159,30 @@ def test_study_trains_every_strategy(tmp_path: Path):
     assert float(by["compound"]["flops"]) > float(by["base"]["flops"])
     assert all(r["status"] == "ok" for r in rows)
     assert (grid / "plots" / "study.png").exists() and (grid / "plots" / "study.svg").exists()
-    assert "phi 1:" in proc.stdout and "unverified" in proc.stdout
+    assert "phi 1:" in proc.stdout and "tie set:" in proc.stdout and "(test " in proc.stdout
 
 
 def test_study_verdict_falls_back_on_the_grids_seed_noise(tmp_path: Path):
+    import math
 
     grid = RunDir(tmp_path)
-    for seed, acc in ((0, 0.80), (1, 0.82)):  # one candidate, two seeds: std 0.01414
+    for seed, acc in ((0, 0.80), (1, 0.82)):  # one candidate, two seeds: std 0.01414 on 1 degree of freedom
         append_row(grid, {"trial_id": f"base-s{seed}", "kind": "base", "alpha": 1, "beta": 1, "gamma": 1, "flops": 10,
-                     "accuracy": acc, "status": "ok", "seed": seed})
+                          "accuracy": acc, "status": "ok", "seed": seed})
     study = RunDir(tmp_path, csv_name="study.csv", columns=STUDY_COLUMNS)
     for kind, phi, acc in (("base", 0, 0.80), ("compound", 1, 0.85), ("resolution", 1, 0.81),
                            ("width", 1, 0.80), ("depth", 1, 0.79)):
-        append_row(study, {"trial_id": f"{kind}-phi{phi}-s0", "kind": kind, "alpha": 1, "beta": 1, "gamma": 1,
-                      "phi": phi, "flops": 10 * 2**phi, "accuracy": acc, "status": "ok", "seed": 0,
-                      "strategy": kind})
+        append_row(study, {"trial_id": f"{kind}-phi{phi}-s1000", "kind": kind, "alpha": 1, "beta": 1, "gamma": 1,
+                           "phi": phi, "flops": 10 * 2**phi, "accuracy": acc, "status": "ok", "seed": 1000,
+                           "strategy": kind})
     (row,) = summarize_study(study.csv)
-    assert (row["winner"], row["runner_up"], row["margin"]) == ("compound", "resolution", 0.04)
-    assert row["verdict"] == "beyond noise (2 x seed std = 0.0283, from the grid's seeds)"
+    assert row["winner"] == "compound" and row["noise"] == {"seed_std": 0.01414, "df": 1, "source": "the grid's seeds"}
+    # compound - resolution = 0.04 with se 0.01414 * sqrt(2) = 0.02: t = 2 on 1 degree of freedom (a Cauchy),
+    # so p = 1 - 2 atan(2) / pi and the 95% half-width is tan(0.475 pi) * 0.02: a tie, however large it looks
+    versus = row["compound_vs"]["resolution"]
+    assert versus["p"] == pytest.approx(1 - 2 * math.atan(2) / math.pi, rel=1e-3)
+    half = math.tan(0.475 * math.pi) * 0.02
+    assert versus["interval"] == pytest.approx([0.04 - half, 0.04 + half], abs=1e-5)
+    assert {k: v["verdict"] for k, v in row["compound_vs"].items()} == {"resolution": "tie", "width": "tie",
+                                                                       "depth": "tie"}
+    assert row["tie_set"][0] == "compound"

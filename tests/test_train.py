@@ -52,11 +52,11 @@ def test_learns_digits() -> None:
     assert [s["step"] for s in steps] == [10, 20, 30, 40, 50, 60, 70, 80]
     assert 0 <= result.test_accuracy <= 1 and result.test_accuracy != result.accuracy
     assert set(steps[0]) == {"epoch", "step", "steps", "loss", "images_per_second"}
-    assert steps[0]["steps"] == 88 and steps[-1]["epoch"] == 2
+    assert steps[0]["steps"] == 80 and steps[-1]["epoch"] == 2
     assert all(0 < s["loss"] < 3 for s in steps) and steps[-1]["loss"] < steps[0]["loss"]
-    # Epoch rows carry the LR of their last step: 11 warm-up steps, then the cosine.
-    assert result.curve[0]["lr"] == pytest.approx(learning_rate(43, 88, base_lr=0.5, warmup_steps=11))
-    assert result.curve[-1]["lr"] == pytest.approx(learning_rate(87, 88, base_lr=0.5, warmup_steps=11))
+    # Epoch rows carry the LR of their last step: 10 warm-up steps, then the cosine.
+    assert result.curve[0]["lr"] == pytest.approx(learning_rate(39, 80, base_lr=0.5, warmup_steps=10))
+    assert result.curve[-1]["lr"] == pytest.approx(learning_rate(79, 80, base_lr=0.5, warmup_steps=10))
     assert 0 < result.curve[-1]["lr"] < 0.001
 
 

@@ -1,12 +1,12 @@
 """`scaler study`'s verdicts: the compound family against the single-dimension families at equal FLOPs factors
-(the EfficientNet paper's Figure 8, on the user's own data). No torch."""
+(the EfficientNet paper's Figure 8, on the user's own data), judged with the grid's statistics. No torch."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from scaler.analysis.selection import seed_noise
+from scaler.analysis.stats import ALPHA, Group, Noise, difference, pooled_noise, tie_set
 from scaler.errors import ScalerError
 from scaler.results import read_results
 
@@ -18,8 +18,11 @@ def study_table(csv_path: str | Path) -> Any:
 
     df = read_results(csv_path)
     ok = df[df["status"] == "ok"]
+    if "test_accuracy" not in ok.columns:
+        ok = ok.assign(test_accuracy=float("nan"))
     g = ok.groupby(["kind", "phi"]).agg(accuracy=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
-                                        seeds=("accuracy", "count"), flops=("flops", "mean")).reset_index()
+                                        seeds=("accuracy", "count"), flops=("flops", "mean"),
+                                        test_accuracy=("test_accuracy", "mean")).reset_index()
     base = g[g["kind"] == "base"]
     parts = [g[g["kind"] != "base"]]
     for s in sorted(set(g["kind"]) - {"base"}):
@@ -29,36 +32,66 @@ def study_table(csv_path: str | Path) -> Any:
     return table.sort_values(["strategy", "phi"]).reset_index(drop=True), df
 
 
-def summarize_study(csv_path: str | Path) -> list[dict[str, Any]]:
-    """At each phi (equal FLOPs factor): the winning strategy, its margin over the runner-up, and the verdict
-    against the seed noise (pooled std across seeds). With one seed per network the noise comes from the grid's
-    own multi-seed trials beside ``study.csv`` (same proxy, data and training), when it has some."""
-    table, df = study_table(csv_path)
-    noise = seed_noise(df, keys=["kind", "phi"])
-    source = "this study's seeds"
+def study_noise(df: Any, csv_path: str | Path) -> tuple[Noise | None, str]:
+    """The seed noise of a study: pooled over its own (strategy, phi) networks with two or more seeds, else the
+    grid's beside it (same proxy, data and training)."""
+    ok = df[df["status"] == "ok"]
+    noise = pooled_noise([Group.of(str(k), v.tolist()) for k, v in ok.groupby(["kind", "phi"])["accuracy"]])
+    if noise is not None:
+        return noise, "this study's seeds"
     grid_csv = Path(csv_path).with_name("results.csv")
-    if noise is None and grid_csv.exists():
+    if grid_csv.exists():
         try:
-            noise = seed_noise(read_results(grid_csv))
+            grid = read_results(grid_csv)
         except ScalerError:
-            noise = None
-        source = "the grid's seeds"
+            return None, ""
+        ok = grid[grid["status"] == "ok"]
+        noise = pooled_noise([Group.of(str(k), v.tolist())
+                              for k, v in ok.groupby(["kind", "alpha", "beta", "gamma"])["accuracy"]])
+    return noise, "the grid's seeds"
+
+
+def summarize_study(csv_path: str | Path, alpha: float = ALPHA) -> list[dict[str, Any]]:
+    """At each phi (equal FLOPs factor): every strategy's validation and test accuracy, the strategies not
+    separable from the best (Hsu's tie set), and compound against each other strategy: the difference of means
+    with its 1 - alpha interval and p-value, and the verdict ``better``, ``worse`` or ``tie``."""
+    table, df = study_table(csv_path)
+    noise, source = study_noise(df, csv_path)
+    ok = df[df["status"] == "ok"]
     out = []
     for phi, group in table[table["phi"] > 0].groupby("phi"):
-        ranked = group.sort_values("accuracy", ascending=False)
-        top = ranked.iloc[0]
-        row: dict[str, Any] = {"phi": float(phi), "winner": str(top["strategy"]),
-                               "accuracy": round(float(top["accuracy"]), 5),
-                               "flops": {str(r["strategy"]): int(r["flops"]) for _, r in group.iterrows()},
-                               "accuracies": {str(r["strategy"]): round(float(r["accuracy"]), 5)
-                                              for _, r in group.iterrows()}}
-        if len(ranked) > 1:
-            margin = float(top["accuracy"] - ranked.iloc[1]["accuracy"])
-            row["runner_up"], row["margin"] = str(ranked.iloc[1]["strategy"]), round(margin, 5)
-            if noise is None:
-                row["verdict"] = "unverified (one seed; use --seeds 3)"
-            else:
-                row["verdict"] = ("beyond noise" if margin > 2 * noise else "within noise") + \
-                    f" (2 x seed std = {2 * noise:.4f}, from {source})"
+        ranked = group.sort_values(["accuracy", "flops", "strategy"], ascending=[False, True, True])
+        values = {str(k): v.tolist() for k, v in ok[ok["phi"] == phi].groupby("kind")["accuracy"]}
+        row: dict[str, Any] = {
+            "phi": float(phi), "winner": str(ranked.iloc[0]["strategy"]),
+            "accuracy": round(float(ranked.iloc[0]["accuracy"]), 5),
+            "accuracies": {str(r["strategy"]): round(float(r["accuracy"]), 5) for _, r in ranked.iterrows()},
+            "seeds": {str(r["strategy"]): int(r["seeds"]) for _, r in ranked.iterrows()},
+            "flops": {str(r["strategy"]): int(r["flops"]) for _, r in ranked.iterrows()}}
+        if ranked["test_accuracy"].notna().any():
+            row["test_accuracies"] = {str(r["strategy"]): round(float(r["test_accuracy"]), 5)
+                                      for _, r in ranked.iterrows() if r["test_accuracy"] == r["test_accuracy"]}
+        if noise is None:
+            row["verdict"] = "unverified: one seed per network, so the seed noise is unknown (use --seeds 2)"
+        else:
+            row.update(_judged(values, noise, alpha), noise={"seed_std": round(noise.sigma, 5), "df": noise.df,
+                                                             "source": source})
         out.append(row)
     return out
+
+
+def _judged(values: dict[str, list[float]], noise: Noise, alpha: float) -> dict[str, Any]:
+    """The tie set of one phi, and compound against every other strategy."""
+    groups = {k: Group.of(k, v) for k, v in values.items()}
+    judged: dict[str, Any] = {"tie_set": list(tie_set(list(groups.values()), noise, alpha).members)}
+    if "compound" in groups:
+        versus = {}
+        for k, g in groups.items():
+            if k == "compound":
+                continue
+            d = difference(groups["compound"], g, noise, alpha)
+            verdict = "better" if d.low > 0 else "worse" if d.high < 0 else "tie"
+            versus[k] = {"difference": round(d.diff, 5), "interval": [round(d.low, 5), round(d.high, 5)],
+                         "p": float(f"{d.p:.3g}"), "verdict": verdict}
+        judged["compound_vs"] = versus
+    return judged

@@ -22,7 +22,8 @@ STRATEGY_HELP = ("Comma-separated strategies beside compound: depth, width, reso
 @click.option("--epochs", type=click.IntRange(min=1), help="Training epochs per proxy (default: the grid's).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size (default: the grid's).")
 @click.option("--subset", type=click.IntRange(min=1), help="Use at most N training images.")
-@click.option("--seeds", type=click.IntRange(min=1), help="Seeds per network (noise estimate).")
+@click.option("--seeds", type=click.IntRange(min=1), help="Seeds per network [default: 2]; study seeds start at "
+              "1000, so they never repeat a grid run.")
 @click.option("--limit", type=click.IntRange(min=0), help=LIMIT_HELP)
 @executor_options
 @click.option("--format", "fmt", default="png,svg", show_default=True, help="Figure formats.")
@@ -32,8 +33,10 @@ def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, fm
     """Does the fitted compound family beat width-, depth- and resolution-only scaling at equal FLOPs?
 
     Trains phi = 0..K of the compound family (the grid's coefficients) and of each strategy with the grid's
-    proxy and training settings; resumable like grid. Writes GRID_DIR/study.csv and GRID_DIR/plots/study.png|svg,
-    and says at each FLOPs level which strategy won, against the seed noise.
+    proxy and training settings, on seeds disjoint from the grid's (2 per network by default); resumable like
+    grid. Writes GRID_DIR/study.csv and GRID_DIR/plots/study.png|svg, and says at each FLOPs level which
+    strategies tie for best and whether compound is better, worse or tied with each other strategy (pooled seed
+    noise, 95% intervals). Validation accuracy decides; test accuracy is reported beside it.
     """
     from scaler.analysis.plots import study_plot
     from scaler.analysis.study import summarize_study
@@ -54,7 +57,19 @@ def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, fm
     for path in study_plot(outcome.csv, grid_dir / "plots", formats(fmt)):
         click.echo(str(path))
     for row in summary:
-        accs = "  ".join(f"{k} {v:.4f}" for k, v in sorted(row["accuracies"].items(), key=lambda kv: -kv[1]))
-        verdict = f"; winner by {row['margin']:+.4f} over {row['runner_up']}, {row['verdict']}" \
-            if "margin" in row else ""
-        click.echo(f"phi {row['phi']:g}: {accs}{verdict}")
+        click.echo(_line(row))
+
+
+def _line(row: dict[str, Any]) -> str:
+    """One phi of the study: validation (test) accuracy per strategy, the tie set, and compound's verdicts."""
+    tests = row.get("test_accuracies", {})
+    accs = "  ".join(f"{k} {v:.4f}" + (f" (test {tests[k]:.4f})" if k in tests else "")
+                     for k, v in row["accuracies"].items())
+    if "verdict" in row:
+        return f"phi {row['phi']:g}: {accs}; {row['verdict']}"
+    versus = "; ".join(f"{v['verdict']} than {k} ({v['difference']:+.4f}, 95% interval {v['interval'][0]:+.4f}.."
+                       f"{v['interval'][1]:+.4f})" if v["verdict"] != "tie" else
+                       f"tie with {k} ({v['difference']:+.4f}, interval {v['interval'][0]:+.4f}.."
+                       f"{v['interval'][1]:+.4f})" for k, v in row.get("compound_vs", {}).items())
+    return (f"phi {row['phi']:g}: {accs}\n  tie set: {', '.join(row['tie_set'])}"
+            + (f"\n  compound: {versus}" if versus else ""))

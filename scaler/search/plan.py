@@ -123,9 +123,10 @@ class Trial:
     aliases: tuple[str, ...] = ()  # other candidates whose rounding gives this very network: planned once
 
 
-def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], settings: ProxyConfig) -> list[Trial]:
-    """Trials of (candidate, its spec, its id prefix) for every seed, seed-major: a run cut short has covered all
-    candidates at seed 0 first."""
+def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], settings: ProxyConfig,
+                first_seed: int = 0) -> list[Trial]:
+    """Trials of (candidate, its spec, its id prefix) for seeds ``first_seed`` .. + settings.seeds - 1,
+    seed-major: a run cut short has covered all candidates at the first seed first."""
     if not members:
         raise ScalerError("no candidate to train: no (alpha, beta, gamma) of the search ranges lies on the "
                           "constraint (widen search.alpha/beta/gamma or lower search.step) and baselines are off")
@@ -134,7 +135,7 @@ def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], setting
     return [
         Trial(trial_id=f"{key}-s{seed}", candidate=c, seed=seed, spec=spec.model_dump(mode="json"),
               proxy=proxy_dump, base=base, image_size=image_size)
-        for seed in range(settings.seeds)
+        for seed in range(first_seed, first_seed + settings.seeds)
         for c, spec, key in members
     ]
 

@@ -19,6 +19,10 @@ from scaler.spec import Spec
 
 DEFAULT_STRATEGIES = ("compound", "width", "depth", "resolution")  # the paper's Figure 8
 STUDY_COLUMNS = (*COLUMNS, "strategy")
+# Study seeds start here, disjoint from any grid's (0, 1, ...): its phi = 1 runs are new evidence, not the grid's
+# seed-0 runs again.
+FIRST_SEED = 1000
+STUDY_SEEDS = 2  # per network unless --seeds says otherwise: every verdict gets a measured noise
 
 
 def check_grid_dir(grid_dir: str | Path) -> Path:
@@ -54,18 +58,19 @@ def study_candidates(coefficients: tuple[float, float, float], factor: float, ma
 def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, max_phi: int = 3,
               overrides: dict[str, Any] | None = None, strategies: tuple[str, ...] = DEFAULT_STRATEGIES,
               limit: int | None = None) -> StudyOutcome:
-    """Train phi = 0..max_phi of every strategy with the grid's proxy settings; write ``study.csv``."""
+    """Train phi = 0..max_phi of every strategy with the grid's proxy settings, on seeds disjoint from the grid's
+    (2 per network unless ``overrides`` say otherwise); write ``study.csv``."""
     grid_dir = check_grid_dir(grid_dir)
     strategies = tuple(dict.fromkeys(strategies))  # a strategy named twice is trained once
     recorded = read_run_yaml(grid_dir / "run.yaml")["settings"]
     coef = read_coefficients(grid_dir / "coefficients.yaml")
-    proxy = ProxyConfig.model_validate({**(recorded.get("proxy") or {}), **(overrides or {})})
+    proxy = ProxyConfig.model_validate({**(recorded.get("proxy") or {}), "seeds": STUDY_SEEDS, **(overrides or {})})
     search = recorded.get("search") or {}
     factor, match = float(search.get("flops_factor", 2.0)), bool(search.get("match_flops", False))
     run = RunDir(grid_dir, csv_name="study.csv", settings_name="study.yaml", columns=STUDY_COLUMNS)
     run.lock()
     try:
-        settings = {"max_phi": max_phi, "flops_factor": factor, "match_flops": match,
+        settings = {"max_phi": max_phi, "flops_factor": factor, "match_flops": match, "first_seed": FIRST_SEED,
                     "coefficients": {"alpha": coef.alpha, "beta": coef.beta, "gamma": coef.gamma},
                     "proxy": proxy.model_dump(mode="json"), "base": Spec.model_validate(recorded["base"]).to_dict()}
         if strategies != DEFAULT_STRATEGIES:  # recorded only when asked for: older study.yaml files stay valid
@@ -76,7 +81,7 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
         cands = study_candidates((coef.alpha, coef.beta, coef.gamma), factor, max_phi, strategies)
         members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")
                    for c in cands]
-        trials = make_trials(base, members, proxy)
+        trials = make_trials(base, members, proxy, first_seed=FIRST_SEED)
         ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="study")
         return StudyOutcome(csv=run.csv, ran=ran, failed=failed)
     finally:
