@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from scaler.config import ProgressiveConfig
 from scaler.search.plan import plan_trials
 from scaler.search.settings import load_grid_settings
-from scaler.search.trial import run_trial
+from scaler.search.trial import load_proxy_data, run_trial
 
 
 def main() -> None:
@@ -36,9 +36,7 @@ def main() -> None:
         if mode == "progressive":
             overrides["proxy.progressive"] = ProgressiveConfig().model_dump()
         settings = load_grid_settings(args.spec, overrides)
-        from scaler.data.registry import load_dataset
-
-        data = load_dataset(settings.proxy.dataset, subset=settings.proxy.subset)
+        data = load_proxy_data(settings.proxy)
         trials = plan_trials(settings.base, settings.search, settings.proxy, data.num_classes, data.channels)
         for trial in trials:
             if trial.candidate.key not in keys:

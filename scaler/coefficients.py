@@ -17,6 +17,14 @@ class Coefficients:
     gamma: float
     base: Spec
     source: str = ""
+    interval: dict[str, list[float]] | None = None  # the bootstrap's 95% interval of what was chosen, if recorded
+
+    def describe_interval(self) -> str:
+        """One line: the coefficients with their bootstrap interval, or why there is none."""
+        if not self.interval:
+            return "no bootstrap interval recorded (the grid measured no seed noise)"
+        return "95% bootstrap interval: " + ", ".join(
+            f"{k} {getattr(self, k):.3f} ({lo:.3f}..{hi:.3f})" for k, (lo, hi) in self.interval.items())
 
 
 def read_coefficients(path: str | Path) -> Coefficients:
@@ -36,7 +44,12 @@ def read_coefficients(path: str | Path) -> Coefficients:
     if not isinstance(base, dict) or not isinstance(base.get("spec"), dict):
         raise doc.error(("base",), "required: base.spec, the full base spec the coefficients apply to")
     spec = spec_from_document(doc.section(("base", "spec")))
-    return Coefficients(base=spec, source=str(data.get("source", "")), **values)
+    source = str(data.get("source", ""))
+    boot = data.get("bootstrap") if isinstance(data.get("bootstrap"), dict) else {}
+    interval = boot.get("fit_interval" if source == "fit" else "winner_interval")
+    valid = isinstance(interval, dict) and all(
+        isinstance(interval.get(k), list) and len(interval[k]) == 2 for k in ("alpha", "beta", "gamma"))
+    return Coefficients(base=spec, source=source, interval=interval if valid else None, **values)
 
 
 def coefficients_document(alpha: float, beta: float, gamma: float, base: Spec, **extra: Any) -> dict[str, Any]:

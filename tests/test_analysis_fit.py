@@ -82,6 +82,11 @@ def test_coefficients_file_round_trip_and_errors(tmp_path: Path):
     path.write_text(yaml.safe_dump(coefficients_document(1.2, 1.1, 1.15, base, source="best")))
     coef = read_coefficients(path)
     assert (coef.alpha, coef.beta, coef.gamma, coef.base) == (1.2, 1.1, 1.15, base)
+    assert coef.interval is None and coef.describe_interval().startswith("no bootstrap interval recorded")
+    path.write_text(yaml.safe_dump(coefficients_document(1.2, 1.1, 1.15, base, source="best", bootstrap={
+        "winner_interval": {"alpha": [1.1, 1.3], "beta": [1.0, 1.2], "gamma": [1.1, 1.2]}})))
+    assert read_coefficients(path).describe_interval() == (
+        "95% bootstrap interval: alpha 1.200 (1.100..1.300), beta 1.100 (1.000..1.200), gamma 1.150 (1.100..1.200)")
     path.write_text("alpha: 1.2\nbeta: x\ngamma: 1.15\n")
     with pytest.raises(ScalerError, match=r"coefficients.yaml:2:7: beta: must be a positive number"):
         read_coefficients(path)

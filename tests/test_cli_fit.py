@@ -247,6 +247,10 @@ def test_emit_reads_what_fit_wrote(run: Path):
     # the emitted base is the grid's base spec (the coefficients file carries it), not the digits proxy
     emitted = yaml.safe_load(Path(members[0]["path"]).read_text(encoding="utf-8"))
     assert (emitted["resolution"], emitted["in_channels"]) == (16, 3)
+    # the table view says how sure the coefficients are: the bootstrap interval of what was chosen
+    lo, hi = doc["bootstrap"]["winner_interval"]["alpha"]
+    out = invoke("emit", "--coefficients", "c.yaml", "--phi", "1", "--out", "family")
+    assert f"c.yaml: 95% bootstrap interval: alpha {doc['alpha']:.3f} ({lo:.3f}..{hi:.3f})" in out
 
 
 # --- the previous release's grid directory ---------------------------------------------------------------------------

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from scaler.analysis import surface
+from scaler.analysis.bootstrap import bootstrap
 from scaler.analysis.score import add_score, cost_column
 from scaler.analysis.selection import REAL, select, summarize
+from scaler.analysis.stats import Noise
 from scaler.coefficients import coefficients_document
 from scaler.errors import ScalerError
 from scaler.results import SCHEMA_SPLITS, read_results, read_run_yaml, write_atomic
@@ -139,7 +141,24 @@ def fit_results(df: Any, *, factor: float, phi: float, alpha_range: tuple[float,
     chosen, out["source"], out["form"] = _choose(out, use, form, factor**phi)
     out["alpha"], out["beta"], out["gamma"] = chosen["alpha"], chosen["beta"], chosen["gamma"]
     out["phi"], out["flops_factor"] = phi, factor
+    if selection["noise"] is not None:
+        def refit(t: Any) -> dict[str, Any]:
+            return quadratic_fit(t, factor, beta_range, gamma_range, alpha_range)
+
+        noise = Noise(selection["noise"]["seed_std"], selection["noise"]["df"])
+        used = [_emitted(r, out["form"], factor**phi, phi) for _, r in on_surface.iterrows()]
+        out["bootstrap"] = bootstrap(on_surface, noise, used, refit if out["fit"].get("ok") else None)
     return out
+
+
+def _emitted(r: Any, form: str, target: float, phi: float) -> tuple[float, float, float]:
+    """The coefficients emit would get if candidate ``r`` were chosen, in ``form``."""
+    if form == "real" and all(c in r and r[c] == r[c] for c in REAL[:3]):
+        real = {k: float(r[c]) ** (1 / phi) for k, c in zip(("alpha", "beta", "gamma"), REAL[:3], strict=True)}
+        placed = on_constraint(real, target)
+        if placed is not None:
+            return placed["alpha"], placed["beta"], placed["gamma"]
+    return float(r["alpha"]), float(r["beta"]), float(r["gamma"])
 
 
 def on_constraint(real: dict[str, float], target: float) -> dict[str, float] | None:

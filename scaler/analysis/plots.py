@@ -11,7 +11,7 @@ from scaler.analysis.selection import summarize
 from scaler.analysis.study import study_table
 from scaler.arch.flops import human
 from scaler.errors import ScalerError
-from scaler.results import read_results
+from scaler.results import SCHEMA_SPLITS, read_results
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 KIND_STYLE: dict[str, tuple[str, str, str]] = {
@@ -144,11 +144,11 @@ def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
                 h = hit.iloc[0]
                 # Named in the legend, not annotated in place: a label there always overlaps some other point.
                 ax.scatter([h[x]], [h["accuracy"]], s=260, facecolors="none", edgecolors="#D55E00", lw=2, zorder=5,
-                           label=f"best: α={b['alpha']:.2f}, β={b['beta']:.2f}, γ={b['gamma']:.2f}"
+                           label=f"chosen: α={b['alpha']:.2f}, β={b['beta']:.2f}, γ={b['gamma']:.2f}"
                            + (f" [{label}]" if overlay else ""))
     log_axis(ax, [v for table in tables for v in table[x]])
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("validation accuracy (top-1)")
+    ax.set_ylabel(f"{split_of(runs[0][1])} accuracy (top-1)")
     ax.set_title(f"Accuracy vs {word} of the grid's proxies" + (" (mean ± std over seeds)" if any(
         (table["seeds"] > 1).any() for table in tables) else ""))
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
@@ -186,7 +186,8 @@ def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[
         ax.contourf(B, G, np.clip(Z, lo, hi), levels=12, cmap="viridis", norm=norm, alpha=0.35)
     sc = ax.scatter(betas, gammas, c=on["accuracy"], cmap="viridis", norm=norm, s=140, edgecolors="black",
                     lw=0.6, zorder=3)
-    fig.colorbar(sc, ax=ax, label="accuracy (dots: measured; shading: quadratic fit)", pad=0.02)
+    split = chosen.get("selected_on", "validation")
+    fig.colorbar(sc, ax=ax, label=f"{split} accuracy (dots: measured; shading: quadratic fit)", pad=0.02)
     pad_b = 0.06 * max(float(betas.max() - betas.min()), 0.05)
     pad_g = 0.06 * max(float(gammas.max() - gammas.min()), 0.05)
     ax.set_xlim(float(betas.min()) - pad_b, float(betas.max()) + pad_b)
@@ -194,13 +195,7 @@ def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[
     for _, r in on.iterrows():
         ax.annotate(f"α={r['alpha']:.2f}", (r["beta"], r["gamma"]), xytext=(0, 9), textcoords="offset points",
                     ha="center", fontsize=7, color="#333333")
-    if "best" in chosen:
-        b = chosen["best"]
-        ax.scatter([b["beta"]], [b["gamma"]], marker="*", s=420, color="#D55E00", edgecolors="white", zorder=4,
-                   label=f"best measured ({b['accuracy']:.4f})")
-    if fit.get("ok"):
-        ax.scatter([fit["beta"]], [fit["gamma"]], marker="X", s=220, color="#E69F00", edgecolors="black", zorder=4,
-                   label=f"fit optimum (α={fit['alpha']:.2f}, β={fit['beta']:.2f}, γ={fit['gamma']:.2f})")
+    _mark_choice(ax, on, chosen)
     ax.set_xlabel("β (width coefficient)")
     ax.set_ylabel("γ (resolution coefficient)")
     ax.set_title(f"{label}: accuracy on α·β²·γ² = {chosen.get('flops_factor', 2):g} (α solved)", pad=14)
@@ -209,6 +204,41 @@ def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[
     paths = _save(fig, out, "coefficients", formats)
     plt.close(fig)
     return paths
+
+
+def _mark_choice(ax: Any, on: Any, chosen: dict[str, Any]) -> None:
+    """The tie set (rings, each with its share of bootstrap wins), the choice (star), the fit's optimum (X) and
+    the bootstrap interval of that optimum (dashed box)."""
+    from matplotlib.patches import Rectangle
+
+    sel, boot, fit = chosen.get("selection") or {}, chosen.get("bootstrap") or {}, chosen.get("fit") or {}
+    ties = on[on["candidate"].isin(sel.get("tie_set", []))]
+    if not ties.empty:
+        ax.scatter(ties["beta"], ties["gamma"], s=420, facecolors="none", edgecolors="#CC79A7", lw=1.8, zorder=4,
+                   label=f"tie set: not separable from the best at α = {sel.get('alpha', 0.05):g} (bootstrap wins)")
+        for _, r in ties.iterrows():
+            share = (boot.get("wins") or {}).get(r["candidate"])
+            if share is not None:
+                ax.annotate(f"{share:.0%}", (r["beta"], r["gamma"]), xytext=(0, -17), textcoords="offset points",
+                            ha="center", fontsize=7, color="#CC79A7")
+    if "best" in chosen:
+        b = chosen["best"]
+        ax.scatter([b["beta"]], [b["gamma"]], marker="*", s=420, color="#D55E00", edgecolors="white", zorder=5,
+                   label=f"chosen: fewest FLOPs in the tie set ({b['accuracy']:.4f})")
+    if fit.get("ok"):
+        use = "" if fit.get("usable") else "; not used: " + str(fit.get("why_not", ""))[:60]
+        ax.scatter([fit["beta"]], [fit["gamma"]], marker="X", s=220, color="#E69F00", edgecolors="black", zorder=5,
+                   label=f"fit optimum (α={fit['alpha']:.2f}, β={fit['beta']:.2f}, γ={fit['gamma']:.2f}){use}")
+        box = boot.get("fit_interval")
+        if box:
+            (b0, b1), (g0, g1) = box["beta"], box["gamma"]
+            ax.add_patch(Rectangle((b0, g0), b1 - b0, g1 - g0, fill=False, ls="--", lw=1.2, ec="#E69F00",
+                                   zorder=2, label=f"fit optimum, {boot.get('level', 0.95):.0%} bootstrap interval"))
+
+
+def split_of(df: Any) -> str:
+    """What a results table's ``accuracy`` was scored on: validation, or the test split for schema 1."""
+    return SCHEMA_SPLITS.get(df.attrs.get("schema_version"), "validation")
 
 
 def matplotlib_normalize(lo: float, hi: float) -> Any:

@@ -66,6 +66,7 @@ def summarize(df: Any) -> Any:
     g.columns = ["kind", "alpha", "beta", "gamma", "accuracy", "accuracy_std", "seeds", "flops", *extra]
     g["score"] = ok.groupby("network", sort=False)[score].mean()
     g["score_var"] = ok.groupby("network", sort=False)[score].var(ddof=1)
+    g["score_values"] = ok.sort_values("seed").groupby("network", sort=False)[score].agg(tuple)
     g["aliases"] = aliases.reindex(g.index).fillna("")
     g = g.rename_axis("candidate").reset_index()
     return g.sort_values(["score", "flops", "candidate"], ascending=[False, True, True],

@@ -127,6 +127,7 @@ def _compound(req: _Request) -> tuple[list[Any], Any, str]:
         coef = read_coefficients(path)
         base = load_spec(req.base_path) if req.base_path else coef.base
         coefs = (coef.alpha, coef.beta, coef.gamma)
+        note = "\n".join(filter(None, (note, f"{path}: {coef.describe_interval()}")))
     if min(coefs) <= 0:
         raise ScalerError("--alpha, --beta and --gamma must be positive")
     members = family(base, *coefs, phis)

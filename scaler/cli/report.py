@@ -22,6 +22,7 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
         lines.append(f"  after rounding: alpha {r['alpha']:.3f}  beta {r['beta']:.3f}  gamma {r['gamma']:.3f}  "
                      "(real depth, width, resolution multipliers of the trained network)")
     lines += _selection(sel)
+    lines += _bootstrap(fit.get("bootstrap"))
     lines.append(_surface("smooth fit:", fit.get("fit", {}), "over {points} points",
                           " (on the search boundary: widen the range)"))
     if fit.get("fit_real"):
@@ -67,6 +68,17 @@ def _selection(sel: dict[str, Any]) -> list[str]:
         shown = ", ".join(ties[:6]) + (f", ... ({len(ties)} in all)" if len(ties) > 6 else "")
         lines.append(f"tie set:       {shown}")
     return lines
+
+
+def _bootstrap(boot: dict[str, Any] | None) -> list[str]:
+    """How often each candidate wins under the measured noise, and the interval of the winners' coefficients."""
+    if not boot:
+        return []
+    wins = ", ".join(f"{k} {v:.0%}" for k, v in list(boot["wins"].items())[:4])
+    more = len(boot["wins"]) - 4
+    ranges = "  ".join(f"{k} {lo:.3f}..{hi:.3f}" for k, (lo, hi) in boot["winner_interval"].items())
+    return [f"bootstrap:     wins {wins}" + (f", {more} more" if more > 0 else "") + f" ({boot['resamples']} "
+            "resamples)", f"  {boot['level']:.0%} interval of the winner: {ranges}"]
 
 
 def _surface(label: str, f: dict[str, Any], basis: str, boundary: str) -> str:
