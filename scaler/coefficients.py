@@ -17,14 +17,16 @@ class Coefficients:
     gamma: float
     base: Spec
     source: str = ""
-    interval: dict[str, list[float]] | None = None  # the bootstrap's 95% interval of what was chosen, if recorded
+    interval: dict[str, list[float]] | None = None  # the bootstrap's 95% interval of the winner's, if recorded
+    wins: float | None = None  # the chosen candidate's share of bootstrap wins
 
     def describe_interval(self) -> str:
-        """One line: the coefficients with their bootstrap interval, or why there is none."""
+        """One line: the coefficients with the bootstrap interval of the winner's, or why there is none."""
         if not self.interval:
             return "no bootstrap interval recorded (the grid measured no seed noise)"
-        return "95% bootstrap interval: " + ", ".join(
-            f"{k} {getattr(self, k):.3f} ({lo:.3f}..{hi:.3f})" for k, (lo, hi) in self.interval.items())
+        share = "" if self.wins is None else f"; the chosen candidate wins {self.wins:.0%} of the resamples"
+        return "95% bootstrap interval of the winner: " + ", ".join(
+            f"{k} {getattr(self, k):.3f} ({lo:.3f}..{hi:.3f})" for k, (lo, hi) in self.interval.items()) + share
 
 
 def read_coefficients(path: str | Path) -> Coefficients:
@@ -49,7 +51,10 @@ def read_coefficients(path: str | Path) -> Coefficients:
     interval = boot.get("fit_interval" if source == "fit" else "winner_interval")
     valid = isinstance(interval, dict) and all(
         isinstance(interval.get(k), list) and len(interval[k]) == 2 for k in ("alpha", "beta", "gamma"))
-    return Coefficients(base=spec, source=source, interval=interval if valid else None, **values)
+    best = data.get("best") if isinstance(data.get("best"), dict) else {}
+    wins = (boot.get("wins") or {}).get(best.get("candidate"), 0.0) if valid and source != "fit" else None
+    return Coefficients(base=spec, source=source, interval=interval if valid else None,
+                        wins=None if wins is None else float(wins), **values)
 
 
 def coefficients_document(alpha: float, beta: float, gamma: float, base: Spec, **extra: Any) -> dict[str, Any]:

@@ -161,7 +161,9 @@ class ProxyConfig(TrainConfig):
                                 "training images before subset applies; every decision reads it")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="test share held out when the data has no test "
                                  "split of its own; scored once per trial, decides nothing")
-    seeds: int = Field(1, ge=1, description="train every candidate with seeds 0..seeds-1")
+    seeds: int = Field(1, ge=1, description="train every candidate with seeds seed_offset .. seed_offset+seeds-1")
+    seed_offset: int = Field(0, ge=0, description="first seed: rerun a grid on new seeds (e.g. 100) to check that "
+                             "its conclusions are not one draw's")
 
     @field_validator("dataset")
     @classmethod

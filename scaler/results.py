@@ -229,8 +229,8 @@ def _first_difference(old: Any, new: Any, ignore: tuple[str, ...], at: str = "")
             path = f"{at}.{key}" if at else str(key)
             if path in ignore:
                 continue
-            if key not in old and (new.get(key) is None or new.get(key) is False):
-                continue  # a setting added since the run began, at its default
+            if key not in old and not new.get(key):
+                continue  # a setting added since the run began, at its neutral default (None, False, 0)
             d = _first_difference(old.get(key), new.get(key), ignore, path)
             if d:
                 return d

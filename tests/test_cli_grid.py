@@ -124,6 +124,46 @@ def test_image_folder_grid(tmp_path: Path, monkeypatch):
     assert (run / "coefficients.yaml").is_file()
 
 
+# --- (b2) the test split decides nothing ----------------------------------------------------------------------------
+
+
+def test_perturbing_the_test_split_changes_no_decision(tmp_path: Path, monkeypatch):
+    """The same grid on digits twice, the second time with the test images replaced by noise and the test labels
+    shuffled: every validation accuracy and every choice in coefficients.yaml is the same; only test_accuracy
+    moves."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    monkeypatch.chdir(tmp_path)
+    digits = load_digits()
+    x, y = (digits.images * (255 / 16)).astype(np.uint8), digits.target
+    rng = np.random.default_rng(0)
+    test = rng.permutation(len(y))[:300]
+    keep = np.setdiff1d(np.arange(len(y)), test)
+    np.savez("clean.npz", x=x[keep], y=y[keep], x_test=x[test], y_test=y[test])
+    np.savez("perturbed.npz", x=x[keep], y=y[keep], x_test=rng.integers(0, 256, x[test].shape, dtype=np.uint8),
+             y_test=rng.permutation(y[test]))
+    Path("tiny.yaml").write_text(TINY_YAML + "search: {step: 0.2, confirm: 2}\n"
+                                 "proxy: {epochs: 1, subset: 400, batch_size: 64}\n", encoding="utf-8")
+    runs = {}
+    for name in ("clean", "perturbed"):
+        grid("tiny.yaml", "--dataset", f"npz:{name}.npz", "--out", name)
+        runs[name] = (pd.read_csv(Path(name) / "results.csv"),
+                      yaml.safe_load((Path(name) / "coefficients.yaml").read_text(encoding="utf-8")))
+    (clean, a), (perturbed, b) = runs["clean"], runs["perturbed"]
+    assert clean["trial_id"].tolist() == perturbed["trial_id"].tolist() and len(clean) > 8  # confirmation included
+    assert clean["accuracy"].tolist() == perturbed["accuracy"].tolist()
+    assert (clean["test_accuracy"] != perturbed["test_accuracy"]).any()
+
+    def decisions(doc: dict) -> tuple:
+        return (doc["alpha"], doc["beta"], doc["gamma"], doc["selection"], doc["bootstrap"], doc["fit"],
+                doc["fit_real"])
+
+    assert decisions(a) == decisions(b)
+    assert a["best"]["test_accuracy"] != b["best"]["test_accuracy"]
+
+
 # --- (c) the previous release's directory: read, never resumed --------------------------------------------------
 
 

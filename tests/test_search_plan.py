@@ -181,3 +181,15 @@ def test_an_empty_plan_is_a_one_line_error(tmp_path: Path):
     s = load_grid_settings(path)
     with pytest.raises(ScalerError, match="no candidate to train"):
         plan_trials(s.base, s.search, s.proxy, 10, 1)
+
+
+def test_a_seed_offset_gives_new_trials_and_its_confirmation_round_follows_it(tmp_path: Path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.2]}\nproxy: {seed_offset: 100}\n")
+    s = load_grid_settings(path)
+    plan = plan_trials(s.base, s.search, s.proxy, num_classes=10, in_channels=1)
+    assert {t.seed for t in plan} == {100} and plan[0].trial_id == "base-s100"
+    acc = {t.candidate.key: 0.5 for t in plan}
+    extra = confirm_trials(plan, _rows(plan, acc), top=1, seeds=2)
+    assert [t.trial_id for t in extra] == ["base-s101", "a1.389-b1.000-g1.200-s101", "base-s102",
+                                           "a1.389-b1.000-g1.200-s102"]

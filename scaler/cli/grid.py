@@ -19,7 +19,7 @@ OVERRIDES = {
     "dataset": "proxy.dataset", "epochs": "proxy.epochs", "batch_size": "proxy.batch_size",
     "subset": "proxy.subset", "seeds": "proxy.seeds", "progressive": "proxy.progressive", "mode": "search.mode",
     "step": "search.step", "phi": "search.phi", "flops_factor": "search.flops_factor",
-    "match_flops": "search.match_flops", "confirm": "search.confirm",
+    "match_flops": "search.match_flops", "confirm": "search.confirm", "seed_offset": "proxy.seed_offset",
 }
 
 
@@ -33,6 +33,8 @@ OVERRIDES = {
 @click.option("--subset", type=click.IntRange(min=1), help="Use at most N training images (stratified).")
 @click.option("--limit", type=click.IntRange(min=0), help=LIMIT_HELP)
 @click.option("--seeds", type=click.IntRange(min=1), help="Train every candidate with K seeds (noise estimate).")
+@click.option("--seed-offset", type=click.IntRange(min=0), help="First seed (default 0): rerun a grid on new seeds "
+              "to check that its conclusions hold.")
 @click.option("--confirm", type=click.IntRange(min=0), help="After the grid, retrain the base and the top K "
               "candidates with 2 more seeds, so the seed noise is measured and ties are named (default 3; 0: off).")
 @click.option("--mode", type=click.Choice(["solve", "filter"]), help="solve: alpha from the constraint; "

@@ -125,8 +125,8 @@ class Trial:
 
 def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], settings: ProxyConfig,
                 first_seed: int = 0) -> list[Trial]:
-    """Trials of (candidate, its spec, its id prefix) for seeds ``first_seed`` .. + settings.seeds - 1,
-    seed-major: a run cut short has covered all candidates at the first seed first."""
+    """Trials of (candidate, its spec, its id prefix) for ``settings.seeds`` seeds from ``first_seed`` +
+    ``settings.seed_offset``, seed-major: a run cut short has covered all candidates at the first seed first."""
     if not members:
         raise ScalerError("no candidate to train: no (alpha, beta, gamma) of the search ranges lies on the "
                           "constraint (widen search.alpha/beta/gamma or lower search.step) and baselines are off")
@@ -135,7 +135,7 @@ def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], setting
     return [
         Trial(trial_id=f"{key}-s{seed}", candidate=c, seed=seed, spec=spec.model_dump(mode="json"),
               proxy=proxy_dump, base=base, image_size=image_size)
-        for seed in range(first_seed, first_seed + settings.seeds)
+        for seed in range(first_seed + settings.seed_offset, first_seed + settings.seed_offset + settings.seeds)
         for c, spec, key in members
     ]
 
