@@ -5,8 +5,8 @@ and the depth-, width- and resolution-only baselines at 1x, 2x and 4x the grid's
 
 Validation accuracy decides the rankings (test accuracy is printed beside it). Prints the mean per candidate and
 training length, the tie set at each length (Hsu's MCB on the pooled seed noise), and Kendall's tau between the
-rankings of every pair of lengths. Rows go to GRID_DIR/fidelity.csv (resumable: a rerun trains only what is
-missing; seeds 500.. so they never repeat the grid's). Last line: key=value pairs.
+rankings of every pair of lengths. Rows go to GRID_DIR/fidelity/results.csv (resumable: a rerun trains only what
+is missing; seeds 500.. so they never repeat the grid's). Last line: key=value pairs.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def plan(grid_dir: Path, factors: list[int], seeds: int) -> list:
 
 
 def run(grid_dir: Path, trials: list) -> list[dict[str, str]]:
-    out = RunDir(grid_dir, csv_name="fidelity.csv", settings_name="fidelity.yaml", columns=(*COLUMNS, "strategy"))
+    out = RunDir(grid_dir / "fidelity", columns=(*COLUMNS, "strategy"))
     out.lock()
     try:
         done = {r["trial_id"] for r in out.rows()}

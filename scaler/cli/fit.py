@@ -12,8 +12,9 @@ from scaler.cli.report import print_fit
 
 @click.command("fit")
 @click.argument("results", metavar="RESULTS_CSV", type=click.Path(path_type=Path))
-@click.option("--use", type=click.Choice(["best", "fit"]), help="Which coefficients emit uses: the best "
-              "measured candidate or the smooth fit's optimum (default: the grid's search.use).")
+@click.option("--use", type=click.Choice(["best", "fit"]), help="Which coefficients emit uses: the candidate "
+              "chosen inside the tie set, or the smooth fit's optimum where the fit earns its use (default: the "
+              "grid's search.use).")
 @click.option("--form", type=click.Choice(["real", "nominal"]), default="real", show_default=True,
               help="Coefficients emit uses: the real multipliers of the rounded proxies, or the nominal ones the "
               "candidates asked for. Both are written either way.")
@@ -29,9 +30,12 @@ def command(results: Path, use: str | None, form: str, objective: str, w: float 
             out_path: Path | None) -> None:
     """Fit alpha, beta, gamma from a grid's results.csv (or its directory) and write coefficients.yaml.
 
-    Reports the best measured candidate (nominal and after rounding), a quadratic fit over nominal (log beta,
-    log gamma) on the constraint surface, a quadratic fit over the real (log depth, log width, log resolution)
-    of the trained networks, the seed noise and whether the winner beats the runner-up by more than twice it.
+    Ranks the candidates on validation accuracy (the objective's score) and names the tie set: every candidate
+    not separable from the best under the pooled seed noise (Hsu's comparisons with the best, alpha 0.05).
+    Chooses the tie set's cheapest member (fewest real FLOPs; shortest step under --objective training),
+    whatever the row order. Records every difference with its p-value and 95% interval, a bootstrap of the
+    choice (share of wins, interval of the coefficients), the test accuracies beside the validation ones, and
+    two quadratic surfaces with their leave-one-out R² (used only where they earn it).
     """
     from scaler.analysis.fit import fit_run
 
