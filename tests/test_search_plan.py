@@ -193,3 +193,14 @@ def test_a_seed_offset_gives_new_trials_and_its_confirmation_round_follows_it(tm
     extra = confirm_trials(plan, _rows(plan, acc), top=1, seeds=2)
     assert [t.trial_id for t in extra] == ["base-s101", "a1.389-b1.000-g1.200-s101", "base-s102",
                                            "a1.389-b1.000-g1.200-s102"]
+
+
+def test_inputs_larger_than_the_data_are_named_as_upsampled(tmp_path: Path):
+    from scaler.search.plan import upsampling_note
+
+    s = load_grid_settings(Path(__file__).parents[1] / "specs" / "quickstart.yaml")
+    plan = plan_trials(s.base, s.search, s.proxy, num_classes=10, in_channels=1)
+    assert upsampling_note(plan, native=28) is None  # the 14 px quickstart grows to 20 px: every pixel is real
+    assert upsampling_note(plan, native=17) == (
+        "note: the data's images are 17 px; a1.183-b1.000-g1.300 (18 px), resolution (20 px) train on upsampled "
+        "images: their extra resolution adds pixels but no information")

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from scaler.results import RunDir, TrialRow
 from scaler.search.executors.base import Executor
-from scaler.search.plan import Trial, confirm_trials, cost_warning, plan_trials
+from scaler.search.plan import Trial, confirm_trials, cost_warning, plan_trials, upsampling_note
 from scaler.search.settings import GridSettings
 from scaler.search.trial import load_proxy_data, load_trial_data
 
@@ -55,9 +55,10 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
                          f"{len(data.y_test)} test images, {data.channels}x{data.image_size}px, "
                          f"{data.num_classes} classes ({data.split})")
         trials = plan_trials(settings.base, settings.search, p, data.num_classes, data.channels)
-        warning = cost_warning(trials, settings.search.target, matched=settings.search.match_flops)
-        if warning:
-            observer.message(warning)
+        for note in (cost_warning(trials, settings.search.target, matched=settings.search.match_flops),
+                     upsampling_note(trials, data.image_size)):
+            if note:
+                observer.message(note)
         load_trial_data(trials[0])  # bad image folders fail here, before any work; later loads hit the cache
         ran, failed = run_plan(run, trials, settings_dict, executor, observer, limit=limit, label="grid")
         s = settings.search

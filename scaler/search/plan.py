@@ -206,6 +206,18 @@ def one_line(message: str, limit: int = 500) -> str:
     return message.replace("\n", " ")[:limit]
 
 
+def upsampling_note(trials: Sequence[Trial], native: int) -> str | None:
+    """A note naming the trials whose input is larger than the data's own images: those pixels are interpolated,
+    so their resolution step adds compute but no information."""
+    sizes = {t.trial_id.rsplit("-s", 1)[0]: Spec.model_validate(t.spec).resolution for t in trials}
+    above = sorted(((name, px) for name, px in sizes.items() if px > native), key=lambda kv: (kv[1], kv[0]))
+    if not above:
+        return None
+    names = ", ".join(f"{k} ({px} px)" for k, px in above)
+    return (f"note: the data's images are {native} px; {names} train on upsampled images: their extra resolution "
+            "adds pixels but no information")
+
+
 def cost_warning(trials: list[Trial], target: float, tolerance: float = 0.10, matched: bool = False) -> str | None:
     """The pre-training warning of :func:`scaler.arch.cost.spread_warning` for a plan's candidates (baselines and
     compound; not the base)."""

@@ -13,7 +13,15 @@ from scaler.errors import ScalerError
 from scaler.results import COLUMNS, RunDir, read_run_yaml
 from scaler.search.driver import Observer, run_plan
 from scaler.search.executors.base import Executor
-from scaler.search.plan import BASE, Candidate, candidate_spec, make_trials, proxy_spec, strategy_candidate
+from scaler.search.plan import (
+    BASE,
+    Candidate,
+    candidate_spec,
+    make_trials,
+    proxy_spec,
+    strategy_candidate,
+    upsampling_note,
+)
 from scaler.search.trial import load_proxy_data
 from scaler.spec import Spec
 
@@ -82,6 +90,8 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
         members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")
                    for c in cands]
         trials = make_trials(base, members, proxy, first_seed=FIRST_SEED)
+        if note := upsampling_note(trials, data.image_size):
+            observer.message(note)
         ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="study")
         return StudyOutcome(csv=run.csv, ran=ran, failed=failed)
     finally:
