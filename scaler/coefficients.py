@@ -23,7 +23,7 @@ class Coefficients:
     def describe_interval(self) -> str:
         """One line: the coefficients with the bootstrap interval of the winner's, or why there is none."""
         if not self.interval:
-            return "no bootstrap interval recorded (the grid measured no seed noise)"
+            return "no bootstrap interval recorded for these coefficients"
         share = "" if self.wins is None else f"; the chosen candidate wins {self.wins:.0%} of the resamples"
         return "95% bootstrap interval of the winner: " + ", ".join(
             f"{k} {getattr(self, k):.3f} ({lo:.3f}..{hi:.3f})" for k, (lo, hi) in self.interval.items()) + share
@@ -48,7 +48,9 @@ def read_coefficients(path: str | Path) -> Coefficients:
     spec = spec_from_document(doc.section(("base", "spec")))
     source = str(data.get("source", ""))
     boot = data.get("bootstrap") if isinstance(data.get("bootstrap"), dict) else {}
-    interval = boot.get("fit_interval" if source == "fit" else "winner_interval")
+    # The bootstrap refits the nominal surface only: a real-form fit has no interval.
+    fitted_real = source == "fit" and data.get("form") == "real"
+    interval = None if fitted_real else boot.get("fit_interval" if source == "fit" else "winner_interval")
     valid = isinstance(interval, dict) and all(
         isinstance(interval.get(k), list) and len(interval[k]) == 2 for k in ("alpha", "beta", "gamma"))
     best = data.get("best") if isinstance(data.get("best"), dict) else {}

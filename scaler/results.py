@@ -92,12 +92,14 @@ class RunDir:
     """The results directory of one grid (or study) run."""
 
     def __init__(self, path: str | Path, csv_name: str = "results.csv", settings_name: str = "run.yaml",
-                 columns: tuple[str, ...] = COLUMNS):
+                 columns: tuple[str, ...] = COLUMNS, start_over: str = "add --fresh to start over (the old results "
+                 "are kept)"):
         self.path = Path(path)
         self.csv = self.path / csv_name
         self.trials = self.path / "trials"
         self.run_yaml = self.path / settings_name
         self.columns = columns
+        self.start_over = start_over  # how a user starts over, for the refusals below
         self._lock_fd: int | None = None
 
     # -- locking ------------------------------------------------------------------------------------------------
@@ -196,12 +198,11 @@ class RunDir:
         if version != SCHEMA_VERSION:
             raise ScalerError(f"holds results of schema {version} (accuracy scored on the "
                               f"{SCHEMA_SPLITS.get(version, 'unknown')} split); new rows (schema {SCHEMA_VERSION}: "
-                              "validation and test) cannot join them: add --fresh to start over (the old results "
-                              "are kept)", where=self.path)
+                              f"validation and test) cannot join them: {self.start_over}", where=self.path)
         diff = _first_difference(old.get("settings", {}), settings, ignore)
         if diff:
             raise ScalerError(f"holds results of different settings ({diff}); rerun with the same settings to "
-                              "resume, or add --fresh to start over (the old results are kept)", where=self.path)
+                              f"resume, or {self.start_over}", where=self.path)
 
     def write_settings(self, settings: dict[str, Any], extra: dict[str, Any]) -> None:
         data = {"schema_version": SCHEMA_VERSION, "settings": settings, **extra}

@@ -115,3 +115,19 @@ def test_without_repeated_seeds_the_choice_is_the_highest_and_says_unverified():
     out = chosen(df[df["seed"] == 0])
     assert out["chosen"] == out["highest"] == C1 and out["noise"] is None
     assert "unverified" in out["rule"]
+
+
+def test_a_trial_without_a_score_is_left_out_not_counted_as_a_seed():
+    # under objective training a trial without a step time has no score: it must not become a NaN seed
+    df = table().assign(train_step_ms=10.0, params=10)
+    df.loc[df["trial_id"] == f"{C1}-s1", "train_step_ms"] = float("nan")
+    out = fit_results(df, factor=2.0, phi=1.0, objective="training", **RANGES)
+    assert out["selection"]["noise"]["df"] == 1 + 3  # c1 keeps 2 seeds, c2 its 4
+    seeds = {c["candidate"]: c["seeds"] for c in out["selection"]["comparisons"]}
+    seeds[out["best"]["candidate"]] = out["best"]["seeds"]
+    assert seeds[C1] == 2
+
+
+def test_repeated_rows_without_a_seed_column_are_still_seeds():
+    df = table().drop(columns=["seed"])
+    assert chosen(df)["noise"]["df"] == 5

@@ -1,8 +1,9 @@
 """How sure the coefficients are: a bootstrap of the grid under its measured seed noise. No torch.
 
-Each resample redraws every network's mean score: from its own seeds, resampled with replacement, when it has two
-or more; from a normal with the pooled seed std around its single value otherwise (parametric). The resample's
-winner is its highest mean; the nominal fit is refitted on it. Percentiles of the winners' coefficients and of the
+Each resample redraws every network's mean score from a normal around its measured mean with the pooled seed std
+over the square root of its seeds: the same noise model as the tie set (resampling two or three seeds of a network
+would understate its spread, and give none when they agree). The resample's winner is its highest mean; the nominal
+fit is refitted on it. Percentiles of the winners' coefficients and of the
 refitted optima are the intervals; the share of resamples each candidate wins says how often the ranking would
 flip under the noise the grid measured. Seeded: the same table gives the same numbers.
 """
@@ -24,28 +25,22 @@ def resampled_means(table: Any, noise: Noise, resamples: int = RESAMPLES, rng: A
     import numpy as np
 
     rng = rng if rng is not None else np.random.default_rng(0)
-    columns = []
-    for _, r in table.iterrows():
-        values = np.asarray(r["score_values"], dtype=float)
-        if len(values) >= 2:
-            picks = rng.integers(0, len(values), size=(resamples, len(values)))
-            columns.append(values[picks].mean(axis=1))
-        else:
-            columns.append(values[0] + rng.normal(0.0, noise.sigma, size=resamples))
-    return np.stack(columns, axis=1)
+    means = table["score"].to_numpy(dtype=float)
+    se = noise.sigma / np.sqrt(table["seeds"].to_numpy(dtype=float))
+    return means + rng.normal(size=(resamples, len(means))) * se
 
 
 def bootstrap(table: Any, noise: Noise, coefficients: Any, refit: Callable[[Any], dict[str, Any]] | None = None,
               resamples: int = RESAMPLES, seed: int = 0) -> dict[str, Any]:
     """Intervals of the winners' coefficients (row i of ``coefficients``: what emit would use if candidate i
     won) and of ``refit``'s optimum (a function of the resampled table), and each candidate's share of wins.
-    ``table`` holds the candidates (no base), with ``score_values``."""
+    ``table`` holds the candidates (no base), with their mean ``score`` and ``seeds``."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     means = resampled_means(table, noise, resamples, rng)
-    # Resampled seeds give discrete means, so exact ties happen: tied candidates share the win, and the interval
-    # takes one of them at random.
+    # Identical draws are rare but possible (equal means, a zero noise): tied candidates share the win, and the
+    # interval takes one of them at random.
     top = means >= means.max(axis=1, keepdims=True) - 1e-12
     wins = (top / top.sum(axis=1, keepdims=True)).mean(axis=0)
     winners = (rng.random(means.shape) * top).argmax(axis=1)

@@ -30,8 +30,9 @@ def _canonical(ok: Any) -> Any:
     ok = ok.copy()
     ok["candidate"] = [candidate_key(*r) for r in ok[KEYS].itertuples(index=False, name=None)]
     ok["_kind_order"] = ok["kind"].map(lambda k: KIND_ORDER.get(k, len(KIND_ORDER)))
-    if "seed" not in ok.columns:
-        ok["seed"] = 0
+    if "seed" not in ok.columns:  # a hand-made table: its repeated rows of a candidate are its seeds
+        ok = ok.sort_values(["_kind_order", "alpha", "beta", "gamma"], kind="stable")
+        ok["seed"] = ok.groupby("candidate").cumcount()
     ok = ok.sort_values(["_kind_order", "alpha", "beta", "gamma", "seed"], kind="stable")
     if all(c in ok.columns for c in IDENTITY) and ok[list(IDENTITY)].notna().all().all():
         ok["network"] = ok.groupby(list(IDENTITY), sort=False)["candidate"].transform("first")
@@ -47,7 +48,8 @@ def summarize(df: Any) -> Any:
     Sorted by score (accuracy without one), then fewer FLOPs, then name: the same for rows in any order."""
     import pandas as pd
 
-    ok = df[df["status"] == "ok"]
+    score = "score" if "score" in df.columns else "accuracy"
+    ok = df[(df["status"] == "ok") & df[score].notna()]  # e.g. no step time under objective training
     if ok.empty:
         raise ScalerError("no successful trial to fit", where=df.attrs.get("path"))
     ok = _canonical(ok)
@@ -56,7 +58,6 @@ def summarize(df: Any) -> Any:
         named += [(n, a) for n, text in zip(ok["network"], ok["aliases"].fillna(""), strict=True) for a in text.split()]
     aliases = pd.Series({n: ", ".join(sorted({a for m, a in named if m == n})) for n, _ in named}, dtype=object)
     ok = ok.drop_duplicates(["network", "seed"])  # the canonical candidate's row comes first
-    score = "score" if "score" in ok.columns else "accuracy"
     agg: dict[str, Any] = {"kind": "first", "alpha": "first", "beta": "first", "gamma": "first",
                            "accuracy": ["mean", "std", "count"], "flops": "mean"}
     extra = [c for c in ("phi", "test_accuracy", *REAL, *COST) if c in ok.columns]
@@ -66,7 +67,6 @@ def summarize(df: Any) -> Any:
     g.columns = ["kind", "alpha", "beta", "gamma", "accuracy", "accuracy_std", "seeds", "flops", *extra]
     g["score"] = ok.groupby("network", sort=False)[score].mean()
     g["score_var"] = ok.groupby("network", sort=False)[score].var(ddof=1)
-    g["score_values"] = ok.sort_values("seed").groupby("network", sort=False)[score].agg(tuple)
     g["aliases"] = aliases.reindex(g.index).fillna("")
     g = g.rename_axis("candidate").reset_index()
     return g.sort_values(["score", "flops", "candidate"], ascending=[False, True, True],
@@ -100,6 +100,8 @@ def select(table: Any, cost: str = "flops", alpha: float = ALPHA) -> dict[str, A
     if pool.empty:
         raise ScalerError("no successful candidate to choose from (only the base trained)")
     noise = pooled_noise(groups(table))
+    if noise is not None and not math.isfinite(noise.sigma):
+        raise ScalerError("the seed noise is not finite (a score is missing or infinite)")
     ties = tie_set(groups(pool), noise, alpha) if noise is not None else None
     members = pool[pool["candidate"].isin(ties.members)] if ties is not None else pool.iloc[:1]
     if cost not in members.columns or members[cost].isna().any():

@@ -36,7 +36,8 @@ OVERRIDES = {
 @click.option("--seed-offset", type=click.IntRange(min=0), help="First seed (default 0): rerun a grid on new seeds "
               "to check that its conclusions hold.")
 @click.option("--confirm", type=click.IntRange(min=0), help="After the grid, retrain the base and the top K "
-              "candidates with 2 more seeds, so the seed noise is measured and ties are named (default 3; 0: off).")
+              "candidates with search.confirm_seeds (default 2) more seeds, so the seed noise is measured and ties "
+              "are named (default 3; 0: off).")
 @click.option("--mode", type=click.Choice(["solve", "filter"]), help="solve: alpha from the constraint; "
               "filter: full grid within --tolerance.")
 @click.option("--step", type=float, help="Grid step of the coefficients (default 0.05).")

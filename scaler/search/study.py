@@ -75,7 +75,8 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
     proxy = ProxyConfig.model_validate({**(recorded.get("proxy") or {}), "seeds": STUDY_SEEDS, **(overrides or {})})
     search = recorded.get("search") or {}
     factor, match = float(search.get("flops_factor", 2.0)), bool(search.get("match_flops", False))
-    run = RunDir(grid_dir, csv_name="study.csv", settings_name="study.yaml", columns=STUDY_COLUMNS)
+    run = RunDir(grid_dir, csv_name="study.csv", settings_name="study.yaml", columns=STUDY_COLUMNS,
+                 start_over="move study.csv and study.yaml aside to start the study over")
     run.lock()
     try:
         settings = {"max_phi": max_phi, "flops_factor": factor, "match_flops": match, "first_seed": FIRST_SEED,
