@@ -77,6 +77,11 @@ class TrialRow:
         return asdict(self)
 
 
+def candidate_name(kind: str, alpha: float, beta: float, gamma: float) -> str:
+    """A candidate's name, the prefix of its trial ids: ``a1.200-b1.100-g1.150`` for compound, else the kind."""
+    return f"a{alpha:.3f}-b{beta:.3f}-g{gamma:.3f}" if kind == "compound" else kind
+
+
 COLUMNS = tuple(f.name for f in fields(TrialRow))
 REQUIRED = ("trial_id", "kind", "alpha", "beta", "gamma", "flops", "accuracy", "status")
 NUMERIC = tuple(name for name, kind in get_type_hints(TrialRow).items() if kind in (float, int))

@@ -131,3 +131,15 @@ def test_a_trial_without_a_score_is_left_out_not_counted_as_a_seed():
 def test_repeated_rows_without_a_seed_column_are_still_seeds():
     df = table().drop(columns=["seed"])
     assert chosen(df)["noise"]["df"] == 5
+
+
+def test_compound_against_the_best_single_dimension_baseline_carries_its_standard_error():
+    df = table()
+    df.loc[df["trial_id"].str.startswith(C2), "kind"] = "width"
+    out = fit_results(df, factor=2.0, phi=1.0, **RANGES)
+    a = df[df["kind"] == "compound"]["accuracy"].to_numpy()
+    b = df[df["kind"] == "width"]["accuracy"].to_numpy()
+    vs = out["compound_vs_best_single"]
+    assert (vs["compound"], vs["single"]) == (C1, "width")
+    assert vs["p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=True).pvalue, rel=1e-2)
+    assert vs["difference"] == out["compound_minus_best_single"] == pytest.approx(a.mean() - b.mean(), abs=1e-5)

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _procs import proc_files
 from _specs import TINY_YAML
 from conftest import RAY_ENV, RayHead
 
@@ -129,16 +130,7 @@ def assert_interrupted(err: str) -> None:
 
 def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (from /proc/*/stat, so any kernel will do)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
+    return [child for child, stat in proc_files("stat").items() if int(stat.rsplit(b")", 1)[1].split()[1]) == pid]
 
 
 def maps(pid: int) -> str:

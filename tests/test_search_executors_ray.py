@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _procs import proc_files
 from _specs import TINY_YAML
 from conftest import RAY_ENV, RayHead
 
@@ -72,16 +73,7 @@ def test_ray_executor_matches_the_local_one(cluster: str, tmp_path: Path):
 
 def _task_pids() -> list[int]:
     """Processes running a scaler trial as a Ray task (Ray titles them after the function)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"ray::_trial_task" in cmd:
-                pids.append(int(entry.name))
-    return pids
+    return [pid for pid, cmd in proc_files("cmdline").items() if b"ray::_trial_task" in cmd]
 
 
 @pytest.mark.slow

@@ -9,8 +9,8 @@ from typing import Any
 from scaler.analysis import surface
 from scaler.analysis.bootstrap import bootstrap
 from scaler.analysis.score import add_score, cost_column
-from scaler.analysis.selection import REAL, select, summarize
-from scaler.analysis.stats import Noise
+from scaler.analysis.selection import REAL, network_noise, select, summarize
+from scaler.analysis.stats import Group, Noise, difference
 from scaler.coefficients import coefficients_document
 from scaler.errors import ScalerError
 from scaler.results import SCHEMA_SPLITS, read_results, read_run_yaml, write_atomic
@@ -121,12 +121,12 @@ def fit_results(df: Any, *, factor: float, phi: float, alpha_range: tuple[float,
     df = df.copy()
     df.attrs = dict(df.attrs)
     objective_info = add_score(df, objective, w=w, v=v, target=factor**phi)
-    table = summarize(df)
-    table = table[table["score"].notna()]  # e.g. a trial without a step time under objective training
+    table = summarize(df)  # trials without a score (no step time under objective training) are left out
     if table[table["kind"] == "compound"].empty:
         raise ScalerError("no successful compound trial: nothing to fit (run more of the grid)",
                           where=df.attrs.get("path"))
-    selection = select(table, cost_column(objective), alpha)
+    noise = network_noise(table)
+    selection = select(table, cost_column(objective), alpha, noise)
     by_key = table.set_index("candidate")
     out: dict[str, Any] = {"objective": objective_info, "best": _candidate(by_key.loc[selection["chosen"]]),
                            "selection": selection}
@@ -134,20 +134,34 @@ def fit_results(df: Any, *, factor: float, phi: float, alpha_range: tuple[float,
     out["fit"] = quadratic_fit(on_surface, factor, beta_range, gamma_range, alpha_range)
     out["fit_real"] = real_quadratic_fit(on_surface, factor**phi, phi)
     out["baselines"] = {str(r["kind"]): _measured(r) for _, r in table[table["kind"] != "compound"].iterrows()}
-    single = table[table["kind"].isin(["depth", "width", "resolution"])]
-    if not single.empty:
-        best_compound = table[table["kind"] == "compound"]["accuracy"].max()
-        out["compound_minus_best_single"] = round(float(best_compound - single["accuracy"].max()), 5)
+    out.update(_compound_vs_single(table, noise, alpha))
     chosen, out["source"], out["form"] = _choose(out, use, form, factor**phi)
     out["alpha"], out["beta"], out["gamma"] = chosen["alpha"], chosen["beta"], chosen["gamma"]
     out["phi"], out["flops_factor"] = phi, factor
-    if selection["noise"] is not None:
+    if noise is not None:
         def refit(t: Any) -> dict[str, Any]:
             return quadratic_fit(t, factor, beta_range, gamma_range, alpha_range)
 
-        noise = Noise(selection["noise"]["seed_std"], selection["noise"]["df"])
         used = [_emitted(r, out["form"], factor**phi, phi) for _, r in on_surface.iterrows()]
         out["bootstrap"] = bootstrap(on_surface, noise, used, refit if out["fit"].get("ok") else None)
+    return out
+
+
+def _compound_vs_single(table: Any, noise: Noise | None, alpha: float) -> dict[str, Any]:
+    """The best compound candidate against the best single-dimension baseline: their accuracy difference, and
+    with a measured noise the difference of scores with its standard error, p-value and interval."""
+    compound = table[table["kind"] == "compound"].iloc[0]  # the table is sorted by score
+    single = table[table["kind"].isin(["depth", "width", "resolution"])]
+    if single.empty:
+        return {}
+    out: dict[str, Any] = {"compound_minus_best_single": round(float(
+        table[table["kind"] == "compound"]["accuracy"].max() - single["accuracy"].max()), 5)}
+    if noise is not None:
+        a, b = (Group(str(r["candidate"]), float(r["score"]), int(r["seeds"])) for r in (compound, single.iloc[0]))
+        d = difference(a, b, noise, alpha)
+        out["compound_vs_best_single"] = {"compound": a.key, "single": b.key, "difference": round(d.diff, 5),
+                                          "se": round(d.se, 5), "p": float(f"{d.p:.3g}"),
+                                          "interval": [round(d.low, 5), round(d.high, 5)]}
     return out
 
 

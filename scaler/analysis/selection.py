@@ -10,6 +10,7 @@ from typing import Any
 
 from scaler.analysis.stats import ALPHA, Group, Noise, TieSet, difference, pooled_noise, tie_set
 from scaler.errors import ScalerError
+from scaler.results import candidate_name
 
 KEYS = ["kind", "alpha", "beta", "gamma"]
 # Two trials are of the same network when all of these agree (same rounded architecture and input size).
@@ -19,16 +20,11 @@ REAL = ("depth_real", "width_real", "resolution_real", "flops_ratio")
 COST = ("params", "train_step_ms", "latency_ms", "latency_batch_ms")
 
 
-def candidate_key(kind: str, alpha: float, beta: float, gamma: float) -> str:
-    """The name of a candidate, as trial ids spell it: ``a1.200-b1.100-g1.150`` for compound, else the kind."""
-    return f"a{alpha:.3f}-b{beta:.3f}-g{gamma:.3f}" if kind == "compound" else kind
-
-
 def _canonical(ok: Any) -> Any:
     """``ok`` in a fixed order (kind, alpha, beta, gamma, seed) with each row's ``candidate`` and the
     ``network`` it counts for: the first candidate with the same identity columns."""
     ok = ok.copy()
-    ok["candidate"] = [candidate_key(*r) for r in ok[KEYS].itertuples(index=False, name=None)]
+    ok["candidate"] = [candidate_name(*r) for r in ok[KEYS].itertuples(index=False, name=None)]
     ok["_kind_order"] = ok["kind"].map(lambda k: KIND_ORDER.get(k, len(KIND_ORDER)))
     if "seed" not in ok.columns:  # a hand-made table: its repeated rows of a candidate are its seeds
         ok = ok.sort_values(["_kind_order", "alpha", "beta", "gamma"], kind="stable")
@@ -79,29 +75,40 @@ def groups(table: Any) -> list[Group]:
             for _, r in table.iterrows()]
 
 
-def seed_noise(df: Any, column: str = "accuracy", keys: list[str] | None = None) -> float | None:
-    """Pooled standard deviation of ``column`` across seeds of the same network (rows sharing ``keys``; None:
-    one seed each)."""
+def noise_of(df: Any, keys: list[str] | None = None, column: str = "accuracy") -> Noise | None:
+    """The seed noise of a results table: ``column`` pooled over the successful rows sharing ``keys`` (one group
+    per network); None when no network has two seeds."""
     ok = df[df["status"] == "ok"]
-    found = [Group.of(str(k), v.tolist()) for k, v in ok.groupby(keys or KEYS)[column]]
-    noise = pooled_noise(found)
+    return pooled_noise([Group.of(str(k), v.tolist()) for k, v in ok.groupby(keys or KEYS)[column]])
+
+
+def seed_noise(df: Any, column: str = "accuracy", keys: list[str] | None = None) -> float | None:
+    """The pooled standard deviation of :func:`noise_of` (None: one seed each)."""
+    noise = noise_of(df, keys, column)
     return None if noise is None else noise.sigma
 
 
-def select(table: Any, cost: str = "flops", alpha: float = ALPHA) -> dict[str, Any]:
+def network_noise(table: Any) -> Noise | None:
+    """The seed noise of a :func:`summarize` table: its score pooled over every network with two or more seeds."""
+    noise = pooled_noise(groups(table))
+    if noise is not None and not math.isfinite(noise.sigma):
+        raise ScalerError("the seed noise is not finite (a score is missing or infinite)")
+    return noise
+
+
+def select(table: Any, cost: str = "flops", alpha: float = ALPHA, noise: Noise | None = None) -> dict[str, Any]:
     """The choice among the candidates of ``table`` (a :func:`summarize`; the base is not a candidate) and the
     evidence for it.
 
     The tie set holds every candidate not separable from the highest score (Hsu's MCB at level ``alpha``, seed
     noise pooled over every network with two or more seeds, the base included). The choice is its member with
     the lowest ``cost`` (then the higher score, then the name). Without repeated seeds the noise is unknown: the
-    choice is the highest score, and the result says it is unverified."""
+    choice is the highest score, and the result says it is unverified. ``noise``: :func:`network_noise` of the
+    table, when the caller has it."""
     pool = table[table["kind"] != "base"]
     if pool.empty:
         raise ScalerError("no successful candidate to choose from (only the base trained)")
-    noise = pooled_noise(groups(table))
-    if noise is not None and not math.isfinite(noise.sigma):
-        raise ScalerError("the seed noise is not finite (a score is missing or infinite)")
+    noise = noise if noise is not None else network_noise(table)
     ties = tie_set(groups(pool), noise, alpha) if noise is not None else None
     members = pool[pool["candidate"].isin(ties.members)] if ties is not None else pool.iloc[:1]
     if cost not in members.columns or members[cost].isna().any():

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scaler.analysis.stats import ALPHA, Group, Noise, difference, pooled_noise, tie_set
+from scaler.analysis.selection import noise_of
+from scaler.analysis.stats import ALPHA, Group, Noise, difference, tie_set
 from scaler.errors import ScalerError
 from scaler.results import read_results
 
@@ -35,20 +36,16 @@ def study_table(csv_path: str | Path) -> Any:
 def study_noise(df: Any, csv_path: str | Path) -> tuple[Noise | None, str]:
     """The seed noise of a study: pooled over its own (strategy, phi) networks with two or more seeds, else the
     grid's beside it (same proxy, data and training)."""
-    ok = df[df["status"] == "ok"]
-    noise = pooled_noise([Group.of(str(k), v.tolist()) for k, v in ok.groupby(["kind", "phi"])["accuracy"]])
+    noise = noise_of(df, ["kind", "phi"])
     if noise is not None:
         return noise, "this study's seeds"
     grid_csv = Path(csv_path).with_name("results.csv")
     if grid_csv.exists():
         try:
-            grid = read_results(grid_csv)
+            return noise_of(read_results(grid_csv)), "the grid's seeds"
         except ScalerError:
             return None, ""
-        ok = grid[grid["status"] == "ok"]
-        noise = pooled_noise([Group.of(str(k), v.tolist())
-                              for k, v in ok.groupby(["kind", "alpha", "beta", "gamma"])["accuracy"]])
-    return noise, "the grid's seeds"
+    return None, "the grid's seeds"
 
 
 def summarize_study(csv_path: str | Path, alpha: float = ALPHA) -> list[dict[str, Any]]:

@@ -32,7 +32,12 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
         lines.append("baselines:     " + "  ".join(f"{k} {v['accuracy']:.4f}{_test(v)}"
                                                    for k, v in fit["baselines"].items()))
     if "compound_minus_best_single" in fit:
-        lines.append(f"best compound - best single-dimension baseline: {fit['compound_minus_best_single']:+.4f}")
+        vs = fit.get("compound_vs_best_single")
+        judged = (f" ({vs['compound']} - {vs['single']}: {vs['difference']:+.4f}, 95% interval "
+                  f"{vs['interval'][0]:+.4f}..{vs['interval'][1]:+.4f}, p {vs['p']:.2g})") if vs else \
+            " (one seed each: no standard error)"
+        lines.append(f"best compound - best single-dimension baseline: {fit['compound_minus_best_single']:+.4f}"
+                     + judged)
     obj = fit.get("objective") or {}
     if obj.get("name", "accuracy") != "accuracy":
         exps = ", ".join(f"{k} = {obj[k]:g}" for k in ("w", "v") if k in obj)

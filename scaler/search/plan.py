@@ -14,7 +14,7 @@ from scaler.arch.cost import match_resolution, real_scale, rounding_notes, sprea
 from scaler.arch.flops import complexity
 from scaler.config import ProxyConfig, SearchConfig
 from scaler.errors import ScalerError
-from scaler.results import TrialRow
+from scaler.results import TrialRow, candidate_name
 from scaler.scaling import compound, scale, strategy_factors
 from scaler.spec import Spec
 
@@ -31,9 +31,7 @@ class Candidate:
 
     @property
     def key(self) -> str:
-        if self.kind == "compound":
-            return f"a{self.alpha:.3f}-b{self.beta:.3f}-g{self.gamma:.3f}"
-        return self.kind
+        return candidate_name(self.kind, self.alpha, self.beta, self.gamma)
 
 
 BASE = Candidate("base", 1.0, 1.0, 1.0, 0.0)  # phi = 0: the proxy itself
