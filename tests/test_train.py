@@ -213,3 +213,32 @@ def test_step_time_and_latency_are_measured() -> None:
     model = tiny_cnn()
     one, many = measure_latency(model, 1, 16, 1), measure_latency(model, 1, 16, 256)
     assert 0 < one < many and model.training  # eval mode only while measuring
+
+
+def test_a_budget_stops_early_on_the_full_schedule_and_continuing_equals_training_straight_through() -> None:
+    """Successive halving's rungs: a short run is the first part of the full one (same learning-rate schedule),
+    a budget under one epoch sees that fraction of the training set, and a run resumed from a shorter run's
+    checkpoint ends exactly where training straight through does (weights, data order, dropout draws)."""
+    data = load_dataset("digits", subset=512)
+    config = TrainConfig(epochs=3, batch_size=64, augment=AugmentConfig(translate=0.2, scale=0.2))
+
+    def net() -> nn.Module:
+        return nn.Sequential(*tiny_cnn(width=16)[:-1], nn.Dropout(0.3), nn.Linear(32, 10))
+
+    straight = train(net(), data, config, resolution=10, seed=5)
+    steps: list[dict] = []
+    short = train(net(), data, config, resolution=10, seed=5, budget=0.5, checkpoint=True, on_step=steps.append)
+    # 512 training images // 64 = 8 steps per epoch: half an epoch is 4 steps, on the 3-epoch schedule's 24
+    assert steps[-1]["step"] == 4 and steps[-1]["steps"] == 24
+    assert short.curve[-1]["budget"] == 0.5 and short.curve[-1]["val_images"] == len(data.y_val)
+    assert math.isnan(short.test_accuracy) and short.checkpoint is not None  # test only after the last step
+    middle = train(net(), data, config, resolution=10, seed=5, budget=5 / 3, resume=short.checkpoint,
+                   checkpoint=True)
+    assert middle.accuracy == train(net(), data, config, resolution=10, seed=5, budget=5 / 3).accuracy
+    assert middle.train_seconds < straight.train_seconds  # only its own steps
+    done = train(net(), data, config, resolution=10, seed=5, resume=middle.checkpoint)
+    assert (done.accuracy, done.test_accuracy, done.loss) == (straight.accuracy, straight.test_accuracy,
+                                                              straight.loss)
+    assert [r["budget"] for r in done.curve] == [0.5, 1, 13 / 8, 2, 3]  # 5/3 epochs: 13 steps
+    with pytest.raises(ValueError, match="past this run's budget"):
+        train(net(), data, config, resolution=10, seed=5, budget=0.25, resume=middle.checkpoint)

@@ -6,6 +6,7 @@ trains the model it is given.
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class TrainResult:
     train_step_ms: float = float("nan")  # mean wall time of one optimizer step (batch_size images), data included
     status: str = "ok"  # "ok" | "diverged" | "failed" (set by callers that catch exceptions)
     message: str = ""
+    checkpoint: bytes | None = None  # what a later run needs to continue this one (``train(..., checkpoint=True)``)
 
 
 def configure_torch(device: str | torch.device, threads: int | None) -> None:
@@ -82,6 +84,8 @@ class _Run:
     stage: StageSettings | None = None
     mix_weights: torch.distributions.Beta | None = None
     step: int = 0
+    stop: int = 0  # the step this run trains to (a budget under the schedule's full length stops early)
+    perm: torch.Tensor | None = None  # the current epoch's order of the training images
     images: int = 0
     train_seconds: float = 0.0
     curve: list[dict] = field(default_factory=list)
@@ -99,33 +103,75 @@ class _Run:
 
 
 def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: int, seed: int,
-          device: str = "cpu", on_step: Callback | None = None, on_epoch: Callback | None = None) -> TrainResult:
+          device: str = "cpu", on_step: Callback | None = None, on_epoch: Callback | None = None,
+          budget: float | None = None, resume: bytes | None = None, checkpoint: bool = False) -> TrainResult:
     """Train ``model`` in place on ``data`` at ``resolution`` px and return its validation accuracy (every epoch)
-    and its test accuracy (once, at the end; nothing during training reads the test split).
+    and its test accuracy (once, after the schedule's last step; nothing during training reads the test split).
+
+    ``budget`` (epochs, may be fractional) stops early: the learning-rate schedule still spans ``config.epochs``,
+    so a short run is the first part of the full one, and a budget under one epoch sees that fraction of the
+    training set. ``resume`` continues from the ``checkpoint`` of an earlier, shorter run of the same model,
+    data, config and seed: the result equals training straight through; ``train_seconds`` counts this run's own
+    steps only.
 
     Bitwise repeatable on CPU for a given ``seed`` and thread count. A non-finite loss, or one above 100x
     that of a uniform guess, stops training with ``status="diverged"`` (accuracy 0, loss NaN). Exceptions
     propagate to the caller.
     """
     run = _start(model, data, config, resolution=resolution, seed=seed, device=device)
-    last_loss = float("nan")
+    run.stop = run.total_steps
+    if budget is not None:
+        run.stop = min(run.total_steps, max(1, round(budget * run.steps_per_epoch)))
+    if resume is not None:
+        _restore(run, resume)
+    last_loss, state = float("nan"), None
+    last_epoch = math.ceil(run.stop / run.steps_per_epoch)
     try:
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(run.step // run.steps_per_epoch + 1, last_epoch + 1):
             _enter_stage(run, epoch)
             result = _train_epoch(run, epoch, on_step)
             last_loss = result.loss
-            _score_epoch(run, epoch, result, on_epoch)
+            _score_epoch(run, epoch, result, on_epoch, final=epoch == last_epoch)
+        state = _snapshot(run) if checkpoint else None
     except _Diverged as d:
         return TrainResult(accuracy=0.0, loss=float("nan"), curve=run.curve, train_seconds=d.seconds,
                            images_per_second=run.images / max(d.seconds, 1e-9), status="diverged",
                            message=str(d))
-    test_accuracy = evaluate(model, data.x_test.to(run.dev), data.y_test.to(run.dev), run.transform,
-                             batch_size=config.eval_batch_size, device=run.dev)
+    test_accuracy = float("nan")
+    if run.stop == run.total_steps:
+        test_accuracy = evaluate(model, data.x_test.to(run.dev), data.y_test.to(run.dev), run.transform,
+                                 batch_size=config.eval_batch_size, device=run.dev)
     return TrainResult(accuracy=run.curve[-1]["accuracy"], loss=last_loss, test_accuracy=test_accuracy,
                        curve=run.curve,
                        train_seconds=run.train_seconds,
                        images_per_second=run.images / max(run.train_seconds, 1e-9),
-                       train_step_ms=1000 * run.train_seconds / max(1, run.step), status="ok")
+                       train_step_ms=1000 * run.train_seconds / max(1, run.images // run.batch_size),
+                       status="ok", checkpoint=state)
+
+
+def _snapshot(run: _Run) -> bytes:
+    """Everything the rest of the schedule depends on: weights, optimizer, the data order and both random
+    streams. (BatchNorm's running statistics are re-estimated before every evaluation, so they do not matter.)"""
+    state = {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "step": run.step,
+             "perm": run.perm, "generator": run.gen.get_state(), "rng": torch.get_rng_state(), "curve": run.curve}
+    if run.dev.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(run.dev)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+def _restore(run: _Run, blob: bytes) -> None:
+    state = torch.load(io.BytesIO(blob), map_location=run.dev, weights_only=False)
+    if state["step"] > run.stop:
+        raise ValueError(f"the checkpoint is at step {state['step']}, past this run's budget ({run.stop} steps)")
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.step, run.perm, run.curve = state["step"], state["perm"], list(state["curve"])
+    run.gen.set_state(state["generator"].cpu())
+    torch.set_rng_state(state["rng"].cpu())
+    if "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), run.dev)
 
 
 def _start(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: int, seed: int,
@@ -181,15 +227,19 @@ class _Epoch:
 
 
 def _train_epoch(run: _Run, epoch: int, on_step: Callback | None) -> _Epoch:
-    """One pass over the training set."""
+    """One pass over the training set, or the part of it between a resumed run's step and the budget's."""
     cfg, dev = run.config, run.dev
     sync_every_step = dev.type == "cpu"  # .item() is free on CPU; on GPU sync only when reporting
     t0 = time.perf_counter()
-    perm = torch.randperm(len(run.y_train), generator=run.gen, device=dev)
+    begin = run.step - (epoch - 1) * run.steps_per_epoch
+    end = min(run.steps_per_epoch, run.stop - (epoch - 1) * run.steps_per_epoch)
+    if begin == 0 or run.perm is None:
+        run.perm = torch.randperm(len(run.y_train), generator=run.gen, device=dev)
+    perm = run.perm
     loss_sum = torch.zeros((), device=dev)
     window_sum = torch.zeros((), device=dev)
     window_start, window_t0 = run.step, t0
-    for i in range(run.steps_per_epoch):
+    for i in range(begin, end):
         lr = learning_rate(run.step, run.total_steps, base_lr=cfg.lr, warmup_steps=run.warmup_steps,
                            schedule=cfg.schedule)
         for group in run.optimizer.param_groups:
@@ -201,7 +251,7 @@ def _train_epoch(run: _Run, epoch: int, on_step: Callback | None) -> _Epoch:
         run.optimizer.step()
         loss_sum += loss
         window_sum += loss
-        if on_step is not None and (run.step % LOG_EVERY == 0 or i == run.steps_per_epoch - 1):
+        if on_step is not None and (run.step % LOG_EVERY == 0 or i == end - 1):
             window_loss = (window_sum / (run.step - window_start)).item()  # one sync per report
             if run.bad(window_loss):
                 raise _Diverged(f"loss became {window_loss:.4g} at epoch {epoch}, steps {window_start + 1}-"
@@ -211,10 +261,10 @@ def _train_epoch(run: _Run, epoch: int, on_step: Callback | None) -> _Epoch:
                      "images_per_second": (run.step - window_start) * run.batch_size / max(now - window_t0, 1e-9)})
             window_sum.zero_()
             window_start, window_t0 = run.step, now
-    epoch_loss = (loss_sum / max(1, run.steps_per_epoch)).item()  # also synchronizes the device
+    epoch_loss = (loss_sum / max(1, end - begin)).item()  # also synchronizes the device
     seconds = time.perf_counter() - t0
     run.train_seconds += seconds
-    run.images += run.steps_per_epoch * run.batch_size
+    run.images += (end - begin) * run.batch_size
     if run.bad(epoch_loss):
         raise _Diverged(f"loss became {epoch_loss:.4g} during epoch {epoch}", run.train_seconds)
     return _Epoch(loss=epoch_loss, perm=perm, seconds=seconds, lr=lr)
@@ -243,17 +293,18 @@ def _step(run: _Run, idx: torch.Tensor) -> torch.Tensor:
     return loss.detach().float()
 
 
-def _score_epoch(run: _Run, epoch: int, result: _Epoch, on_epoch: Callback | None) -> None:
+def _score_epoch(run: _Run, epoch: int, result: _Epoch, on_epoch: Callback | None, *, final: bool) -> None:
     """Precise BN, then validation accuracy (a fixed subset between epochs, everything after the last)."""
     cfg = run.config
     if cfg.bn_calibration:
         # A random (seeded) slice: datasets may be stored sorted by class.
         calib = run.x_train.index_select(0, result.perm[: cfg.bn_calibration])
         recalibrate_bn(run.model, calib, run.transform, batch_size=run.batch_size, device=run.dev)
-    xe, ye = (run.x_val, run.y_val) if epoch == cfg.epochs else (run.x_curve, run.y_curve)
+    xe, ye = (run.x_val, run.y_val) if final else (run.x_curve, run.y_curve)
     accuracy = evaluate(run.model, xe, ye, run.transform, batch_size=cfg.eval_batch_size, device=run.dev)
-    row = {"epoch": epoch, "loss": result.loss, "accuracy": accuracy, "lr": result.lr, "seconds": result.seconds,
-           "val_images": len(ye), "image_size": run.train_tf.resolution}
+    row = {"epoch": epoch, "budget": round(run.step / run.steps_per_epoch, 6), "loss": result.loss,
+           "accuracy": accuracy, "lr": result.lr, "seconds": result.seconds, "val_images": len(ye),
+           "image_size": run.train_tf.resolution}
     if run.stage is not None:
         row.update(stage=run.schedule.index(run.stage) + 1, dropout=run.stage.dropout, augment=run.stage.augment,
                    mixup=run.stage.mixup)
