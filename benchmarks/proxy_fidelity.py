@@ -1,7 +1,7 @@
 """Do short proxies rank the strategies as longer ones do? Retrain a grid's base, its chosen compound candidate
 and the depth-, width- and resolution-only baselines at 1x, 2x and 4x the grid's epochs, with 2 seeds each.
 
-    python benchmarks/proxy_fidelity.py results/quickstart --factors 1,2,4 --seeds 2
+    python benchmarks/proxy_fidelity.py results/quickstart-grid --factors 1,2,4 --seeds 2
 
 Validation accuracy decides the rankings (test accuracy is printed beside it). Prints the mean per candidate and
 training length, the tie set at each length (Hsu's MCB on the pooled seed noise), and Kendall's tau between the

@@ -63,6 +63,16 @@ class SearchConfig(BaseModel):
                          "(by validation accuracy) with `confirm_seeds` more seeds, so the seed noise is measured "
                          "and ties can be named (0: off)")
     confirm_seeds: int = Field(2, ge=1, description="extra seeds of each confirmed candidate")
+    strategy: Literal["grid", "halving"] = Field("halving", description="halving: synchronous successive halving "
+                                                 "over rungs of growing budget, then seeds for the tie set (the "
+                                                 "default: benchmarks/halving.py); grid: every candidate at the "
+                                                 "full budget, then the confirmation round")
+    eta: int = Field(3, ge=2, description="halving: each cut keeps 1/eta of the compound candidates, and each rung "
+                     "trains eta times longer than the one before")
+    rungs: int = Field(2, ge=1, description="halving: the number of cuts; budgets are full/eta^rungs, ..., "
+                       "full/eta, full")
+    max_seeds: int = Field(3, ge=1, description="halving: seeds of every tie-set member (and the base) after the "
+                           "last rung")
     use: Literal["best", "fit"] = Field("best", description="which coefficients emit uses: the candidate chosen "
                                         "inside the tie set, or the smooth fit's optimum where the fit earns its use")
     match_flops: bool = Field(False, description="give every candidate the input size (on the resolution divisor) "

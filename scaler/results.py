@@ -72,6 +72,8 @@ class TrialRow:
     device: str = ""
     message: str = ""
     aliases: str = ""  # space-separated: other candidates that are this very network (not trained again)
+    rung: int = 0  # successive halving: the rung (0: cheapest); a grid's trials are all rung 0 at full budget
+    budget: float = NAN  # epochs trained (a rung's budget; a continued trial's total, not only its own part)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +104,7 @@ class RunDir:
         self.path = Path(path)
         self.csv = self.path / csv_name
         self.trials = self.path / "trials"
+        self.checkpoints = self.path / "checkpoints"
         self.run_yaml = self.path / settings_name
         self.columns = columns
         self.start_over = start_over  # how a user starts over, for the refusals below
@@ -188,14 +191,37 @@ class RunDir:
         finally:
             os.close(fd)
 
+    # -- checkpoints (successive halving: a promoted trial continues where its rung stopped) ----------------------
+
+    def save_checkpoint(self, trial_id: str, blob: bytes) -> None:
+        """Keep a trial's checkpoint; written before its row, so a recorded trial has one unless removed."""
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.checkpoints / f"{trial_id}.pt", blob)
+
+    def checkpoint(self, trial_id: str) -> bytes | None:
+        """A trial's checkpoint, or None (never written, or removed: the trial is then trained from scratch)."""
+        path = self.checkpoints / f"{trial_id}.pt"
+        return path.read_bytes() if path.exists() else None
+
+    def remove_checkpoints(self) -> int:
+        """Delete the checkpoints (the run is complete); returns how many there were."""
+        if not self.checkpoints.exists():
+            return 0
+        n = len(list(self.checkpoints.glob("*.pt")))
+        shutil.rmtree(self.checkpoints)
+        return n
+
     # -- settings -----------------------------------------------------------------------------------------------
 
     def recorded(self) -> dict[str, Any] | None:
         """What ``run.yaml`` records (``settings``, ``schema_version``, execution); None when there is none."""
         return read_run_yaml(self.run_yaml) if self.run_yaml.exists() else None
 
-    def check_settings(self, settings: dict[str, Any], ignore: tuple[str, ...] = ()) -> None:
-        """Refuse to resume a directory whose recorded settings differ from these (apart from ``ignore``)."""
+    def check_settings(self, settings: dict[str, Any], ignore: tuple[str, ...] = (),
+                       defaults: dict[str, Any] | None = None) -> None:
+        """Refuse to resume a directory whose recorded settings differ from these (apart from ``ignore``). A
+        setting added since the directory began counts as equal when it is falsy or holds its value in
+        ``defaults`` (what runs did before the setting existed)."""
         if not self.run_yaml.exists() or not self.csv.exists():
             return
         old = self.recorded() or {}
@@ -204,7 +230,7 @@ class RunDir:
             raise ScalerError(f"holds results of schema {version} (accuracy scored on the "
                               f"{SCHEMA_SPLITS.get(version, 'unknown')} split); new rows (schema {SCHEMA_VERSION}: "
                               f"validation and test) cannot join them: {self.start_over}", where=self.path)
-        diff = _first_difference(old.get("settings", {}), settings, ignore)
+        diff = _first_difference(old.get("settings", {}), settings, ignore, defaults=defaults or {})
         if diff:
             raise ScalerError(f"holds results of different settings ({diff}); rerun with the same settings to "
                               f"resume, or {self.start_over}", where=self.path)
@@ -229,15 +255,17 @@ class RunDir:
         return dest
 
 
-def _first_difference(old: Any, new: Any, ignore: tuple[str, ...], at: str = "") -> str | None:
+def _first_difference(old: Any, new: Any, ignore: tuple[str, ...], at: str = "",
+                      defaults: Any = None) -> str | None:
     if isinstance(old, dict) and isinstance(new, dict):
+        defaults = defaults if isinstance(defaults, dict) else {}
         for key in sorted(set(old) | set(new), key=str):
             path = f"{at}.{key}" if at else str(key)
             if path in ignore:
                 continue
-            if key not in old and not new.get(key):
-                continue  # a setting added since the run began, at its neutral default (None, False, 0)
-            d = _first_difference(old.get(key), new.get(key), ignore, path)
+            if key not in old and (not new.get(key) or (key in defaults and new[key] == defaults[key])):
+                continue  # a setting added since the run began, at its neutral value or its default
+            d = _first_difference(old.get(key), new.get(key), ignore, path, defaults.get(key))
             if d:
                 return d
         return None
@@ -269,10 +297,10 @@ def _json(o: Any) -> Any:
     return str(o)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, data: str | bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
+    with open(tmp, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -60,7 +60,17 @@ def test_the_cheaper_of_two_tied_candidates_is_chosen_and_both_are_named():
     out = chosen(table())
     assert out["highest"] == C1 and out["tie_set"] == [C1, C2]
     assert out["chosen"] == C2  # 1900 real FLOPs against 2100: the documented rule, fewest real FLOPs
-    assert out["rule"].startswith("fewest real FLOPs inside the tie set: 2 candidate(s)")
+    assert out["rule"].startswith("fewest real FLOPs inside the tie set (within 5% counts as equal")
+    assert "2 candidate(s) not separable" in out["rule"]
+
+
+def test_costs_within_five_percent_are_equal_and_the_higher_score_is_chosen():
+    # c2 is 4.5% cheaper than c1 (2010 against 2100 FLOPs): not a reason to take its lower mean
+    near = table().assign(flops=lambda d: d["flops"].where(~d["trial_id"].str.startswith(C2), 2010))
+    out = chosen(near)
+    assert out["tie_set"] == [C1, C2] and out["chosen"] == C1
+    # 5.5% cheaper (1990): the cheaper one, as before
+    assert chosen(near.assign(flops=lambda d: d["flops"].where(d["flops"] != 2010, 1990)))["chosen"] == C2
 
 
 def test_any_row_order_gives_the_same_answer():

@@ -26,7 +26,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "v0.1-grid"
 GRID_YAML = TINY_YAML + """\
 dropout: 0.0
 drop_path: 0.0
-search: {step: 0.1, beta: [1.0, 1.2], gamma: [1.0, 1.2], confirm: 2}
+search: {step: 0.1, beta: [1.0, 1.2], gamma: [1.0, 1.2], confirm: 2, strategy: grid}
 proxy: {dataset: digits, epochs: 1, subset: 300, batch_size: 64}
 """
 NETWORKS = 7

@@ -22,7 +22,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "v0.1-grid"
 FEW = TINY_YAML + """\
 dropout: 0.0
 drop_path: 0.0
-search: {step: 0.2, baselines: false}
+search: {step: 0.2, baselines: false, strategy: grid}
 proxy: {subset: 300, batch_size: 64}
 """
 
@@ -144,7 +144,7 @@ def test_perturbing_the_test_split_changes_no_decision(tmp_path: Path, monkeypat
     np.savez("clean.npz", x=x[keep], y=y[keep], x_test=x[test], y_test=y[test])
     np.savez("perturbed.npz", x=x[keep], y=y[keep], x_test=rng.integers(0, 256, x[test].shape, dtype=np.uint8),
              y_test=rng.permutation(y[test]))
-    Path("tiny.yaml").write_text(TINY_YAML + "search: {step: 0.2, confirm: 2}\n"
+    Path("tiny.yaml").write_text(TINY_YAML + "search: {step: 0.2, confirm: 2, strategy: grid}\n"
                                  "proxy: {epochs: 1, subset: 400, batch_size: 64}\n", encoding="utf-8")
     runs = {}
     for name in ("clean", "perturbed"):
@@ -197,7 +197,7 @@ def test_previous_release_directory_is_read_but_never_resumed(capsys, tmp_path: 
         f"{name}.{ext}" for name in ("pareto", "coefficients", "curves") for ext in ("png", "svg"))
     assert all(Path(p).parent == run / "plots" and Path(p).stat().st_size > 0 for p in written)
 
-    out = grid("tiny.yaml", "--out", "run", "--limit", "1", "--fresh")
+    out = grid("tiny.yaml", "--out", "run", "--limit", "1", "--fresh", "--strategy", "grid")
     moved = next((run / "previous").iterdir())
     assert (moved / "results.csv").read_text(encoding="utf-8") == old_csv
     df = read_results(run)

@@ -22,7 +22,7 @@ from scaler.results import COLUMNS, RunDir
 TINY = TINY_YAML + """\
 dropout: 0.0
 drop_path: 0.0
-search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], baselines: %s}
+search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], baselines: %s, strategy: grid}
 proxy: {dataset: digits, batch_size: 64, lr: 0.1}
 """
 
@@ -141,6 +141,36 @@ def test_killed_grid_resumes_with_every_trial_exactly_once(tmp_path: Path):
     assert sum(r["trial_id"].endswith(("-s1", "-s2")) for r in after) == 4
     assert after[: len(before)] == before
     assert all(r["status"] == "ok" for r in after)
+
+
+@pytest.mark.slow
+def test_halving_killed_mid_rung_resumes_from_its_checkpoints_to_the_uninterrupted_result(tmp_path: Path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY % "true")
+    args = ["grid", str(spec), "--epochs", "3", "--subset", "400", "--strategy", "halving", "--max-seeds", "2",
+            "--quiet"]
+    scaler(*args, "--out", "whole", cwd=tmp_path)
+    out = tmp_path / "cut"
+    proc = subprocess.Popen([sys.executable, "-m", "scaler.cli", *args, "--out", "cut"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # rung 0 has 7 trials (base, 3 baselines, 3 compound): stop inside rung 1
+        if (out / "results.csv").exists() and len(rows(out / "results.csv")) >= 8:
+            break
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = rows(out / "results.csv")
+    assert 8 <= len(before) < 11 and any((out / "checkpoints").glob("*-r0.pt"))
+    done = scaler(*args, "--out", "cut", cwd=tmp_path)
+    assert f"{len(before) - 7} already done" in done.stdout
+    whole, after = rows(tmp_path / "whole" / "results.csv"), rows(out / "results.csv")
+    assert after[: len(before)] == before
+    compared = ("trial_id", "rung", "budget", "accuracy", "test_accuracy", "loss", "status")
+    key = lambda r: r["trial_id"]  # noqa: E731
+    assert [[r[c] for c in compared] for r in sorted(after, key=key)] == \
+        [[r[c] for c in compared] for r in sorted(whole, key=key)]
+    assert not (out / "checkpoints").exists()
 
 
 def test_a_held_directory_is_refused(tiny: Path, tmp_path: Path):

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="ne
 
 # 7 trials: base, the depth-, width- and resolution-only baselines, and 3 compound candidates (no confirmation
 # round: these tests are about executors).
-SPEC = (TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], confirm: 0}\n"
+SPEC = (TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], confirm: 0, strategy: grid}\n"
         "proxy: {dataset: digits, lr: 0.1}\n")
 TRIALS = 7
 GRID = [sys.executable, "-c", "from scaler.cli.app import main; main()", "grid", "tiny.yaml", "--quiet",

@@ -25,7 +25,7 @@ from scaler.search.executors.base import available_cores
 
 COMPARED = ("trial_id", "kind", "alpha", "beta", "gamma", "resolution", "params", "flops", "accuracy", "loss",
             "status", "seed", "epochs")
-SPEC = (TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], confirm: 0}\n"
+SPEC = (TINY_YAML + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], confirm: 0, strategy: grid}\n"
         "proxy: {dataset: digits, lr: 0.1}\n")
 
 
@@ -69,6 +69,22 @@ def test_ray_executor_matches_the_local_one(cluster: str, tmp_path: Path):
     grid(tmp_path, "--epochs", "2", "--subset", "400", "--out", "ray", "--executor", "ray", "--ray-address", cluster)
     ids = [r["trial_id"] for r in rows(tmp_path / "ray" / "results.csv")]
     assert len(ids) == len(set(ids)) == 7  # base, 3 baselines, 3 compound
+
+
+@pytest.mark.slow
+def test_halving_under_ray_matches_the_local_run_rung_for_rung(cluster: str, tmp_path: Path):
+    """Checkpoints travel to Ray workers inside the trial and come back in its record: every rung's accuracy is
+    the local run's."""
+    flags = ["--epochs", "2", "--subset", "400", "--device", "cpu", "--strategy", "halving", "--max-seeds", "2"]
+    grid(tmp_path, *flags, "--out", "local")
+    grid(tmp_path, *flags, "--out", "ray", "--executor", "ray", "--ray-address", cluster,
+         "--cpus-per-trial", str(available_cores()))
+    local, remote = rows(tmp_path / "local" / "results.csv"), rows(tmp_path / "ray" / "results.csv")
+    key = lambda r: r["trial_id"]  # noqa: E731
+    compared = (*COMPARED, "rung", "budget")
+    assert [[r[c] for c in compared] for r in sorted(local, key=key)] == \
+        [[r[c] for c in compared] for r in sorted(remote, key=key)]
+    assert {r["rung"] for r in remote} == {"0", "1", "2"} and not (tmp_path / "ray" / "checkpoints").exists()
 
 
 def _task_pids() -> list[int]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from scaler.analysis import surface
 from scaler.analysis.bootstrap import bootstrap
+from scaler.analysis.rungs import final_rung, rung_agreement
 from scaler.analysis.score import add_score, cost_column
 from scaler.analysis.selection import REAL, network_noise, select, summarize
 from scaler.analysis.stats import Group, Noise, difference
@@ -118,8 +119,8 @@ def fit_results(df: Any, *, factor: float, phi: float, alpha_range: tuple[float,
     multipliers its rounded network really has, per unit of phi). ``form`` picks which the top-level
     coefficients (the ones emit uses) take. ``objective`` (see :func:`add_score`) decides what the ranking, the
     tie set and the fits are on."""
-    df = df.copy()
-    df.attrs = dict(df.attrs)
+    agreement = rung_agreement(df)
+    df = final_rung(df).copy()  # a halving run decides on its last rung (earlier rungs only ranked)
     objective_info = add_score(df, objective, w=w, v=v, target=factor**phi)
     table = summarize(df)  # trials without a score (no step time under objective training) are left out
     if table[table["kind"] == "compound"].empty:
@@ -130,6 +131,8 @@ def fit_results(df: Any, *, factor: float, phi: float, alpha_range: tuple[float,
     by_key = table.set_index("candidate")
     out: dict[str, Any] = {"objective": objective_info, "best": _candidate(by_key.loc[selection["chosen"]]),
                            "selection": selection}
+    if agreement:
+        out["rungs"] = agreement
     on_surface = table[table["kind"] != "base"]
     out["fit"] = quadratic_fit(on_surface, factor, beta_range, gamma_range, alpha_range)
     out["fit_real"] = real_quadratic_fit(on_surface, factor**phi, phi)

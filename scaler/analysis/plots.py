@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from scaler.analysis import surface
+from scaler.analysis.rungs import final_rung
 from scaler.analysis.selection import summarize
 from scaler.analysis.study import study_table
 from scaler.arch.flops import human
@@ -264,8 +265,8 @@ def curves_plot(label: str, df: Any, out: Path, formats: list[str]) -> list[Path
         if not curve:
             continue
         colour, _, _ = KIND_STYLE.get(str(row["kind"]), ("#999999", "o", ""))
-        ax.plot([c["epoch"] for c in curve], [c["accuracy"] for c in curve], color=colour, lw=1.2, alpha=0.75,
-                marker="o", ms=3, label=str(row["trial_id"]))
+        ax.plot([c.get("budget", c["epoch"]) for c in curve], [c["accuracy"] for c in curve], color=colour,
+                lw=1.2, alpha=0.75, marker="o", ms=3, label=str(row["trial_id"]))
         n += 1
     if n == 0:
         plt.close(fig)
@@ -289,7 +290,7 @@ def plot_results(csv_paths: list[Path], out: Path | None = None, formats: tuple[
         raise ScalerError(f"--format: unknown format(s) {', '.join(bad) or '(none)'}; use png, svg or pdf")
     runs = []
     for p in csv_paths:
-        df = read_results(p)
+        df = final_rung(read_results(p))  # a halving run: its last rung (earlier rungs only ranked)
         if not (df["status"] == "ok").any():
             raise ScalerError("no successful trial to plot (every trial failed or diverged)", where=df.attrs["path"])
         runs.append((Path(df.attrs["path"]).parent.name, df))

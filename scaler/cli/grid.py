@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ OVERRIDES = {
     "subset": "proxy.subset", "seeds": "proxy.seeds", "progressive": "proxy.progressive", "mode": "search.mode",
     "step": "search.step", "phi": "search.phi", "flops_factor": "search.flops_factor",
     "match_flops": "search.match_flops", "confirm": "search.confirm", "seed_offset": "proxy.seed_offset",
+    "strategy": "search.strategy", "eta": "search.eta", "rungs": "search.rungs", "max_seeds": "search.max_seeds",
 }
 
 
@@ -38,6 +40,18 @@ OVERRIDES = {
 @click.option("--confirm", type=click.IntRange(min=0), help="After the grid, retrain the base and the top K "
               "candidates with search.confirm_seeds (default 2) more seeds, so the seed noise is measured and ties "
               "are named (default 3; 0: off).")
+@click.option("--strategy", type=click.Choice(["grid", "halving"]), help="grid: every candidate for every epoch, "
+              "then --confirm; halving: successive halving (short rungs first, the best 1/eta of the compound "
+              "candidates go on; base and baselines always reach the full budget), then up to --max-seeds seeds "
+              "for the tie set [default: halving].")
+@click.option("--eta", type=click.IntRange(min=2), help="Halving: keep 1/eta per cut; rungs grow eta-fold "
+              "[default: 3].")
+@click.option("--rungs", type=click.IntRange(min=1), help="Halving: cuts; budgets are epochs/eta^rungs, ..., "
+              "epochs [default: 2].")
+@click.option("--max-seeds", type=click.IntRange(min=1), help="Halving: seeds of each tie-set member and the base "
+              "after the last rung [default: 3].")
+@click.option("--keep-checkpoints", is_flag=True, help="Halving: keep the rungs' checkpoints (DIR/checkpoints/) "
+              "after the run completes.")
 @click.option("--mode", type=click.Choice(["solve", "filter"]), help="solve: alpha from the constraint; "
               "filter: full grid within --tolerance.")
 @click.option("--step", type=float, help="Grid step of the coefficients (default 0.05).")
@@ -52,12 +66,14 @@ OVERRIDES = {
 @click.option("--fresh", is_flag=True, help="Start over; the old results are moved to DIR/previous/.")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of live bars.")
 def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool, quiet: bool,
-            **flags: Any) -> None:
+            keep_checkpoints: bool, **flags: Any) -> None:
     """Search alpha, beta, gamma: train a proxy for every candidate on real data, then fit.
 
     Candidates satisfy alpha * beta^2 * gamma^2 = FLOPs factor (default 2). The base (phi = 0) and the
     depth-, width- and resolution-only baselines at the same factor are trained too; then the base and the top
-    candidates again with more seeds (--confirm), so the fit can tell real differences from seed noise. Every
+    candidates again with more seeds (--confirm), so the fit can tell real differences from seed noise. With
+    --strategy halving, candidates first train short rungs and only the best go on; then the tie set gets
+    more seeds. Every
     decision reads the validation split; the test split is scored once per trial and only reported. Settings
     come from the
     spec's `search:` and `proxy:` sections (see README); flags override them. Rerunning the same command
@@ -76,7 +92,7 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
     settings = load_grid_settings(spec_path, overrides)
     executor = make_executor(**flags)
     outcome = run_grid(settings, out_dir or Path("results") / settings.base.name, executor, observer(quiet),
-                       limit=limit, fresh=fresh, finish=_fit)
+                       limit=limit, fresh=fresh, finish=_fit, race=_race, keep_checkpoints=keep_checkpoints)
     if outcome.finished is None:
         click.echo(f"no successful compound trial yet: nothing fitted ({outcome.out / 'results.csv'})")
         return
@@ -90,3 +106,11 @@ def _fit(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
     if not any(r.get("kind") == "compound" and r.get("status") == "ok" for r in run.rows()):
         return None
     return fit_run(run.csv)
+
+
+def _race(run: RunDir, trial_ids: Sequence[str]) -> list[str]:
+    """Halving's racing round: the networks of the tie set at the full budget, and the base."""
+    from scaler.analysis.rungs import race_members
+    from scaler.results import read_results
+
+    return race_members(read_results(run.csv), trial_ids)

@@ -45,6 +45,7 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
     if split != "validation":
         lines.append(f"warning:       these results were ranked on the {split} split (written before scaler carved "
                      "a validation set): rerun the grid to get an unbiased test accuracy")
+    lines += _rungs(fit.get("rungs"))
     if fit.get("fallback"):
         lines.append(f"fit not used:  {fit['fallback']}")
     lines.append(f"coefficients ({fit['source']}, {fit.get('form', 'nominal')} form): alpha {fit['alpha']}, "
@@ -100,3 +101,20 @@ def _loo(fit: dict[str, Any]) -> str:
     the mean does."""
     loo = fit.get("loo_r2")
     return "" if loo is None else f" (leave-one-out {loo:.2f})"
+
+
+def _rungs(rungs: list[dict[str, Any]] | None) -> list[str]:
+    """Successive halving: did each cheap rung rank the candidates as the next one did?"""
+    out = []
+    for r in rungs or []:
+        lo, hi = r["interval"]
+        ci = f", 95% interval {lo:+.2f}..{hi:+.2f}" if lo is not None and hi is not None else ""
+        tau = "n/a" if r["tau"] is None else f"{r['tau']:+.2f}"
+        budgets = " -> ".join(f"{b:.3g}" for b in r.get("budgets", []))
+        out.append(f"rungs {r['rungs'][0]}->{r['rungs'][1]} ({budgets} epochs): Kendall tau {tau} over "
+                   f"{r['candidates']} candidates{ci}")
+        if not r["trusted"]:
+            out.append(f"warning:       rung {r['rungs'][0]} ranked unlike rung {r['rungs'][1]} (the whole interval "
+                       "is below 0.5): its cuts may have dropped the winner; short proxies favour fast-converging "
+                       "(shallow) networks; raise proxy.epochs or lower search.rungs, or run --strategy grid")
+    return out

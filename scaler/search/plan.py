@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -119,6 +119,15 @@ class Trial:
     base: dict[str, Any]  # the proxy's base network (phi = 0): what the real multipliers are measured against
     image_size: int
     aliases: tuple[str, ...] = ()  # other candidates whose rounding gives this very network: planned once
+    rung: int = 0  # successive halving: which rung (a grid's trials: 0, at the full budget)
+    budget: float | None = None  # epochs to train to, on the full schedule (None: all of proxy.epochs)
+    resume: bytes | None = field(default=None, repr=False)  # checkpoint of the previous rung, to continue from
+    checkpoint: bool = False  # return a checkpoint, so the next rung can continue this trial
+
+    @property
+    def final(self) -> bool:
+        """Trains to the end of the schedule (only such trials score the test split)."""
+        return self.budget is None or self.budget >= self.proxy["epochs"]
 
 
 def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], settings: ProxyConfig,
@@ -196,6 +205,7 @@ def trial_row(trial: Trial, device: str = "cpu", message: str = "") -> TrialRow:
         resolution_real=round(real.resolution, 6),
         gamma_used=round(real.resolution ** (1 / c.phi), 6) if c.phi else 1.0,
         blocks=spec.blocks, device=device, message=one_line(message), aliases=" ".join(trial.aliases),
+        rung=trial.rung, budget=float(trial.proxy["epochs"] if trial.budget is None else round(trial.budget, 6)),
     )
 
 
@@ -207,7 +217,7 @@ def one_line(message: str, limit: int = 500) -> str:
 def upsampling_note(trials: Sequence[Trial], native: int) -> str | None:
     """A note naming the trials whose input is larger than the data's own images: those pixels are interpolated,
     so their resolution step adds compute but no information."""
-    sizes = {t.trial_id.rsplit("-s", 1)[0]: Spec.model_validate(t.spec).resolution for t in trials}
+    sizes = {t.candidate.key: Spec.model_validate(t.spec).resolution for t in trials}
     above = sorted(((name, px) for name, px in sizes.items() if px > native), key=lambda kv: (kv[1], kv[0]))
     if not above:
         return None

@@ -28,6 +28,11 @@ class GridSettings:
                 "proxy": self.proxy.model_dump(mode="json"), "base": self.base.to_dict()}
 
 
+# What a run recorded before these settings existed did, shaped as :meth:`GridSettings.to_dict`: such a run
+# resumes when the setting holds this value (whatever the default is today).
+LEGACY = {"search": {"strategy": "grid", "eta": 3, "rungs": 2, "max_seeds": 3}}
+
+
 def load_grid_settings(path: str | Path, overrides: dict[str, Any] | None = None) -> GridSettings:
     """Read a base spec (file or preset name) and its ``search:`` and ``proxy:`` sections; ``overrides`` (CLI
     flags, keys ``proxy.epochs`` style) win over the file."""

@@ -11,7 +11,6 @@ from scaler.coefficients import read_coefficients
 from scaler.config import ProxyConfig
 from scaler.errors import ScalerError
 from scaler.results import COLUMNS, RunDir, read_run_yaml
-from scaler.search.driver import Observer, run_plan
 from scaler.search.executors.base import Executor
 from scaler.search.plan import (
     BASE,
@@ -22,6 +21,7 @@ from scaler.search.plan import (
     strategy_candidate,
     upsampling_note,
 )
+from scaler.search.runner import Observer, run_plan
 from scaler.search.trial import load_proxy_data
 from scaler.spec import Spec
 

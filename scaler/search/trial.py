@@ -66,13 +66,16 @@ def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None, 
         torch.manual_seed(trial.seed)
         model = build_model(spec)
         res = train(model, data, config, resolution=spec.resolution, seed=trial.seed, device=device,
-                    on_step=forward("step"), on_epoch=forward("epoch"))
+                    on_step=forward("step"), on_epoch=forward("epoch"), budget=trial.budget, resume=trial.resume,
+                    checkpoint=trial.checkpoint)
         row = dataclasses.replace(
             row, accuracy=round(res.accuracy, 6), test_accuracy=round(res.test_accuracy, 6),
             loss=round(res.loss, 6), status=res.status, message=res.message,
             train_seconds=round(res.train_seconds, 3), images_per_second=round(res.images_per_second, 1),
             train_step_ms=round(res.train_step_ms, 3))
-        if res.status == "ok":
+        if res.checkpoint is not None:
+            record["checkpoint"] = res.checkpoint  # the driver keeps it for the next rung, not in the JSON
+        if res.status == "ok" and trial.final:  # the cheap rungs only rank; cost is measured at the last
             row.latency_ms, row.latency_batch_ms = (
                 round(measure_latency(model, spec.in_channels, spec.resolution, bs, device=device), 3)
                 for bs in (1, config.batch_size))

@@ -1,6 +1,6 @@
 """What the user sees while a grid runs: rich bars and a live leaderboard, or plain log lines (``--quiet``).
 
-Both implement the driver's observer interface (:class:`scaler.search.driver.Observer`) by shape: ``message``,
+Both implement the driver's observer interface (:class:`scaler.search.runner.Observer`) by shape: ``message``,
 ``begin``, ``report``, ``finished``, ``end``.
 """
 
@@ -27,14 +27,14 @@ class PlainUI:
 
     def __init__(self, stream: Any = None):
         self.stream = stream or sys.stdout
-        self.total, self.done, self.epochs = 0, 0, 1
+        self.total, self.done, self.epochs, self.label = 0, 0, 1, "trials"
         self.t0 = time.perf_counter()
 
     def message(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def begin(self, total: int, epochs: int) -> None:
-        self.total, self.done, self.epochs = total, 0, epochs
+    def begin(self, total: int, epochs: int, label: str = "trials") -> None:
+        self.total, self.done, self.epochs, self.label = total, 0, epochs, label
         self.t0 = time.perf_counter()
 
     def end(self) -> None:
@@ -47,7 +47,8 @@ class PlainUI:
         self.done += 1
         elapsed = time.perf_counter() - self.t0
         msg = f" ({row.message})" if row.status != "ok" and row.message else ""
-        print(f"[{self.done}/{self.total}] {row.trial_id}: {row.status} acc {_acc(row.accuracy)} "
+        where = "" if self.label in ("trials", "grid") else f" {self.label}"
+        print(f"[{self.done}/{self.total}{where}] {row.trial_id}: {row.status} acc {_acc(row.accuracy)} "
               f"flops {human(row.flops)} (x{row.flops_ratio:.2f}) {row.train_seconds:.1f}s "
               f"{row.images_per_second:.0f} img/s [{elapsed:.0f}s elapsed]{msg}", file=self.stream, flush=True)
 
@@ -68,7 +69,7 @@ class RichUI(PlainUI):
     def message(self, text: str) -> None:
         self.console.print(text)
 
-    def begin(self, total: int, epochs: int) -> None:
+    def begin(self, total: int, epochs: int, label: str = "trials") -> None:
         from rich.live import Live
         from rich.progress import (
             BarColumn,
@@ -79,8 +80,10 @@ class RichUI(PlainUI):
             TimeRemainingColumn,
         )
 
-        super().begin(total, epochs)
-        self.grid = Progress(TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        if label.startswith("rung"):
+            self.leaders = []  # a new rung: its own standings (a grid's confirmation round keeps the grid's)
+        super().begin(total, epochs, label)
+        self.grid = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                              TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
                              speed_estimate_period=ETA_WINDOW_S)
         self.grid_task = self.grid.add_task("trials", total=total)
@@ -99,7 +102,8 @@ class RichUI(PlainUI):
         from rich.console import Group
         from rich.table import Table
 
-        table = Table(title="leaderboard (validation accuracy)", title_justify="left", expand=False)
+        where = "" if self.label in ("trials", "grid") else f", {self.label}"
+        table = Table(title=f"leaderboard (validation accuracy{where})", title_justify="left", expand=False)
         for col in ("trial", "α", "β", "γ", "FLOPs", "× base", "accuracy"):
             table.add_column(col, justify="left" if col == "trial" else "right")
         for r in sorted(self.leaders, key=lambda r: -r.accuracy)[:6]:

@@ -1,0 +1,117 @@
+"""Successive halving over the feasible grid (``search.strategy: halving``), synchronous, with the constraint's
+own rules: every candidate trains a short budget; each cut keeps the best 1/eta of the compound candidates (exact
+ties at the cut go on together); the base and the single-dimension baselines always go on, so "does compound beat
+one dimension?" is answered at the full budget. A promoted trial continues from its rung's checkpoint on the full
+schedule, so it ends where training straight through would. After the last rung, the members of the tie set get
+more seeds in one round (racing); the choice is made once, on those.
+
+The driver decides rungs; executors only run trials. No torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from scaler.config import SearchConfig
+from scaler.results import RunDir
+from scaler.search.executors.base import Executor
+from scaler.search.plan import BASE, BASELINES, Trial
+from scaler.search.runner import Observer, run_plan
+
+FORCED = (BASE.kind, *BASELINES)  # kinds that reach the last rung whatever their rank
+Race = Callable[[RunDir, Sequence[str]], Sequence[str]]  # (run, the last rung's trial ids) -> networks to race
+
+
+def rung_budgets(full: float, eta: int, rungs: int) -> list[float]:
+    """Epochs of each rung: full/eta^rungs, ..., full/eta, full."""
+    return [full / eta**k for k in range(rungs, 0, -1)] + [float(full)]
+
+
+def at_rung(trial: Trial, rung: int, budget: float, *, last: bool, resume: bytes | None = None) -> Trial:
+    """``trial`` (a plan's, or a previous rung's) at ``rung``: its own id, its budget, and the checkpoint it
+    continues from. Every rung but the last keeps a checkpoint for the next."""
+    return dataclasses.replace(trial, trial_id=rung_id(trial.candidate.key, trial.seed, rung), rung=rung,
+                               budget=None if last else budget, resume=resume, checkpoint=not last)
+
+
+def rung_id(key: str, seed: int, rung: int) -> str:
+    return f"{key}-s{seed}-r{rung}"
+
+
+def promote(trials: Sequence[Trial], rows: Mapping[str, Mapping[str, str]], eta: int) -> list[Trial]:
+    """The trials of a finished rung that go on: the base and the baselines, and the top ceil(n / eta) of the n
+    compound candidates by mean validation accuracy over their successful trials; every candidate with exactly
+    the accuracy at the cut goes on too. Order is kept."""
+    scores: dict[str, list[float]] = {}
+    compound = {t.candidate.key for t in trials if t.candidate.kind not in FORCED}
+    for t in trials:
+        row = rows.get(t.trial_id, {})
+        if t.candidate.key in compound and row.get("status") == "ok":
+            scores.setdefault(t.candidate.key, []).append(float(row["accuracy"]))
+    means = {k: sum(v) / len(v) for k, v in scores.items()}
+    keep = math.ceil(len(compound) / eta)
+    ranked = sorted(means.values(), reverse=True)
+    cut = ranked[keep - 1] if len(ranked) >= keep else -math.inf
+    going = {k for k, m in means.items() if m >= cut}
+    return [t for t in trials if t.candidate.kind in FORCED or t.candidate.key in going]
+
+
+def more_seeds(trials: Sequence[Trial], networks: Sequence[str], seeds: int) -> list[Trial]:
+    """Full-budget trials that bring each of ``networks`` (among ``trials``' candidates) to ``seeds`` seeds,
+    counting from the first seed of ``trials``; trained from scratch."""
+    if not trials:
+        return []
+    first = min(t.seed for t in trials)
+    have = {(t.candidate.key, t.seed) for t in trials}
+    one = {t.candidate.key: t for t in trials}
+    return [dataclasses.replace(one[k], seed=s, trial_id=rung_id(k, s, one[k].rung), resume=None, checkpoint=False)
+            for s in range(first, first + seeds) for k in networks if k in one and (k, s) not in have]
+
+
+def run_halving(run: RunDir, plan: Sequence[Trial], settings: dict[str, Any], executor: Executor,
+                observer: Observer, search: SearchConfig, *, limit: int | None = None,
+                race: Race | None = None) -> tuple[int, int, bool]:
+    """Run (or resume) the rungs of ``plan`` and the racing round; returns (trials run, failed, complete). Stops
+    early, incomplete, when ``limit`` trials have run or a rung's trials are not all recorded."""
+    budgets = rung_budgets(float(plan[0].proxy["epochs"]), search.eta, search.rungs)
+    last = len(budgets) - 1
+    ran = failed = planned = 0
+    current: list[Trial] = list(plan)
+    trials: list[Trial] = []
+    for k, budget in enumerate(budgets):
+        trials = [at_rung(t, k, budget, last=k == last,
+                          resume=run.checkpoint(rung_id(t.candidate.key, t.seed, k - 1)) if k else None)
+                  for t in current]
+        if k == last:  # the base's seeds measure the noise the racing round's tie set needs
+            trials += more_seeds(trials, [BASE.key], search.max_seeds)
+        planned += len(trials)
+        names = sorted({t.candidate.key for t in trials})
+        observer.message(f"rung {k}/{last}: {len(names)} candidates at {budget:.3g} epoch(s) of "
+                         f"{plan[0].proxy['epochs']}: {', '.join(names)}")
+        r, f = run_plan(run, trials, settings, executor, observer, limit=_left(limit, ran),
+                        label=f"rung {k}/{last}", planned=planned)
+        ran, failed = ran + r, failed + f
+        recorded = {row["trial_id"]: row for row in run.rows()}
+        if any(t.trial_id not in recorded for t in trials):
+            return ran, failed, False
+        if k < last:
+            current = promote(trials, recorded, search.eta)
+    members = list(race(run, [t.trial_id for t in trials])) if race else []
+    extra = more_seeds(trials, members, search.max_seeds)
+    if extra:
+        observer.message(f"race: the tie set at the full budget and the base ({', '.join(members)}) get "
+                         f"{search.max_seeds} seeds each; the choice is made once, on all of them")
+        r, f = run_plan(run, extra, settings, executor, observer, limit=_left(limit, ran), label="race",
+                        planned=planned + len(extra))
+        ran, failed = ran + r, failed + f
+        recorded = {row["trial_id"] for row in run.rows()}
+        if any(t.trial_id not in recorded for t in extra):
+            return ran, failed, False
+    return ran, failed, True
+
+
+def _left(limit: int | None, ran: int) -> int | None:
+    return None if limit is None else max(0, limit - ran)
