@@ -83,3 +83,7 @@ def test_race_members_are_the_tie_set_at_the_last_rung_and_the_base():
     ids = df["trial_id"].tolist()
     assert race_members(df, ids) == ["base", name("a1"), name("a2")]  # a3 and depth are separable from a1
     assert race_members(df, [i for i in ids if "-s0-" in i]) == []  # one base seed: the noise is unknown
+
+    only_base = pd.concat([rows({2: {"base": 0.80}}, seed=k) for k in range(3)] + [rows({2: {"a1": 0.9}})])
+    only_base.loc[only_base["kind"] == "compound", "status"] = "failed"
+    assert race_members(only_base, only_base["trial_id"].tolist()) == []  # nothing to race, and no error

@@ -184,6 +184,19 @@ def test_a_limit_stops_between_rungs_and_the_fit_reads_the_highest_rung(settings
     from scaler.analysis.rungs import final_rung
 
     assert set(final_rung(read_results(tmp_path / "run"))["rung"]) == {1}
+    from scaler.analysis.fit import fit_run
+    from scaler.cli.grid import _fit
+
+    assert _fit(RunDir(tmp_path / "run")) is None  # rung 1 holds only the base so far: nothing to fit, no error
+    run_grid(settings, tmp_path / "run", FakeExecutor(quality), PlainUI(), race=race, limit=5)  # rung 1 done
+    _, fitted = fit_run(tmp_path / "run" / "results.csv")
+    assert fitted["partial"].startswith("decided on rung 1 (3 of 9 epochs): the run has not reached the full budget")
+    # the seeds of rung 0 decided the cuts: they may not change under a resumed halving run
+    from scaler.errors import ScalerError
+
+    more = dataclasses.replace(settings, proxy=settings.proxy.model_copy(update={"seeds": 2}))
+    with pytest.raises(ScalerError, match=r"proxy\.seeds"):
+        run_grid(more, tmp_path / "run", FakeExecutor(quality), PlainUI(), race=race)
 
 
 def test_a_run_begun_before_halving_existed_resumes_as_a_grid_and_refuses_halving(settings, tmp_path):
@@ -199,7 +212,8 @@ def test_a_run_begun_before_halving_existed_resumes_as_a_grid_and_refuses_halvin
     for key in ("strategy", "eta", "rungs", "max_seeds"):  # as an older scaler wrote it
         del data["settings"]["search"][key]
     run_yaml.write_text(yaml.safe_dump(data))
-    with pytest.raises(ScalerError, match=r"search\.strategy: was None, now 'halving'"):
+    with pytest.raises(ScalerError, match=r"was run as a grid, before successive halving became the default: add "
+                       r"--strategy grid to resume it"):
         run_grid(settings, tmp_path / "old", FakeExecutor(quality), PlainUI())
     more = FakeExecutor(quality)
     run_grid(grid, tmp_path / "old", more, PlainUI(), limit=1)

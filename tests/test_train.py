@@ -240,5 +240,8 @@ def test_a_budget_stops_early_on_the_full_schedule_and_continuing_equals_trainin
     assert (done.accuracy, done.test_accuracy, done.loss) == (straight.accuracy, straight.test_accuracy,
                                                               straight.loss)
     assert [r["budget"] for r in done.curve] == [0.5, 1, 13 / 8, 2, 3]  # 5/3 epochs: 13 steps
+    # a rung whose budget rounds to the step it resumes at has nothing left to train: it reports where it is
+    again = train(net(), data, config, resolution=10, seed=5, budget=0.5, resume=short.checkpoint)
+    assert again.accuracy == short.accuracy and again.curve == short.curve
     with pytest.raises(ValueError, match="past this run's budget"):
         train(net(), data, config, resolution=10, seed=5, budget=0.25, resume=middle.checkpoint)

@@ -133,6 +133,10 @@ def fit_results(df: Any, *, factor: float, phi: float, alpha_range: tuple[float,
                            "selection": selection}
     if agreement:
         out["rungs"] = agreement
+    if "budget" in df.columns and "epochs" in df.columns and (df["budget"] < df["epochs"]).all():
+        out["partial"] = (f"decided on rung {int(df['rung'].max())} ({df['budget'].max():g} of "
+                          f"{df['epochs'].max():g} epochs): the run has not reached the full budget; rerun the same "
+                          "command to continue it")
     on_surface = table[table["kind"] != "base"]
     out["fit"] = quadratic_fit(on_surface, factor, beta_range, gamma_range, alpha_range)
     out["fit_real"] = real_quadratic_fit(on_surface, factor**phi, phi)

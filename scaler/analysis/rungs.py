@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from scaler.analysis.selection import select, summarize
+from scaler.errors import ScalerError
 
 TAU_WARNING = 0.5  # a rung whose whole interval lies below this did not rank like the next one
 BOOTSTRAP_DRAWS = 2000
@@ -88,7 +89,10 @@ def race_members(df: Any, trial_ids: Sequence[str]) -> list[str]:
     if not (rows["status"] == "ok").any():
         return []
     table = summarize(rows)
-    selection = select(table)
+    try:
+        selection = select(table)
+    except ScalerError:  # only the base succeeded, or no finite noise: nothing to race
+        return []
     if selection.get("noise") is None:
         return []
     base = table[table["kind"] == "base"]["candidate"].tolist()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from scaler.analysis.rungs import final_rung
 from scaler.analysis.selection import noise_of
 from scaler.analysis.stats import ALPHA, Group, Noise, difference, tie_set
 from scaler.errors import ScalerError
@@ -42,7 +43,7 @@ def study_noise(df: Any, csv_path: str | Path) -> tuple[Noise | None, str]:
     grid_csv = Path(csv_path).with_name("results.csv")
     if grid_csv.exists():
         try:
-            return noise_of(read_results(grid_csv)), "the grid's seeds"
+            return noise_of(final_rung(read_results(grid_csv))), "the grid's seeds"  # halving: its last rung
         except ScalerError:
             return None, ""
     return None, "the grid's seeds"

@@ -102,8 +102,13 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
 def _fit(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
     """The grid's fit, when it has a successful compound trial to fit."""
     from scaler.analysis.fit import fit_run
+    from scaler.analysis.rungs import final_rung
+    from scaler.results import read_results
 
-    if not any(r.get("kind") == "compound" and r.get("status") == "ok" for r in run.rows()):
+    if not run.csv.exists():
+        return None
+    last = final_rung(read_results(run.csv))  # a halving run decides on its last rung
+    if not ((last["kind"] == "compound") & (last["status"] == "ok")).any():
         return None
     return fit_run(run.csv)
 

@@ -46,6 +46,8 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
         lines.append(f"warning:       these results were ranked on the {split} split (written before scaler carved "
                      "a validation set): rerun the grid to get an unbiased test accuracy")
     lines += _rungs(fit.get("rungs"))
+    if fit.get("partial"):
+        lines.append(f"warning:       {fit['partial']}")
     if fit.get("fallback"):
         lines.append(f"fit not used:  {fit['fallback']}")
     lines.append(f"coefficients ({fit['source']}, {fit.get('form', 'nominal')} form): alpha {fit['alpha']}, "

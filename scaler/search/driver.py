@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scaler.config import SearchConfig
+from scaler.errors import ScalerError
 from scaler.results import RunDir
 from scaler.search.executors.base import Executor
 from scaler.search.halving import Race, run_halving
@@ -39,8 +40,13 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
         if fresh and (moved := run.move_aside()):
             observer.message(f"previous results moved to {moved}")
         settings_dict = settings.to_dict()
-        run.check_settings(settings_dict, ignore=("proxy.seeds", "search.confirm", "search.confirm_seeds",
-                                                  "search.max_seeds"), defaults=LEGACY)
+        # Raising these on a finished run trains only what is new; under halving the seeds of rung 0 decide the
+        # cuts, so they may not change.
+        ignore = ("search.confirm", "search.confirm_seeds", "search.max_seeds")
+        if settings.search.strategy == "grid":
+            ignore += ("proxy.seeds",)
+        _older_grid(run, settings)
+        run.check_settings(settings_dict, ignore=ignore, defaults=LEGACY)
         trials = _plan(settings, observer)
         if settings.search.strategy == "halving":
             ran, failed, complete = run_halving(run, trials, settings_dict, executor, observer, settings.search,
@@ -52,6 +58,14 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
         return RunOutcome(out=run.path, ran=ran, failed=failed, finished=finish(run) if finish else None)
     finally:
         run.unlock()
+
+
+def _older_grid(run: RunDir, settings: GridSettings) -> None:
+    """Refuse, with the flag that resumes it, a run begun as a grid before halving became the default."""
+    recorded = run.recorded() if run.csv.exists() else None
+    if recorded and "strategy" not in recorded["settings"].get("search", {}) and settings.search.strategy != "grid":
+        raise ScalerError("was run as a grid, before successive halving became the default: add --strategy grid to "
+                          f"resume it, or {run.start_over}", where=run.path)
 
 
 def _plan(settings: GridSettings, observer: Observer) -> list[Trial]:

@@ -89,6 +89,7 @@ class _Run:
     images: int = 0
     train_seconds: float = 0.0
     curve: list[dict] = field(default_factory=list)
+    earlier: tuple[float, int] = (0.0, 0)  # (seconds, steps) of the runs this one continues: the step time spans all
 
     @property
     def total_steps(self) -> int:
@@ -126,8 +127,9 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: i
         _restore(run, resume)
     last_loss, state = float("nan"), None
     last_epoch = math.ceil(run.stop / run.steps_per_epoch)
+    first_epoch = run.step // run.steps_per_epoch + 1 if run.step < run.stop else last_epoch + 1  # nothing left
     try:
-        for epoch in range(run.step // run.steps_per_epoch + 1, last_epoch + 1):
+        for epoch in range(first_epoch, last_epoch + 1):
             _enter_stage(run, epoch)
             result = _train_epoch(run, epoch, on_step)
             last_loss = result.loss
@@ -145,7 +147,8 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: i
                        curve=run.curve,
                        train_seconds=run.train_seconds,
                        images_per_second=run.images / max(run.train_seconds, 1e-9),
-                       train_step_ms=1000 * run.train_seconds / max(1, run.images // run.batch_size),
+                       train_step_ms=1000 * (run.train_seconds + run.earlier[0])
+                       / max(1, run.images // run.batch_size + run.earlier[1]),
                        status="ok", checkpoint=state)
 
 
@@ -153,7 +156,8 @@ def _snapshot(run: _Run) -> bytes:
     """Everything the rest of the schedule depends on: weights, optimizer, the data order and both random
     streams. (BatchNorm's running statistics are re-estimated before every evaluation, so they do not matter.)"""
     state = {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "step": run.step,
-             "perm": run.perm, "generator": run.gen.get_state(), "rng": torch.get_rng_state(), "curve": run.curve}
+             "perm": run.perm, "generator": run.gen.get_state(), "rng": torch.get_rng_state(), "curve": run.curve,
+             "seconds": run.train_seconds + run.earlier[0], "steps": run.images // run.batch_size + run.earlier[1]}
     if run.dev.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(run.dev)
     buf = io.BytesIO()
@@ -168,6 +172,7 @@ def _restore(run: _Run, blob: bytes) -> None:
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
     run.step, run.perm, run.curve = state["step"], state["perm"], list(state["curve"])
+    run.earlier = (state.get("seconds", 0.0), state.get("steps", 0))
     run.gen.set_state(state["generator"].cpu())
     torch.set_rng_state(state["rng"].cpu())
     if "cuda_rng" in state:

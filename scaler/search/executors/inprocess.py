@@ -14,14 +14,15 @@ from scaler.search.trial import Reporter, run_trial
 @dataclass(frozen=True)
 class InProcessExecutor:
     device: str = "cpu"
+    threads: int | None = None  # default: every core
 
     def describe(self, trials: int) -> tuple[str, dict[str, Any]]:
-        threads = threads_per_worker(1)
+        threads = self.threads or threads_per_worker(1)
         return (f"{self.device} with 1 worker(s) x {threads} thread(s)",
                 {"executor": "local", "workers": 1, "threads_per_worker": threads})
 
     def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]:
-        threads = threads_per_worker(1)
+        threads = self.threads or threads_per_worker(1)
         for t in trials:
             if report:
                 report(t.trial_id, {"event": "start"})

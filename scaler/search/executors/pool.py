@@ -46,14 +46,14 @@ class PoolExecutor:
 
     def describe(self, trials: int) -> tuple[str, dict[str, Any]]:
         workers = self._workers(trials)
-        threads = threads_per_worker(workers)
+        threads = threads_per_worker(self.workers)  # fixed by --workers: a trial trains alike in every round
         return (f"{self.device} with {workers} worker(s) x {threads} thread(s)",
                 {"executor": "local", "workers": workers, "threads_per_worker": threads})
 
     def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]:
         workers = self._workers(len(trials))
         if workers == 1:  # one trial left: no process to spawn
-            yield from InProcessExecutor(self.device).run(trials, report)
+            yield from InProcessExecutor(self.device, threads_per_worker(self.workers)).run(trials, report)
             return
         remaining, deaths = list(trials), Counter[str]()
         while remaining:
@@ -77,7 +77,7 @@ class PoolExecutor:
         manager = ctx.Manager()
         q = manager.Queue()
         pool = ProcessPoolExecutor(max_workers=min(workers, len(trials)), mp_context=ctx, initializer=_init_worker,
-                                   initargs=(threads_per_worker(workers), q, self.device))
+                                   initargs=(threads_per_worker(self.workers), q, self.device))
         # filled as workers start; shutdown() drops the pool's own reference, and Ctrl-C needs them afterwards
         processes = pool._processes
         started: set[str] = set()
