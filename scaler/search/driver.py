@@ -10,7 +10,7 @@ from typing import Any
 
 from scaler.config import SearchConfig
 from scaler.errors import ScalerError
-from scaler.results import RunDir
+from scaler.results import SCHEMA_VERSION, RunDir
 from scaler.search.executors.base import Executor
 from scaler.search.halving import Race, run_halving
 from scaler.search.plan import Trial, confirm_trials, cost_warning, plan_trials, upsampling_note
@@ -63,6 +63,8 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
 def _older_grid(run: RunDir, settings: GridSettings) -> None:
     """Refuse, with the flag that resumes it, a run begun as a grid before halving became the default."""
     recorded = run.recorded() if run.csv.exists() else None
+    if recorded and recorded["schema_version"] != SCHEMA_VERSION:
+        return  # check_settings refuses it, naming the schema
     if recorded and "strategy" not in recorded["settings"].get("search", {}) and settings.search.strategy != "grid":
         raise ScalerError("was run as a grid, before successive halving became the default: add --strategy grid to "
                           f"resume it, or {run.start_over}", where=run.path)
