@@ -156,6 +156,7 @@ def torch_counts(spec: Spec, resolution: int, device: str = "cpu") -> tuple[int,
     from ptflops import get_model_complexity_info
     from torch.utils.flop_counter import FlopCounterMode
 
+    from scaler.arch.measured import measure_complexity
     from scaler.arch.torch_model import Network
 
     with torch.device(device):
@@ -166,6 +167,10 @@ def torch_counts(spec: Spec, resolution: int, device: str = "cpu") -> tuple[int,
     assert tuple(y.shape) == (1, spec.num_classes)
     macs, params = get_model_complexity_info(model, (spec.in_channels, resolution, resolution), as_strings=False,
                                              backend="aten", print_per_layer_stat=False, verbose=False)
+    # scaler's own measurement (what a model it does not build from a spec is counted with) agrees too
+    measured = measure_complexity(model, spec.in_channels, resolution, spec.num_classes)
+    assert (2 * measured.flops, measured.params) == (counter.get_total_flops(), sum(p.numel() for p in
+                                                                                   model.parameters()))
     return counter.get_total_flops(), int(macs), int(params), sum(p.numel() for p in model.parameters())
 
 
@@ -228,7 +233,8 @@ def random_spec(seed: int) -> dict[str, Any]:
     return {
         "name": f"random-{seed}", "resolution": resolution, "num_classes": rng.randint(1, 20),
         "in_channels": rng.choice([1, 3]), "stem": stem, "stages": stages,
-        "head": {"channels": rng.randint(1, 64)}, "activation": rng.choice(["silu", "relu", "gelu", "hardswish"]),
+        "head": {"channels": rng.randint(1, 64)},
+        "activation": rng.choice(["silu", "relu", "relu6", "gelu", "hardswish"]),
         "scaling": {"channel_divisor": rng.choice([1, 4, 8])},
     }
 
@@ -246,7 +252,7 @@ def test_random_specs_cover_the_space():
     assert {st.skip for st in stages} == {None, True, False}
     assert {2.5, 1.5} <= {st.expand for st in stages} and {1, 6} <= {st.expand for st in stages}
     assert {s.in_channels for s in specs} == {1, 3}
-    assert {s.activation for s in specs} == {"silu", "relu", "gelu", "hardswish"}
+    assert {s.activation for s in specs} == {"silu", "relu", "relu6", "gelu", "hardswish"}
     assert any(s.resolution % 2 for s in specs) and any(s.stem.stride == 1 for s in specs)
     assert {s.scaling.channel_divisor for s in specs} == {1, 4, 8}
     # the plans exercise residuals, non-expanded fused blocks and SE on them
@@ -280,3 +286,21 @@ def test_v2_scaling_rules_in_emitted_specs_are_counted_exactly():
         c = complexity(spec, 64)
         fcm, _, _, numel = torch_counts(spec, 64)
         assert (fcm // 2, numel) == (c.flops, c.params)
+
+
+def test_measured_complexity_checks_the_output_and_restores_the_mode():
+    import torch
+    from torch import nn
+
+    from scaler.arch.measured import measure_complexity
+    from scaler.errors import ScalerError
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU6(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(8, 5)).train()
+    cost = measure_complexity(model, 3, 10, num_classes=5)
+    # conv 3x3, 3 -> 8 channels on 10 x 10, then 8 x 5: MACs; biases are parameters, not MACs
+    assert cost == Cost(params=8 * 3 * 9 + 8 + 8 * 5 + 5, flops=8 * 3 * 9 * 100 + 8 * 5)
+    assert model.training
+    with pytest.raises(ScalerError, match=r"the model's output is \(1, 5\), expected \(N, 10\)"):
+        measure_complexity(model, 3, 10, num_classes=10)
+    assert torch.is_grad_enabled()

@@ -245,7 +245,7 @@ BAD_FILES = [
      "base.yaml:6:1: resolution: duplicate key 'resolution'"),
     # other fields
     ("name: m\nresolution: 64\nactivation: tanh\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\n",
-     "base.yaml:3:13: activation: Input should be 'silu', 'relu', 'gelu' or 'hardswish'"),
+     "base.yaml:3:13: activation: Input should be 'silu', 'relu', 'relu6', 'gelu' or 'hardswish'"),
     ("name: m\nresolution: 64\nnum_classes: 0\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\n",
      "base.yaml:3:14: num_classes: Input should be greater than or equal to 1"),
     ("name: m\nresolution: 64\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\n"

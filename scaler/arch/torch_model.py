@@ -14,7 +14,7 @@ from scaler.spec.model import Spec
 
 Norm = Callable[[int], nn.Module]
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU,
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "relu": nn.ReLU, "relu6": nn.ReLU6, "gelu": nn.GELU,
                                             "hardswish": nn.Hardswish}
 
 

@@ -172,7 +172,7 @@ class Spec(BaseModel):
     stem: StemSpec
     stages: list[StageSpec] = Field(min_length=1)
     head: HeadSpec
-    activation: Literal["silu", "relu", "gelu", "hardswish"] = "silu"
+    activation: Literal["silu", "relu", "relu6", "gelu", "hardswish"] = "silu"
     norm: NormSpec = Field(NormSpec(), description="BatchNorm eps and momentum")
     dropout: Float = Field(0.2, ge=0, lt=1, description="dropout before the classifier")
     drop_path: Float = Field(0.2, ge=0, lt=1, description="stochastic depth rate of the last block")

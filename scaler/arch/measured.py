@@ -1,0 +1,35 @@
+"""What a built torch model costs, measured rather than derived: parameters (the sum of ``numel``) and the
+multiply-accumulates of its convolutions and linear layers for one image (torch's ``FlopCounterMode`` total / 2),
+in the unit of :mod:`scaler.arch.flops`. For networks scaler does not build from a spec (a user's own model); on
+every spec network it equals the analytic count to the unit (``tests/test_arch_flops.py``). Like any tracer it sees
+only what runs through aten's convolution and matrix-multiply ops at this input size."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from scaler.arch.flops import Cost
+from scaler.errors import ScalerError
+
+
+def measure_complexity(model: nn.Module, in_channels: int, resolution: int, num_classes: int | None = None) -> Cost:
+    """Params and MACs of ``model`` on one ``in_channels`` x ``resolution`` x ``resolution`` image, in eval mode
+    (the model's mode is restored). Works on the meta device (shapes only, no memory). ``num_classes``: also check
+    that the output is ``(1, num_classes)``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        x = torch.zeros(1, in_channels, resolution, resolution, device=device)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            y = model(x)
+    finally:
+        model.train(was_training)
+    if num_classes is not None and (not isinstance(y, torch.Tensor) or tuple(y.shape) != (1, num_classes)):
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ScalerError(f"the model's output is {got}, expected (N, {num_classes}) for one image batch")
+    return Cost(params=sum(p.numel() for p in model.parameters()), flops=counter.get_total_flops() // 2)
