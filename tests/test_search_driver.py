@@ -112,22 +112,26 @@ def test_executor_flags_belong_to_their_executor(tiny: Path, tmp_path: Path):
         assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1
 
 
+def kill_after_rows(args: list[str], cwd: Path, csv_path: Path, n: int) -> list[dict[str, str]]:
+    """Start ``scaler ARGS`` in its own session, kill -9 it once ``csv_path`` holds ``n`` rows (or after 300 s),
+    and return the rows it left."""
+    proc = subprocess.Popen([sys.executable, "-m", "scaler.cli", *args], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (csv_path.exists() and len(rows(csv_path)) >= n):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return rows(csv_path)
+
+
 @pytest.mark.slow
 def test_killed_grid_resumes_with_every_trial_exactly_once(tmp_path: Path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY % "true")
     args = ["grid", str(spec), "--epochs", "2", "--subset", "400", "--confirm", "1", "--quiet"]
     out = tmp_path / "results" / "tiny"
-    proc = subprocess.Popen([sys.executable, "-m", "scaler.cli", *args], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if (out / "results.csv").exists() and len(rows(out / "results.csv")) >= 2:
-            break
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = rows(out / "results.csv")
+    before = kill_after_rows(args, tmp_path, out / "results.csv", 2)
     assert 2 <= len(before) < 7, before
     # a torn line from a kill mid-write is ignored and repaired
     with open(out / "results.csv", "a") as f:
@@ -151,16 +155,8 @@ def test_halving_killed_mid_rung_resumes_from_its_checkpoints_to_the_uninterrupt
             "--quiet"]
     scaler(*args, "--out", "whole", cwd=tmp_path)
     out = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, "-m", "scaler.cli", *args, "--out", "cut"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline:  # rung 0 has 7 trials (base, 3 baselines, 3 compound): stop inside rung 1
-        if (out / "results.csv").exists() and len(rows(out / "results.csv")) >= 8:
-            break
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = rows(out / "results.csv")
+    # rung 0 has 7 trials (base, 3 baselines, 3 compound): stop inside rung 1
+    before = kill_after_rows([*args, "--out", "cut"], tmp_path, out / "results.csv", 8)
     assert 8 <= len(before) < 11 and any((out / "checkpoints").glob("*-r0.pt"))
     done = scaler(*args, "--out", "cut", cwd=tmp_path)
     assert f"{len(before) - 7} already done" in done.stdout

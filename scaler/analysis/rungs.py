@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from scaler.analysis.selection import select, summarize
+from scaler.analysis.selection import KEYS, select, summarize
 from scaler.errors import ScalerError
+from scaler.results import candidate_name
 
 TAU_WARNING = 0.5  # a rung whose whole interval lies below this did not rank like the next one
 BOOTSTRAP_DRAWS = 2000
@@ -65,7 +66,7 @@ def rung_agreement(df: Any, draws: int = BOOTSTRAP_DRAWS) -> list[dict[str, Any]
     if ok.empty or ok["rung"].nunique() < 2:
         return []
     ok = ok[ok["seed"] == ok[ok["rung"] == ok["rung"].min()]["seed"].min()]  # the seed every rung trains
-    ok["_candidate"] = ok["trial_id"].str.replace(r"-s\d+-r\d+$", "", regex=True)
+    ok["_candidate"] = [candidate_name(*r) for r in ok[KEYS].itertuples(index=False, name=None)]
     out = []
     rungs = sorted(int(r) for r in ok["rung"].unique())
     for a, b in itertools.pairwise(rungs):

@@ -4,6 +4,7 @@ Shared by the grid, the halving rungs and the study; the caller holds the direct
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -24,7 +25,6 @@ class Observer(Protocol):
     def finished(self, row: TrialRow) -> None: ...
 
     def end(self) -> None: ...
-
 
 
 def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], executor: Executor,
@@ -74,8 +74,6 @@ def _pending(run: RunDir, trials: Sequence[Trial], observer: Observer) -> tuple[
 
 def _epochs(trials: Sequence[Trial]) -> int:
     """Whole epochs the longest of ``trials`` reaches (what a progress bar counts to)."""
-    import math
-
     if not trials:
         return 1
     return max(math.ceil(t.budget) if t.budget is not None else int(t.proxy["epochs"]) for t in trials)

@@ -89,7 +89,7 @@ class _Run:
     images: int = 0
     train_seconds: float = 0.0
     curve: list[dict] = field(default_factory=list)
-    earlier: tuple[float, int] = (0.0, 0)  # (seconds, steps) of the runs this one continues: the step time spans all
+    earlier_seconds: float = 0.0  # training time of the runs this one continues (their steps: ``step`` at resume)
 
     @property
     def total_steps(self) -> int:
@@ -147,8 +147,7 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: i
                        curve=run.curve,
                        train_seconds=run.train_seconds,
                        images_per_second=run.images / max(run.train_seconds, 1e-9),
-                       train_step_ms=1000 * (run.train_seconds + run.earlier[0])
-                       / max(1, run.images // run.batch_size + run.earlier[1]),
+                       train_step_ms=1000 * (run.train_seconds + run.earlier_seconds) / max(1, run.step),
                        status="ok", checkpoint=state)
 
 
@@ -157,7 +156,7 @@ def _snapshot(run: _Run) -> bytes:
     streams. (BatchNorm's running statistics are re-estimated before every evaluation, so they do not matter.)"""
     state = {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "step": run.step,
              "perm": run.perm, "generator": run.gen.get_state(), "rng": torch.get_rng_state(), "curve": run.curve,
-             "seconds": run.train_seconds + run.earlier[0], "steps": run.images // run.batch_size + run.earlier[1]}
+             "seconds": run.train_seconds + run.earlier_seconds}
     if run.dev.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(run.dev)
     buf = io.BytesIO()
@@ -172,7 +171,7 @@ def _restore(run: _Run, blob: bytes) -> None:
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
     run.step, run.perm, run.curve = state["step"], state["perm"], list(state["curve"])
-    run.earlier = (state.get("seconds", 0.0), state.get("steps", 0))
+    run.earlier_seconds = state.get("seconds", 0.0)
     run.gen.set_state(state["generator"].cpu())
     torch.set_rng_state(state["rng"].cpu())
     if "cuda_rng" in state:
