@@ -1,5 +1,5 @@
-"""The published EfficientNet family as specs (B0-B7, B8, L2 scaled from B0; V2-S/M/L as their own tables), and
-:func:`load_spec`, which takes a preset name or a file.
+"""The published EfficientNet family as specs (B0-B7, B8, L2 scaled from B0; V2-S/M/L as their own tables), the
+ResNets (18, 34, 50, 101) and MobileNetV2, and :func:`load_spec`, which takes a preset name or a file.
 
 Checked to the unit against torchvision's parameter and MAC counts (tests/test_arch_flops.py).
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from scaler.scaling import scale
-from scaler.spec import Document, Spec, read_yaml, spec_from_document
+from scaler.spec import Document, FactorySpec, NetSpec, Spec, read_yaml, spec_from_document
 
 _B0: dict[str, Any] = {
     "name": "efficientnet-b0",
@@ -90,14 +90,42 @@ _V2: dict[str, dict[str, Any]] = {
     ], 0.4),
 }
 
-PRESETS: tuple[str, ...] = (*V1_COEFFICIENTS, *_V2)
+
+def _resnet(name: str, stages: list[str]) -> dict[str, Any]:
+    """torchvision's ResNet (v1.5: the stride on the bottleneck's 3x3): 7x7 stem and max-pool, no head conv."""
+    return {"name": name, "resolution": 224, "num_classes": 1000,
+            "stem": {"channels": 64, "kernel": 7, "stride": 2, "pool": True}, "stages": stages, "head": None,
+            "activation": "relu", "dropout": 0.0, "drop_path": 0.0}
+
+
+# Stage channels are the blocks' outputs: a bottleneck's hidden width is channels / e (256 / 4 = 64).
+_OTHERS: dict[str, dict[str, Any]] = {
+    "resnet18": _resnet("resnet18", ["bb_r2_k3_s1_e1_c64", "bb_r2_k3_s2_e1_c128", "bb_r2_k3_s2_e1_c256",
+                                     "bb_r2_k3_s2_e1_c512"]),
+    "resnet34": _resnet("resnet34", ["bb_r3_k3_s1_e1_c64", "bb_r4_k3_s2_e1_c128", "bb_r6_k3_s2_e1_c256",
+                                     "bb_r3_k3_s2_e1_c512"]),
+    "resnet50": _resnet("resnet50", ["bt_r3_k3_s1_e4_c256", "bt_r4_k3_s2_e4_c512", "bt_r6_k3_s2_e4_c1024",
+                                     "bt_r3_k3_s2_e4_c2048"]),
+    "resnet101": _resnet("resnet101", ["bt_r3_k3_s1_e4_c256", "bt_r4_k3_s2_e4_c512", "bt_r23_k3_s2_e4_c1024",
+                                       "bt_r3_k3_s2_e4_c2048"]),
+    # torchvision's mobilenet_v2: no SE, ReLU6, and a head that never narrows below 1280 (last_channel x max(1, w))
+    "mobilenet-v2": {
+        "name": "mobilenet-v2", "resolution": 224, "num_classes": 1000, "stem": {"channels": 32},
+        "stages": ["ds_r1_k3_s1_e1_c16", "ir_r2_k3_s2_e6_c24", "ir_r3_k3_s2_e6_c32", "ir_r4_k3_s2_e6_c64",
+                   "ir_r3_k3_s1_e6_c96", "ir_r3_k3_s2_e6_c160", "ir_r1_k3_s1_e6_c320"],
+        "head": {"channels": 1280}, "activation": "relu6", "dropout": 0.2, "drop_path": 0.0,
+        "scaling": {"head_never_narrower": True},
+    },
+}
+
+PRESETS: tuple[str, ...] = (*V1_COEFFICIENTS, *_V2, *_OTHERS)
 
 
 @cache
 def preset(name: str) -> Spec:
-    """The spec of a published model, e.g. ``efficientnet-b4`` or ``efficientnetv2-s``."""
-    if name in _V2:
-        return Spec.model_validate(_V2[name])
+    """The spec of a published model, e.g. ``efficientnet-b4``, ``efficientnetv2-s`` or ``resnet50``."""
+    if name in _V2 or name in _OTHERS:
+        return Spec.model_validate(_V2.get(name) or _OTHERS[name])
     if name not in V1_COEFFICIENTS:
         raise KeyError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
     base = Spec.model_validate(_B0)
@@ -110,9 +138,10 @@ def preset(name: str) -> Spec:
     return Spec.model_validate(data)
 
 
-def load_spec(source: str | Path | Mapping[str, Any] | Spec) -> Spec:
-    """A :class:`Spec` from a YAML path, a preset name (``efficientnet-b0``), a mapping, or a Spec."""
-    if isinstance(source, Spec):
+def load_spec(source: str | Path | Mapping[str, Any] | NetSpec) -> NetSpec:
+    """A spec from a YAML path, a preset name (``efficientnet-b0``), a mapping, or a spec: a :class:`Spec`, or a
+    :class:`FactorySpec` when it names a factory."""
+    if isinstance(source, Spec | FactorySpec):
         return source
     return spec_from_document(load_document(source))
 

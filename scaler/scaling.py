@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 from scaler.errors import ScalerError
+from scaler.spec import FactorySpec, NetSpec
 from scaler.spec.model import Derivation, Spec
 
 # Products such as 3 * sqrt(2)**2 land a hair above an integer; ceil must not count that hair.
@@ -88,17 +90,38 @@ def adjust_resolution(resolution: int, multiplier: float, divisor: int = 4) -> i
     return max(divisor, int(resolution * multiplier / divisor + 0.5 + _EPS) * divisor)
 
 
-def scale(spec: Spec, *, width: float = 1.0, depth: float = 1.0, resolution: float = 1.0,
+def scale(spec: NetSpec, *, width: float = 1.0, depth: float = 1.0, resolution: float = 1.0,
           resolution_px: int | None = None, name: str | None = None, phi: float | None = None,
-          alpha: float | None = None, beta: float | None = None, gamma: float | None = None) -> Spec:
+          alpha: float | None = None, beta: float | None = None, gamma: float | None = None) -> NetSpec:
     """A fully materialized spec scaled by the given multipliers.
 
     ``resolution_px`` sets the input size directly (the EfficientNet presets do) instead of ``resolution``.
-    The result records its base, the multipliers and, when given, phi and the coefficients.
+    The result records its base, the multipliers and, when given, phi and the coefficients. A factory network
+    is scaled by recording the multipliers its factory will be called with; scaler rounds only its input size.
     """
     for label, m in (("width", width), ("depth", depth), ("resolution", resolution)):
         if not (m > 0 and math.isfinite(m)):
             raise ScalerError(f"{label} multiplier must be a positive number, got {m}")
+    name = name or f"{spec.name}-scaled"
+    res = scaled_resolution(spec, resolution, resolution_px, name)
+    # Multipliers compose when a scaled spec is scaled again; the base stays the original.
+    prev = spec.derived
+    derived = Derivation(
+        base=prev.base if prev else spec.name,
+        phi=phi, alpha=alpha, beta=beta, gamma=gamma,
+        width=_r(width * (prev.width if prev else 1.0)),
+        depth=_r(depth * (prev.depth if prev else 1.0)),
+        resolution=_r(res / spec.resolution * (prev.resolution if prev else 1.0)),
+    )
+    if isinstance(spec, FactorySpec):
+        return spec.model_copy(update={"name": name, "resolution": res, "derived": derived})
+    data = spec.model_dump()
+    data.update(scale_layers(spec, width, depth), name=name, resolution=res, derived=derived.model_dump())
+    return Spec.model_validate(data)
+
+
+def scale_layers(spec: Spec, width: float, depth: float) -> dict[str, Any]:
+    """The stem, stages and head of ``spec`` after width and depth scaling, as data."""
     rules = spec.scaling
     div = rules.channel_divisor
     stages = [
@@ -111,35 +134,32 @@ def scale(spec: Spec, *, width: float = 1.0, depth: float = 1.0, resolution: flo
     if rules.scale_stem:
         stem = stem.model_copy(update={"channels": adjust_channels(stem.channels, width, div)})
     head = spec.head
-    if rules.scale_head:
+    if head is not None and rules.scale_head and not (rules.head_never_narrower and width < 1):
         head = head.model_copy(update={"channels": adjust_channels(head.channels, width, div)})
+    return {"stem": stem.model_dump(), "head": head.model_dump() if head is not None else None,
+            "stages": [st.model_dump() for st in stages]}
+
+
+def scaled_resolution(spec: NetSpec, resolution: float, resolution_px: int | None, name: str) -> int:
+    """The input size of ``spec`` scaled by ``resolution`` (or set to ``resolution_px``), under its cap."""
+    rules = spec.scaling
     res = resolution_px if resolution_px is not None else adjust_resolution(
         spec.resolution, resolution, rules.resolution_divisor)
     if resolution_px is None and rules.max_resolution is not None and resolution > 1:
         res = min(res, max(rules.max_resolution, spec.resolution))
-    if res < spec.total_stride:
-        raise ScalerError(f"{name or spec.name}: the scaled resolution, {res} px, is too small for a total stride "
-                          f"of {spec.total_stride} (base {spec.resolution} px)")
-    # Multipliers compose when a scaled spec is scaled again; the base stays the original.
-    prev = spec.derived
-    derived = Derivation(
-        base=prev.base if prev else spec.name,
-        phi=phi, alpha=alpha, beta=beta, gamma=gamma,
-        width=_r(width * (prev.width if prev else 1.0)),
-        depth=_r(depth * (prev.depth if prev else 1.0)),
-        resolution=_r(res / spec.resolution * (prev.resolution if prev else 1.0)),
-    )
-    data = spec.model_dump()
-    data.update(name=name or f"{spec.name}-scaled", resolution=res, stem=stem.model_dump(), head=head.model_dump(),
-                stages=[st.model_dump() for st in stages], derived=derived.model_dump())
-    return Spec.model_validate(data)
+    stride = spec.total_stride if isinstance(spec, Spec) else 1
+    if res < stride:
+        raise ScalerError(f"{name}: the scaled resolution, {res} px, is too small for a total stride "
+                          f"of {stride} (base {spec.resolution} px)")
+    return res
 
 
 def _r(x: float) -> float:
     return round(x, 6)
 
 
-def compound(spec: Spec, alpha: float, beta: float, gamma: float, phi: float, name: str | None = None) -> Spec:
+def compound(spec: NetSpec, alpha: float, beta: float, gamma: float, phi: float,
+             name: str | None = None) -> NetSpec:
     """EfficientNet compound scaling: depth alpha**phi, width beta**phi, resolution gamma**phi."""
     if not all(c > 0 and math.isfinite(c) for c in (alpha, beta, gamma)):
         raise ScalerError(f"alpha, beta and gamma must be positive numbers, got {alpha:g}, {beta:g}, {gamma:g}")
@@ -152,7 +172,7 @@ def member_name(base: str, phi: float) -> str:
     return f"{base}-phi{phi:g}"
 
 
-def family(spec: Spec, alpha: float, beta: float, gamma: float, phis: Iterable[float]) -> list[Spec]:
+def family(spec: NetSpec, alpha: float, beta: float, gamma: float, phis: Iterable[float]) -> list[NetSpec]:
     """The compound-scaled family of ``spec`` at each phi."""
     return [compound(spec, alpha, beta, gamma, phi) for phi in phis]
 

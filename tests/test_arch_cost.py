@@ -89,3 +89,15 @@ def test_match_resolution_respects_the_cap():
     capped = BASE.model_copy(update={"scaling": BASE.scaling.model_copy(update={"max_resolution": 40})})
     assert match_resolution(capped, 100 * complexity(BASE).flops) == 40
     assert match_resolution(BASE, complexity(BASE).flops) == 32
+
+
+def test_no_head_and_a_head_that_never_narrows():
+    r18 = preset("resnet18")  # no head: stem and stages are the width knobs
+    assert width_real(r18, scale(r18, width=1.5)) == 1.5
+    assert rounding_notes(r18, scale(r18, width=0.3), 1, 0.3, 1) == [
+        "stem 64 x 0.3 = 19.2 rounds to 24 channels", "stage 1 width 64 x 0.3 = 19.2 rounds to 24 channels",
+        "stage 2 width 128 x 0.3 = 38.4 rounds to 40 channels", "stage 3 width 256 x 0.3 = 76.8 rounds to 80 channels"]
+    # MobileNetV2 keeps its 1280-channel head below width 1: a rule, not a rounding, so no note names it
+    mnv2 = preset("mobilenet-v2")
+    assert rounding_notes(mnv2, scale(mnv2, width=0.5), 1, 0.5, 1) == [
+        "stage 2 width 24 x 0.5 = 12.0 rounds to 16 channels"]

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from _specs import MINIMAL
 
-from scaler.arch.flops import Cost, complexity, conv, human, linear, squeeze_excite
+from scaler.arch.flops import Cost, block_cost, complexity, conv, human, linear, squeeze_excite
 from scaler.arch.plan import plan
 from scaler.catalog import PRESETS, load_spec, preset
+from scaler.scaling import scale
 from scaler.spec import Spec
 
 # torchvision 0.29 (weights=None, 1000 classes): params, MACs at the model's resolution.
@@ -29,7 +30,16 @@ TORCHVISION = {
     "efficientnetv2-s": (384, 21_458_488, 8_365_617_152),
     "efficientnetv2-m": (480, 54_139_356, 24_582_460_384),
     "efficientnetv2-l": (480, 118_515_272, 56_079_699_008),
+    "resnet18": (224, 11_689_512, 1_814_073_344),
+    "resnet34": (224, 21_797_672, 3_663_761_408),
+    "resnet50": (224, 25_557_032, 4_089_184_256),
+    "resnet101": (224, 44_549_160, 7_801_405_440),
+    "mobilenet-v2": (224, 3_504_872, 300_774_272),
 }
+
+# torchvision's published GFLOPS (MACs) of the models' weights, to 3 decimals.
+PUBLISHED_GMACS = {"resnet18": 1.814, "resnet34": 3.664, "resnet50": 4.089, "resnet101": 7.801,
+                   "mobilenet-v2": 0.301}
 
 # Not in torchvision. Params agree with timm's tf_efficientnet_b8 / _l2 (87.41M, 480.31M); these pin the rest.
 OTHERS = {
@@ -54,6 +64,13 @@ def test_preset_params_and_flops(name):
     resolution, params, flops = {**TORCHVISION, **OTHERS}[name]
     c = complexity(preset(name))
     assert (c.resolution, c.params, c.flops) == (resolution, params, flops)
+
+
+@pytest.mark.parametrize("name", PUBLISHED_GMACS)
+def test_published_flops(name):
+    flops = complexity(preset(name)).flops
+    assert round(flops / 1e9, 3) == PUBLISHED_GMACS[name]
+    assert flops == pytest.approx(PUBLISHED_GMACS[name] * 1e9, rel=0.005)
 
 
 def test_b2_at_288():
@@ -85,6 +102,35 @@ def test_v2s_per_stage():
     assert (c.head.params, c.head.flops) == (330_240, 47_185_920)
     assert [s.block for s in c.stages] == ["conv", "fused_mbconv", "fused_mbconv", "mbconv", "mbconv", "mbconv"]
     assert [s.se for s in c.stages] == [0, 0, 0, 16, 32, 40]
+
+
+def test_resnet50_per_stage():
+    c = complexity(preset("resnet50"))
+    # 7x7 stem conv at 112 px; its max-pool halves the map (not counted) before stage 1
+    assert (c.stem.params, c.stem.flops) == (9_536, 118_013_952)
+    assert [(s.params, s.flops) for s in c.stages] == [
+        (215_808, 667_942_912), (1_219_584, 1_027_604_480), (7_098_368, 1_464_336_384),
+        (14_964_736, 809_238_528)]
+    assert (c.head.params, c.head.flops) == (0, 0)  # no head conv: the last stage is pooled into the classifier
+    assert (c.classifier.params, c.classifier.flops) == (2_049_000, 2_048_000)
+    assert [(s.in_size, s.out_size) for s in c.stages] == [(56, 56), (56, 28), (28, 14), (14, 7)]
+    assert [(s.in_ch, s.out_ch) for s in c.stages] == [(64, 256), (256, 512), (512, 1024), (1024, 2048)]
+    # bottleneck widths are channels / 4; every stage's first block projects its shortcut, the others add it
+    blocks = [b for stage in plan(preset("resnet50")).stages for b in stage]
+    assert [b.mid for b in blocks[:4]] == [64, 64, 64, 128]
+    assert [i for i, b in enumerate(blocks) if b.projection] == [0, 3, 7, 13]
+    assert all(b.residual for b in blocks)
+
+
+def test_resnet18_projection_and_block_costs():
+    blocks = [b for stage in plan(preset("resnet18")).stages for b in stage]
+    assert [b.projection for b in blocks] == [False, False, True, False, True, False, True, False]
+    b = blocks[2]  # 64 -> 128, stride 2, 56 -> 28 px: two 3x3 convs and a strided 1x1 projection
+    assert (b.in_ch, b.mid, b.out_ch, b.in_size, b.out_size) == (64, 128, 128, 56, 28)
+    # 3x3 64->128: 73,728 weights; 3x3 128->128: 147,456; 1x1 64->128: 8,192; + 2 x 3 x 128 BN; MACs at 28 x 28
+    assert block_cost(b) == Cost(230_144, 179_830_784)
+    first = plan(preset("resnet50")).stages[0][0]  # 64 -> 64 (1x1) -> 64 (3x3) -> 256 (1x1), projected 64 -> 256
+    assert block_cost(first) == Cost(75_008, 231_211_008)
 
 
 def test_b7_structure():
@@ -194,14 +240,26 @@ def test_real_model_counts_match_torch():
     check_against_torch(preset("efficientnet-b0"), 65, device="cpu")
 
 
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_real_resnet_counts_match_torch(name):
+    # odd input: the stem conv gives 33 px, its max-pool 17 (the count takes conv_out(33, 2) = 17 as well)
+    check_against_torch(preset(name), 65, device="cpu")
+
+
+@pytest.mark.parametrize("width, depth", [(0.5, 1), (1.5, 1), (1, 2), (0.5, 2)])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "mobilenet-v2"])
+def test_scaled_counts_match_torch(name, width, depth):
+    check_against_torch(scale(preset(name), width=width, depth=depth), 32, device="meta")
+
+
 def test_minimal_example_counts_match_torch():
     spec = load_spec(MINIMAL)
     total, macs, params, numel = torch_counts(spec, 64)
     assert (total, macs, params, numel) == (2 * 12_584_768, 12_584_768 + bias_adds(spec, 64), 132_300, 132_300)
 
 
-BLOCKS = ("conv", "ds", "mbconv", "fused_mbconv")
-CODES = {"conv": "cn", "ds": "ds", "mbconv": "ir", "fused_mbconv": "er"}
+BLOCKS = ("conv", "ds", "mbconv", "fused_mbconv", "basic", "bottleneck")
+CODES = {"conv": "cn", "ds": "ds", "mbconv": "ir", "fused_mbconv": "er", "basic": "bb", "bottleneck": "bt"}
 
 
 def random_spec(seed: int) -> dict[str, Any]:
@@ -209,12 +267,12 @@ def random_spec(seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     stages: list[Any] = []
     for i in range(rng.randint(1, 4)):
-        block = BLOCKS[seed % 4] if i == 0 else rng.choice(BLOCKS)
+        block = BLOCKS[seed % len(BLOCKS)] if i == 0 else rng.choice(BLOCKS)
         st: dict[str, Any] = {
             "block": block, "repeats": rng.randint(1, 3), "kernel": rng.choice([1, 3, 5, 7]),
             "stride": rng.choice([1, 2]), "channels": rng.randint(1, 40),
-            "expand": 1 if block == "ds" else rng.choice([1, 1.5, 2.5, 3, 4, 6]),
-            "se": 0 if block == "conv" else rng.choice([0, 0.25, 0.5]),
+            "expand": 1 if block in ("ds", "basic") else rng.choice([1, 1.5, 2.5, 3, 4, 6]),
+            "se": 0 if block in ("conv", "basic", "bottleneck") else rng.choice([0, 0.25, 0.5]),
         }
         skip = rng.choice([None, True, False])
         if skip is not None:
@@ -226,20 +284,22 @@ def random_spec(seed: int) -> dict[str, Any]:
             stages.append(text)
         else:
             stages.append(st)
-    stem = {"channels": rng.randint(1, 32), "kernel": rng.choice([1, 3, 5, 7]), "stride": rng.choice([1, 2])}
-    total = stem["stride"] * 2 ** sum(1 for s in stages if (s["stride"] if isinstance(s, dict) else
-                                                            int(s.split("_s")[1].split("_")[0])) == 2)
+    stem = {"channels": rng.randint(1, 32), "kernel": rng.choice([1, 3, 5, 7]), "stride": rng.choice([1, 2]),
+            "pool": rng.random() < 0.3}
+    halvings = stem["pool"] + sum(1 for s in stages if (s["stride"] if isinstance(s, dict) else
+                                                        int(s.split("_s")[1].split("_")[0])) == 2)
+    total = stem["stride"] * 2 ** halvings
     resolution = max(total, rng.choice(range(9, 72, 2)))
     return {
         "name": f"random-{seed}", "resolution": resolution, "num_classes": rng.randint(1, 20),
         "in_channels": rng.choice([1, 3]), "stem": stem, "stages": stages,
-        "head": {"channels": rng.randint(1, 64)},
+        "head": None if rng.random() < 0.25 else {"channels": rng.randint(1, 64)},
         "activation": rng.choice(["silu", "relu", "relu6", "gelu", "hardswish"]),
         "scaling": {"channel_divisor": rng.choice([1, 4, 8])},
     }
 
 
-SEEDS = range(40)
+SEEDS = range(48)
 
 
 def test_random_specs_cover_the_space():
@@ -260,6 +320,11 @@ def test_random_specs_cover_the_space():
     assert any(b.residual for b in blocks) and any(not b.residual for b in blocks)
     assert any(b.block == "fused_mbconv" and not b.expanded and b.se for b in blocks)
     assert any(b.block == "fused_mbconv" and b.expanded and b.se for b in blocks)
+    # ResNet blocks with identity and projected shortcuts and none (noskip); stem max-pools; no head
+    assert any(b.projection for b in blocks) and any(b.residual and not b.projection and b.block == "bottleneck"
+                                                     for b in blocks)
+    assert any(b.block in ("basic", "bottleneck") and not b.residual for b in blocks)
+    assert any(s.stem.pool for s in specs) and any(s.head is None for s in specs)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

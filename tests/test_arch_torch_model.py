@@ -11,7 +11,7 @@ from _specs import MINIMAL
 from torch import nn
 
 from scaler.arch.plan import conv_out, plan
-from scaler.arch.torch_model import Block, DropPath, Network, SqueezeExcite, build_model
+from scaler.arch.torch_model import Block, DropPath, Network, ResNetBlock, SqueezeExcite, build_model
 from scaler.catalog import PRESETS, load_spec, preset
 
 ALL_BLOCKS = {
@@ -20,6 +20,14 @@ ALL_BLOCKS = {
     "stages": ["cn_r2_k3_s1_e1_c8_skip", "er_r1_k3_s2_e1_c12_se0.25", "er_r2_k5_s1_e2.5_c12_se0.5",
                "ds_r1_k7_s2_e1_c12_noskip", "ir_r2_k1_s1_e3_c16"],
     "head": {"channels": 24},
+}
+
+# ResNet's blocks: identity and projected shortcuts (stride, channels), a bottleneck with e2, one without shortcut.
+RESNET = {
+    "name": "res", "resolution": 33, "num_classes": 7, "activation": "relu",
+    "stem": {"channels": 8, "kernel": 7, "stride": 2, "pool": True},
+    "stages": ["bb_r2_k3_s1_e1_c8", "bb_r1_k3_s2_e1_c16", "bt_r2_k3_s1_e4_c32", "bt_r1_k5_s2_e2_c32_noskip"],
+    "head": None, "dropout": 0.0, "drop_path": 0.3,
 }
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -155,3 +163,54 @@ def test_norm_is_written_only_when_it_is_not_the_default(tmp_path):
     path = tmp_path / "b6.yaml"
     path.write_text(preset("efficientnet-b6").to_yaml())
     assert load_spec(path) == preset("efficientnet-b6")
+
+
+def conv_shapes(module: nn.Module) -> list[tuple[int, int, int, int]]:
+    return [(m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0]) for m in module.modules()
+            if isinstance(m, nn.Conv2d)]
+
+
+def test_resnet_blocks_follow_the_plan():
+    model = Network(load_spec(RESNET))
+    blocks = [b for stage in model.stages for b in stage]
+    assert all(isinstance(b, ResNetBlock) for b in blocks)
+    layers = [conv_shapes(b.layers) for b in blocks]
+    shortcuts = [conv_shapes(b.shortcut) for b in blocks]
+    # basic: two 3x3 convs, the stride on the first; identity shortcut, or a strided 1x1 projection
+    assert layers[0] == [(8, 8, 3, 1), (8, 8, 3, 1)] and shortcuts[0] == []
+    assert layers[2] == [(8, 16, 3, 2), (16, 16, 3, 1)] and shortcuts[2] == [(8, 16, 1, 2)]
+    # bottleneck: 1x1 to channels / expand, kxk with the stride, 1x1 out; projected where the channels change
+    assert layers[3] == [(16, 8, 1, 1), (8, 8, 3, 1), (8, 32, 1, 1)] and shortcuts[3] == [(16, 32, 1, 1)]
+    assert layers[4] == [(32, 8, 1, 1), (8, 8, 3, 1), (8, 32, 1, 1)] and shortcuts[4] == []
+    assert layers[5] == [(32, 16, 1, 1), (16, 16, 5, 2), (16, 32, 1, 1)] and shortcuts[5] == []  # noskip
+    assert [b.residual for b in blocks] == [True, True, True, True, True, False]
+    # the branch ends in BN; the activation follows the add
+    assert isinstance(blocks[0].layers[-1][2], nn.Identity) and isinstance(blocks[0].act, nn.ReLU)
+    rates = [b.drop_path.p if isinstance(b.drop_path, DropPath) else 0 for b in blocks]
+    assert rates == pytest.approx([0, 0.05, 0.1, 0.15, 0.2, 0])  # 0.3 x index / 6; none without a shortcut
+    assert isinstance(model.stem[3], nn.MaxPool2d) and isinstance(model.head, nn.Identity)
+    assert model.classifier.in_features == 32
+
+
+def test_resnet_forward_follows_the_plan():
+    torch.manual_seed(0)
+    spec = load_spec(RESNET)
+    model = Network(spec).eval()
+    with torch.no_grad():
+        assert model(torch.randn(3, 3, 33, 33)).shape == (3, 7)
+        x = model.stem(torch.randn(1, 3, 33, 33))
+        p = plan(spec)
+        assert (p.stem_size, p.stages[0][0].in_size) == (17, 9)  # conv 33 -> 17, max-pool 17 -> 9
+        assert tuple(x.shape[1:]) == (8, 9, 9)
+        for stage, planned in zip(model.stages, p.stages, strict=True):
+            for block, b in zip(stage, planned, strict=True):
+                x = block(x)
+                assert tuple(x.shape[1:]) == (b.out_ch, b.out_size, b.out_size)
+
+
+def test_resnet_backward_reaches_every_parameter():
+    torch.manual_seed(0)
+    model = Network(load_spec(RESNET)).train()
+    loss = nn.functional.cross_entropy(model(torch.randn(4, 3, 33, 33)), torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()] == []

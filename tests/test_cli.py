@@ -169,7 +169,7 @@ def test_emit_phi_without_coefficients(tmp_path, capsys, monkeypatch):
     (["emit", "--preset", "efficientnet-b9"], "error: --preset: unknown preset 'efficientnet-b9'; presets: "
      "efficientnet-b0, efficientnet-b1, efficientnet-b2, efficientnet-b3, efficientnet-b4, efficientnet-b5, "
      "efficientnet-b6, efficientnet-b7, efficientnet-b8, efficientnet-l2, efficientnetv2-s, efficientnetv2-m, "
-     "efficientnetv2-l"),
+     "efficientnetv2-l, resnet18, resnet34, resnet50, resnet101, mobilenet-v2"),
     (["emit", "--base", "mini.yaml", "--alpha", "1.2", "--phi", "1"], "error: --alpha, --beta and --gamma go together"),
     (["emit", "--base", "mini.yaml", *PAPER, "--phi", "x"],
      "error: --phi: cannot read 'x'; use a number (4), a list (0,1,2) or a range (0..7, 0..2:0.5)"),
@@ -232,12 +232,37 @@ def test_info_table(capsys):
     assert "B0 = 0.39B" in out
 
 
+@pytest.mark.parametrize("name, params, flops", [
+    ("resnet50", 25_557_032, 4_089_184_256), ("resnet18", 11_689_512, 1_814_073_344),
+    ("mobilenet-v2", 3_504_872, 300_774_272),
+])
+def test_info_resnet_and_mobilenet_presets(name, params, flops):
+    from click.testing import CliRunner
+
+    from scaler.cli.app import cli
+
+    result = CliRunner().invoke(cli, ["info", name, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["name"], data["params"], data["flops"]) == (name, params, flops)
+    table = CliRunner().invoke(cli, ["info", name], catch_exceptions=False, env={"COLUMNS": "200"}).stdout
+    assert f"{name} at 224px: {params:,} params, {flops:,} FLOPs" in table
+    # ResNet: the stem max-pools (224 -> 56) and there is no head row; the classifier reads the last stage
+    rows = [line.split("│")[1:3] for line in table.splitlines() if line.count("│") > 2]
+    names = [(row[0].strip(), row[1].strip()) for row in rows]
+    if name.startswith("resnet"):
+        assert ("stem", "conv+pool") in names and "head" not in dict(names)
+        assert f"{data['stages'][-1]['out_ch']}→1000" in table
+    else:
+        assert ("stem", "conv") in names and ("head", "conv") in names
+
+
 BAD_SPECS = [
     ("  - ir_r2_k4_s2_e6_c40_se0.25", "error: bad.yaml:8:5: stages[2].kernel: must be odd"),
     ("  - {block: mbconv, repeats: 2, kernel: 5, stride: 3, expand: 6, channels: 40, se: 0.25}",
      "error: bad.yaml:8:52: stages[2].stride: must be 1 or 2"),
     ("  - zz_r2_k5_s2_e6_c40", "error: bad.yaml:8:5: stages[2]: unknown block type 'zz' in 'zz_r2_k5_s2_e6_c40' "
-                               "(expected one of cn, ds, ir, er)"),
+                               "(expected one of cn, ds, ir, er, bb, bt)"),
 ]
 
 

@@ -328,3 +328,35 @@ def test_unknown_strategies_are_one_line_errors(bad):
 
     with pytest.raises(ScalerError, match="strategy"):
         strategy_factors(bad, 2.0)
+
+
+# --- MobileNetV2's head and networks without a head -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width, stem, head, params", [
+    # torchvision's mobilenet_v2(width_mult=w): last_channel = make_divisible(1280 * max(1, w)); params equal its
+    (0.5, 16, 1280, 1_968_680), (0.75, 24, 1280, 2_636_424), (1.4, 48, 1792, 6_108_776),
+])
+def test_mobilenet_v2_head_never_narrower(width, stem, head, params):
+    member = scale(preset("mobilenet-v2"), width=width)
+    assert (member.stem.channels, member.head.channels) == (stem, head)
+    assert complexity(member).params == params
+
+
+def test_head_narrows_without_the_rule():
+    assert scale(preset("efficientnet-b0"), width=0.5).head.channels == 640
+    assert not preset("efficientnet-b0").scaling.head_never_narrower
+
+
+@pytest.mark.parametrize("width, depth, stem, channels, repeats, params, flops", [
+    (0.5, 1, 32, [128, 256, 512, 1024], [3, 4, 6, 3], 6_917_640, 1_052_311_552),
+    (1.5, 1, 96, [384, 768, 1536, 3072], [3, 4, 6, 3], 55_919_176, 9_110_618_112),
+    (1, 2, 64, [256, 512, 1024, 2048], [6, 8, 12, 6], 46_979_368, 7_583_039_488),
+])
+def test_scaled_resnet50(width, depth, stem, channels, repeats, params, flops):
+    member = scale(preset("resnet50"), width=width, depth=depth)
+    assert member.head is None and member.stem.pool
+    assert (member.stem.channels, [st.channels for st in member.stages], [st.repeats for st in member.stages]) == (
+        stem, channels, repeats)
+    c = complexity(member)
+    assert (c.params, c.flops) == (params, flops)

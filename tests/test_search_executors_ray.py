@@ -87,6 +87,27 @@ def test_halving_under_ray_matches_the_local_run_rung_for_rung(cluster: str, tmp
     assert {r["rung"] for r in remote} == {"0", "1", "2"} and not (tmp_path / "ray" / "checkpoints").exists()
 
 
+@pytest.mark.slow
+def test_a_factory_network_trains_under_ray_as_it_does_locally(cluster: str, tmp_path: Path):
+    """The factory's module goes to the workers in the job's runtime environment (Ray uploads it)."""
+    root = Path(__file__).resolve().parent.parent
+    spec = tmp_path / "my-resnet.yaml"
+    spec.write_text((root / "specs" / "my-resnet.yaml").read_text().replace(
+        "path: ../examples", f"path: {root / 'examples'}"))
+    flags = ["--epochs", "1", "--subset", "300", "--limit", "3", "--device", "cpu", "--strategy", "grid",
+             "--dataset", "digits"]
+    for out, extra in (("local", []), ("ray", ["--executor", "ray", "--ray-address", cluster])):
+        proc = subprocess.run([sys.executable, "-m", "scaler.cli", "grid", str(spec), "--quiet", "--out", out, *flags,
+                               *extra], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                              env={**os.environ, **RAY_ENV})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    local, remote = rows(tmp_path / "local" / "results.csv"), rows(tmp_path / "ray" / "results.csv")
+    key = lambda r: r["trial_id"]  # noqa: E731
+    assert [[r[c] for c in COMPARED] for r in sorted(local, key=key)] == \
+        [[r[c] for c in COMPARED] for r in sorted(remote, key=key)]
+    assert len(remote) == 3 and all(r["status"] == "ok" for r in remote)
+
+
 def _task_pids() -> list[int]:
     """Processes running a scaler trial as a Ray task (Ray titles them after the function)."""
     return [pid for pid, cmd in proc_files("cmdline").items() if b"ray::_trial_task" in cmd]

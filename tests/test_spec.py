@@ -65,6 +65,10 @@ def test_string_and_mapping_stage_are_the_same_network(tmp_path):
                                  "channels": 24, "skip": True}),
     ("ir_k7_e2.5_c17_noskip", {"block": "mbconv", "kernel": 7, "expand": 2.5, "channels": 17, "skip": False}),
     ("ir_c8", {"block": "mbconv", "channels": 8}),
+    ("bb_r2_k3_s2_e1_c128", {"block": "basic", "repeats": 2, "kernel": 3, "stride": 2, "expand": 1.0,
+                             "channels": 128}),
+    ("bt_r3_k3_s1_e4_c256", {"block": "bottleneck", "repeats": 3, "kernel": 3, "stride": 1, "expand": 4.0,
+                             "channels": 256}),
 ])
 def test_decode_block(text, mapping):
     assert decode_block(text) == mapping
@@ -80,6 +84,10 @@ def test_decode_block(text, mapping):
     ("cn_c24_noskip", "cn_r1_k3_s1_e1_c24_noskip"),
     ("er_r4_k3_s2_e4_c48", "er_r4_k3_s2_e4_c48"),
     ("ir_r15_k3_s2_e6_c256_se0.5", "ir_r15_k3_s2_e6_c256_se0.5"),
+    ("bb_r2_k3_s2_e1_c128", "bb_r2_k3_s2_e1_c128"),
+    ("bb_c64_noskip", "bb_r1_k3_s1_e1_c64_noskip"),
+    ("bt_r3_k3_s1_e4_c256", "bt_r3_k3_s1_e4_c256"),
+    ("bt_r23_k5_s2_e2.5_c40_skip", "bt_r23_k5_s2_e2.5_c40_skip"),
 ])
 def test_to_string_round_trip(text, canonical):
     st = StageSpec.model_validate(text)
@@ -89,7 +97,8 @@ def test_to_string_round_trip(text, canonical):
 
 @pytest.mark.parametrize("block, skip, residual", [
     ("conv", None, False), ("conv", True, True), ("ds", None, True), ("mbconv", None, True),
-    ("fused_mbconv", None, True), ("mbconv", False, False),
+    ("fused_mbconv", None, True), ("mbconv", False, False), ("basic", None, True), ("bottleneck", None, True),
+    ("bottleneck", False, False),
 ])
 def test_residual_default(block, skip, residual):
     assert StageSpec(block=block, channels=8, skip=skip).residual is residual
@@ -118,6 +127,49 @@ scaling: {channel_divisor: 8, depth_rounding: ceil, scale_stem: true, scale_head
     again = load_spec(write(tmp_path, text, "again.yaml"))
     assert again == spec
     assert again.to_yaml() == text
+
+
+RESNET_YAML = """\
+name: res
+resolution: 64
+num_classes: 10
+in_channels: 3
+stem: {channels: 16, kernel: 7, stride: 2, pool: true}
+stages:
+- bb_r2_k3_s1_e1_c16
+- bt_r2_k3_s2_e4_c64
+head: null
+activation: relu
+dropout: 0.0
+drop_path: 0.0
+scaling: {channel_divisor: 8, depth_rounding: ceil, scale_stem: true, scale_head: true, head_never_narrower: true,
+  resolution_divisor: 4}
+"""
+
+
+def test_pool_no_head_and_head_rule_round_trip(tmp_path):
+    spec = load_spec(write(tmp_path, RESNET_YAML))
+    assert (spec.stem.pool, spec.head, spec.scaling.head_never_narrower) == (True, None, True)
+    assert spec.total_stride == 2 * 2 * 2  # stem, its max-pool, one stride-2 stage
+    assert spec.num_features == 64  # the classifier reads the last stage
+    again = load_spec(write(tmp_path, spec.to_yaml(), "again.yaml"))
+    assert again == spec
+    data = spec.to_dict()
+    assert data["head"] is None and list(data).index("head") == list(data).index("stages") + 1  # in its place
+
+
+def test_options_off_by_default_are_left_out(tmp_path):
+    # so that spec files and run settings written before they existed read back unchanged
+    data = load_spec(write(tmp_path, MINIMAL)).to_dict()
+    assert "pool" not in data["stem"] and "head_never_narrower" not in data["scaling"]
+    assert data["head"] == {"channels": 1280}
+
+
+def test_head_may_be_null_but_not_missing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, RESNET_YAML.replace("head: null\n", ""))
+    with pytest.raises(ScalerError, match=r"^base\.yaml:1:1: head: required field is missing$"):
+        load_spec("base.yaml")
 
 
 def test_run_sections_are_ignored_by_the_network(tmp_path):
@@ -178,9 +230,11 @@ BAD_STAGES = [
     ("ir_c40_se1.5", "base.yaml:7:5: stages[2].se: must be between 0 and 1"),
     # unknown block letters, unknown options, missing channels
     ("xx_r2_k3_s2_e6_c40",
-     "base.yaml:7:5: stages[2]: unknown block type 'xx' in 'xx_r2_k3_s2_e6_c40' (expected one of cn, ds, ir, er)"),
+     "base.yaml:7:5: stages[2]: unknown block type 'xx' in 'xx_r2_k3_s2_e6_c40' (expected one of cn, ds, ir, er, bb, "
+     "bt)"),
     ("{block: ir, channels: 40}",
-     "base.yaml:7:13: stages[2].block: Input should be 'conv', 'ds', 'mbconv' or 'fused_mbconv'"),
+     "base.yaml:7:13: stages[2].block: Input should be 'conv', 'ds', 'mbconv', 'fused_mbconv', 'basic' or "
+     "'bottleneck'"),
     ("ir_r2_q3_c40",
      "base.yaml:7:5: stages[2]: unknown block option 'q3' in 'ir_r2_q3_c40' (options: r k s e c se skip noskip)"),
     ("ir_r2_k3", "base.yaml:7:5: stages[2]: block 'ir_r2_k3' has no channels (add c<N>, e.g. c24)"),
@@ -197,6 +251,12 @@ BAD_STAGES = [
     ("{block: mbconv, kernel: 3}", "base.yaml:7:5: stages[2].channels: required field is missing"),
     ("ds_e6_c40", "base.yaml:7:5: stages[2]: ds blocks have no expansion (expand must be 1; use mbconv)"),
     ("cn_c40_se0.25", "base.yaml:7:5: stages[2]: conv blocks have no squeeze-excitation (se must be 0)"),
+    ("bb_r2_k3_s2_e2_c128", "base.yaml:7:5: stages[2]: basic blocks have no expansion (expand must be 1; use "
+     "bottleneck)"),
+    ("bt_r3_k3_s1_e4_c256_se0.25",
+     "base.yaml:7:5: stages[2]: basic and bottleneck blocks have no squeeze-excitation (se must be 0)"),
+    ("{block: basic, channels: 64, se: 0.25}",
+     "base.yaml:7:5: stages[2]: basic and bottleneck blocks have no squeeze-excitation (se must be 0)"),
     ("{block: mbconv, channels: 40, kernel: 3, kernel: 5}", "base.yaml:7:46: stages[2].kernel: duplicate key 'kernel'"),
 ]
 
@@ -329,6 +389,15 @@ def test_json_schema_accepts_both_stage_forms():
                 {**data, "stages": [{"block": "mbconv", "channels": 8, "colour": "red"}]},
                 {k: v for k, v in data.items() if k != "head"}):
         assert list(validator.iter_errors(bad)), bad
+
+
+@pytest.mark.parametrize("name", ["resnet50", "mobilenet-v2"])
+def test_json_schema_accepts_pool_null_head_and_resnet_blocks(name):
+    import jsonschema
+
+    from scaler.catalog import preset
+
+    jsonschema.validate(preset(name).to_dict(), spec_json_schema())
 
 
 def test_spec_is_frozen_and_strict():

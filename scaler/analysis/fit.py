@@ -15,7 +15,7 @@ from scaler.analysis.stats import Group, Noise, difference
 from scaler.coefficients import coefficients_document
 from scaler.errors import ScalerError
 from scaler.results import SCHEMA_SPLITS, read_results, read_run_yaml, write_atomic
-from scaler.spec import Spec
+from scaler.spec import parse_spec
 
 # A surface earns its use only with at least this many distinct networks per parameter.
 POINTS_PER_PARAMETER = 3
@@ -253,7 +253,7 @@ def fit_run(results_csv: str | Path, *, use: str | None = None, form: str = "rea
                           "fit the results.csv of a `scaler grid` directory", where=run_yaml)
     settings = read_run_yaml(run_yaml)["settings"]
     search = settings.get("search", {})
-    base = Spec.model_validate(settings["base"])
+    base = parse_spec(settings["base"])
     rng = {k: (search[k]["min"], search[k]["max"]) for k in ("alpha", "beta", "gamma")}
     result = fit_results(df, factor=search["flops_factor"], phi=search["phi"], alpha_range=rng["alpha"],
                          beta_range=rng["beta"], gamma_range=rng["gamma"], use=use or search.get("use", "best"),

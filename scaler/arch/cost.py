@@ -12,9 +12,10 @@ negligible it equals beta**phi.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from scaler.arch.flops import complexity
-from scaler.spec.model import Spec
+from scaler.spec import FactorySpec, NetSpec, Spec
 
 
 @dataclass(frozen=True)
@@ -28,26 +29,36 @@ class RealScale:
 
 
 def widths(spec: Spec) -> list[int]:
-    """The width knobs of a spec: stem, each stage's output, head."""
-    return [spec.stem.channels, *(st.channels for st in spec.stages), spec.head.channels]
+    """The width knobs of a spec: stem, each stage's output, head (when it has one)."""
+    head = [spec.head.channels] if spec.head is not None else []
+    return [spec.stem.channels, *(st.channels for st in spec.stages), *head]
 
 
 def width_real(base: Spec, spec: Spec) -> float:
     return sum(widths(spec)) / sum(widths(base))
 
 
-def real_scale(base: Spec, spec: Spec) -> RealScale:
+def real_scale(base: NetSpec, spec: NetSpec) -> RealScale:
+    """Real multipliers of ``spec`` against ``base``. A factory network's depth and width are the multipliers its
+    factory was called with (scaler cannot see how it rounds them); its FLOPs ratio is measured."""
+    flops_ratio = complexity(spec).flops / complexity(base).flops
+    if isinstance(spec, FactorySpec) or isinstance(base, FactorySpec):
+        return RealScale(depth=spec.depth / base.depth, width=spec.width / base.width,
+                         resolution=spec.resolution / base.resolution, flops_ratio=flops_ratio)
     return RealScale(depth=spec.blocks / base.blocks, width=width_real(base, spec),
-                     resolution=spec.resolution / base.resolution,
-                     flops_ratio=complexity(spec).flops / complexity(base).flops)
+                     resolution=spec.resolution / base.resolution, flops_ratio=flops_ratio)
 
 
-def rounding_notes(base: Spec, spec: Spec, depth: float, width: float, resolution: float,
+def rounding_notes(base: NetSpec, spec: NetSpec, depth: float, width: float, resolution: float,
                    threshold: float = 0.05) -> list[str]:
     """Why ``spec`` (``base`` scaled by the nominal multipliers) costs what it does: every rounding whose own
     effect on FLOPs exceeds ``threshold``, biggest first. Depth acts on FLOPs linearly, width and resolution
-    roughly quadratically."""
+    roughly quadratically. A factory rounds depth and width itself, out of sight: only the input size is noted."""
     notes: list[tuple[float, str]] = []
+    if isinstance(spec, FactorySpec):
+        hidden = [f"{spec.factory} rounds depth {depth:.3g} and width {width:.3g} its own way"] if (
+            (depth, width) != (1, 1)) else []
+        return [text for _, text in _resolution_note(base, spec, resolution, threshold)] + hidden
     rules = base.scaling
     for i, (b, s) in enumerate(zip(base.stages, spec.stages, strict=True), start=1):
         if i < rules.first_deepened:
@@ -56,27 +67,36 @@ def rounding_notes(base: Spec, spec: Spec, depth: float, width: float, resolutio
         if abs(effect - 1) > threshold:
             notes.append((effect, f"stage {i} has {b.repeats} block{'s' * (b.repeats > 1)}: depth {depth:.3g} "
                           f"makes it {s.repeats} (x{s.repeats / b.repeats:.2f})"))
-    named = ["stem", *(f"stage {i} width" for i in range(1, len(base.stages) + 1)), "head"]
-    scaled = [rules.scale_stem, *([True] * len(base.stages)), rules.scale_head]
+    # a head that width does not narrow (head_never_narrower) is not a rounding either
+    head = [rules.scale_head and not (rules.head_never_narrower and width < 1)] if base.head is not None else []
+    named = ["stem", *(f"stage {i} width" for i in range(1, len(base.stages) + 1)), *(["head"] * len(head))]
+    scaled = [rules.scale_stem, *([True] * len(base.stages)), *head]
     for name, b_ch, s_ch, on in zip(named, widths(base), widths(spec), scaled, strict=True):
         if not on:
             continue
         effect = (s_ch / b_ch / width) ** 2
         if abs(effect - 1) > threshold:
             notes.append((effect, f"{name} {b_ch} x {width:.3g} = {b_ch * width:.1f} rounds to {s_ch} channels"))
-    effect = (spec.resolution / base.resolution / resolution) ** 2
-    if abs(effect - 1) > threshold:
-        notes.append((effect, f"input {base.resolution} x {resolution:.3g} = {base.resolution * resolution:.1f} "
-                      f"rounds to {spec.resolution} px"))
+    notes += _resolution_note(base, spec, resolution, threshold)
     notes.sort(key=lambda n: -abs(n[0] - 1))
     return [text for _, text in notes]
 
 
-def match_resolution(spec: Spec, target_flops: float) -> int:
+def _resolution_note(base: NetSpec, spec: NetSpec, resolution: float, threshold: float) -> list[tuple[float, str]]:
+    """(effect on FLOPs, note) of the input size's rounding, when it exceeds ``threshold``."""
+    effect = (spec.resolution / base.resolution / resolution) ** 2
+    if abs(effect - 1) <= threshold:
+        return []
+    return [(effect, f"input {base.resolution} x {resolution:.3g} = {base.resolution * resolution:.1f} rounds to "
+                     f"{spec.resolution} px")]
+
+
+def match_resolution(spec: NetSpec, target_flops: float) -> int:
     """The input size, on the spec's resolution divisor, whose analytic FLOPs are closest to ``target_flops``
     (FLOPs grow monotonically with the input size)."""
     div = spec.scaling.resolution_divisor
-    lowest = max(div, -(-spec.total_stride // div) * div)
+    stride = spec.total_stride if isinstance(spec, Spec) else 1
+    lowest = max(div, -(-stride // div) * div)
     res = max(lowest, (spec.resolution // div) * div)
 
     def flops(r: int) -> int:
@@ -92,14 +112,16 @@ def match_resolution(spec: Spec, target_flops: float) -> int:
     return res
 
 
-def with_resolution(spec: Spec, resolution: int) -> Spec:
+def with_resolution(spec: NetSpec, resolution: int) -> NetSpec:
     """``spec`` at another input size, its derivation's resolution multiplier updated to match."""
-    data = spec.model_dump()
+    update: dict[str, Any] = {"resolution": resolution}
     if spec.derived is not None and spec.resolution:
-        d = dict(data["derived"])
-        d["resolution"] = round(d["resolution"] * resolution / spec.resolution, 6)
-        data["derived"] = d
-    data["resolution"] = resolution
+        update["derived"] = spec.derived.model_copy(
+            update={"resolution": round(spec.derived.resolution * resolution / spec.resolution, 6)})
+    if isinstance(spec, FactorySpec):
+        return spec.model_copy(update=update)
+    data = spec.model_dump()
+    data.update({k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in update.items()})
     return Spec.model_validate(data)
 
 

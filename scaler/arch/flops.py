@@ -7,10 +7,11 @@ multiply are not counted. torch's FlopCounterMode reports twice this number.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
-from scaler.arch.plan import BlockPlan, Plan, plan
-from scaler.spec.model import Spec
+from scaler.arch.plan import RESNET_BLOCKS, BlockPlan, Plan, plan
+from scaler.spec import FactorySpec, NetSpec
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,22 @@ def squeeze_excite(channels: int, squeeze: int) -> Cost:
     return conv(channels, squeeze, 1, 1, bias=True, bn=False) + conv(squeeze, channels, 1, 1, bias=True, bn=False)
 
 
+def resnet_block_cost(b: BlockPlan) -> Cost:
+    """A basic (two kxk convs) or bottleneck (1x1, kxk, 1x1) block, plus its projection shortcut."""
+    if b.block == "basic":
+        total = conv(b.in_ch, b.mid, b.kernel, b.out_size) + conv(b.mid, b.out_ch, b.kernel, b.out_size)
+    else:
+        total = (conv(b.in_ch, b.mid, 1, b.in_size) + conv(b.mid, b.mid, b.kernel, b.out_size)
+                 + conv(b.mid, b.out_ch, 1, b.out_size))
+    if b.projection:
+        total += conv(b.in_ch, b.out_ch, 1, b.out_size)
+    return total
+
+
 def block_cost(b: BlockPlan) -> Cost:
     """Cost of one block, layer by layer as :mod:`scaler.arch.torch_model` builds it."""
+    if b.block in RESNET_BLOCKS:
+        return resnet_block_cost(b)
     if b.block == "conv":
         return conv(b.in_ch, b.out_ch, b.kernel, b.out_size)
     total = ZERO
@@ -88,26 +103,34 @@ class Complexity:
     stages: tuple[StageCost, ...]
     head: Cost
     classifier: Cost
+    measured: bool = False  # built and traced (a factory network), not counted from a plan
 
     def to_dict(self) -> dict:
+        if self.measured:
+            return {"name": self.name, "resolution": self.resolution, "params": self.params, "flops": self.flops,
+                    "flops_unit": "multiply-accumulates per image", "counted": "measured"}
         return {
             "name": self.name, "resolution": self.resolution, "params": self.params, "flops": self.flops,
-            "flops_unit": "multiply-accumulates per image",
+            "flops_unit": "multiply-accumulates per image", "counted": "analytic",
             "stem": vars(self.stem), "head": vars(self.head), "classifier": vars(self.classifier),
             "stages": [vars(s) for s in self.stages],
         }
 
 
 def plan_cost(p: Plan) -> tuple[Cost, list[list[Cost]], Cost, Cost]:
+    """(stem, per-block, head, classifier) costs; the stem's max-pool and a missing head cost nothing."""
     stem = conv(p.in_channels, p.stem_ch, p.stem_kernel, p.stem_size)
     blocks = [[block_cost(b) for b in stage] for stage in p.stages]
     last = p.stages[-1][-1].out_ch
-    head = conv(last, p.head_ch, 1, p.feature_size)
-    return stem, blocks, head, linear(p.head_ch, p.num_classes)
+    head = conv(last, p.head_ch, 1, p.feature_size) if p.head_ch is not None else ZERO
+    return stem, blocks, head, linear(p.num_features, p.num_classes)
 
 
-def complexity(spec: Spec, resolution: int | None = None) -> Complexity:
-    """Params and FLOPs of ``spec`` at ``resolution`` (default: the spec's own)."""
+def complexity(spec: NetSpec, resolution: int | None = None) -> Complexity:
+    """Params and FLOPs of ``spec`` at ``resolution`` (default: the spec's own): counted from the plan, or, for
+    a factory network, measured on the built model (:func:`measured_complexity`)."""
+    if isinstance(spec, FactorySpec):
+        return measured_complexity(spec, resolution)
     p = plan(spec, resolution)
     stem, blocks, head, classifier = plan_cost(p)
     stages = []
@@ -120,6 +143,14 @@ def complexity(spec: Spec, resolution: int | None = None) -> Complexity:
     total = sum((Cost(s.params, s.flops) for s in stages), stem + head + classifier)
     return Complexity(name=spec.name, resolution=p.resolution, params=total.params, flops=total.flops,
                       stem=stem, stages=tuple(stages), head=head, classifier=classifier)
+
+
+def measured_complexity(spec: FactorySpec, resolution: int | None = None) -> Complexity:
+    """A factory network exists only as code, so it is counted by building it: the one place where counting
+    loads torch, by name, so that counting a spec network never does. Totals only (no parts)."""
+    cost = importlib.import_module("scaler.arch.factory").factory_cost(spec, resolution)
+    return Complexity(name=spec.name, resolution=resolution or spec.resolution, params=cost.params,
+                      flops=cost.flops, stem=ZERO, stages=(), head=ZERO, classifier=ZERO, measured=True)
 
 
 def human(n: float, unit: str = "") -> str:

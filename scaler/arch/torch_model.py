@@ -8,8 +8,10 @@ from functools import partial
 import torch
 from torch import nn
 
-from scaler.arch.plan import BlockPlan, plan
+from scaler.arch.factory import build_factory_model
+from scaler.arch.plan import RESNET_BLOCKS, BlockPlan, plan
 from scaler.catalog import load_spec
+from scaler.spec import FactorySpec, NetSpec
 from scaler.spec.model import Spec
 
 Norm = Callable[[int], nn.Module]
@@ -95,8 +97,39 @@ class Block(nn.Module):
         return x + self.drop_path(y) if self.residual else y
 
 
+class ResNetBlock(nn.Module):
+    """basic (kxk, kxk) or bottleneck (1x1, kxk with the stride, 1x1), from a :class:`BlockPlan`: the shortcut
+    (identity, or a strided 1x1 conv + BN where the shape changes) is added before the last activation."""
+
+    def __init__(self, b: BlockPlan, act: type[nn.Module], norm: Norm):
+        super().__init__()
+        if b.block == "basic":
+            layers = [ConvBNAct(b.in_ch, b.mid, b.kernel, b.stride, act=act, norm=norm),
+                      ConvBNAct(b.mid, b.out_ch, b.kernel, act=None, norm=norm)]
+        else:
+            layers = [ConvBNAct(b.in_ch, b.mid, 1, act=act, norm=norm),
+                      ConvBNAct(b.mid, b.mid, b.kernel, b.stride, act=act, norm=norm),
+                      ConvBNAct(b.mid, b.out_ch, 1, act=None, norm=norm)]
+        self.layers = nn.Sequential(*layers)
+        self.residual = b.residual
+        self.shortcut = (ConvBNAct(b.in_ch, b.out_ch, 1, b.stride, act=None, norm=norm) if b.projection
+                         else nn.Identity())
+        self.drop_path = DropPath(b.drop_path) if b.residual and b.drop_path > 0 else nn.Identity()
+        self.act = act()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.layers(x)
+        if self.residual:
+            y = self.shortcut(x) + self.drop_path(y)
+        return self.act(y)
+
+
+def make_block(b: BlockPlan, act: type[nn.Module], norm: Norm) -> nn.Module:
+    return ResNetBlock(b, act, norm) if b.block in RESNET_BLOCKS else Block(b, act, norm)
+
+
 class Network(nn.Module):
-    """Stem, stages, head, pooled classifier."""
+    """Stem (with its max-pool, if any), stages, head (if any), pooled classifier."""
 
     def __init__(self, spec: Spec):
         super().__init__()
@@ -106,11 +139,15 @@ class Network(nn.Module):
         self.spec_name = spec.name
         self.resolution = p.resolution
         self.stem = ConvBNAct(p.in_channels, p.stem_ch, p.stem_kernel, p.stem_stride, act=act, norm=norm)
-        self.stages = nn.Sequential(*(nn.Sequential(*(Block(b, act, norm) for b in stage)) for stage in p.stages))
-        self.head = ConvBNAct(p.stages[-1][-1].out_ch, p.head_ch, 1, act=act, norm=norm)
+        if p.stem_pool:
+            self.stem.append(nn.MaxPool2d(3, 2, 1))
+        self.stages = nn.Sequential(*(nn.Sequential(*(make_block(b, act, norm) for b in stage))
+                                      for stage in p.stages))
+        self.head = (ConvBNAct(p.stages[-1][-1].out_ch, p.head_ch, 1, act=act, norm=norm) if p.head_ch is not None
+                     else nn.Identity())
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(p.dropout)
-        self.classifier = nn.Linear(p.head_ch, p.num_classes)
+        self.classifier = nn.Linear(p.num_features, p.num_classes)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -136,6 +173,9 @@ class Network(nn.Module):
         return self.classifier(self.dropout(x))
 
 
-def build_model(spec: Spec | str) -> Network:
-    """The torch model of a spec (or of a spec path or preset name)."""
-    return Network(load_spec(spec))
+def build_model(spec: NetSpec | str) -> nn.Module:
+    """The torch model of a spec (or of a spec path or preset name); a factory spec's is its factory's."""
+    spec = load_spec(spec)
+    if isinstance(spec, FactorySpec):
+        return build_factory_model(spec)
+    return Network(spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,18 +160,30 @@ def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_j
     for m in members:
         c = complexity(m)
         path = out_dir / f"{m.name}.yaml"
-        header = (f"# {m.name}: {c.params:,} params, {c.flops:,} FLOPs (multiply-accumulates) at {c.resolution}px\n"
-                  "# written by `scaler emit`; the stages are timm-style block strings (see README)\n")
-        path.write_text(header + m.to_yaml(), encoding="utf-8")
+        path.write_text(_member_yaml(m, c, out_dir), encoding="utf-8")
         d = m.derived
         rows.append({"name": m.name, "phi": d.phi if d else None, "depth": d.depth if d else 1.0,
-                     "width": d.width if d else 1.0, "resolution": c.resolution, "blocks": m.blocks,
+                     "width": d.width if d else 1.0, "resolution": c.resolution,
+                     "blocks": None if c.measured else m.blocks,
                      "params": c.params, "flops": c.flops, "flops_ratio": c.flops / base_flops,
                      "path": str(path)})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
         _print_table(rows, out_dir, note)
+
+
+def _member_yaml(m: Any, c: Any, out_dir: Path) -> str:
+    """A member's file: a header with its cost, then the spec. A factory member names its factory's folder
+    relative to the file, so the family folder and the code can move together."""
+    header = f"# {m.name}: {c.params:,} params, {c.flops:,} FLOPs (multiply-accumulates) at {c.resolution}px\n"
+    if not c.measured:
+        return header + "# written by `scaler emit`; the stages are timm-style block strings (see README)\n" + (
+            m.to_yaml())
+    if m.path:
+        m = m.model_copy(update={"path": os.path.relpath(m.path, out_dir.resolve())})
+    return header + (f"# written by `scaler emit`; built by {m.factory}(depth={m.depth:g}, width={m.width:g}, "
+                     f"num_classes={m.num_classes}, in_channels={m.in_channels}), measured\n") + m.to_yaml()
 
 
 def _print_table(rows: list[dict[str, Any]], out_dir: Path, note: str) -> None:
@@ -183,7 +196,7 @@ def _print_table(rows: list[dict[str, Any]], out_dir: Path, note: str) -> None:
         table.add_column(col, justify="left" if col == "name" else "right")
     for r in rows:
         table.add_row(r["name"], "-" if r["phi"] is None else f"{r['phi']:g}", f"{r['depth']:.3g}",
-                      f"{r['width']:.3g}", str(r["resolution"]), str(r["blocks"]), human(r["params"]),
+                      f"{r['width']:.3g}", str(r["resolution"]), str(r["blocks"] or "-"), human(r["params"]),
                       human(r["flops"]), f"{r['flops_ratio']:.2f}")
     out = console()
     if note:

@@ -1,4 +1,5 @@
-"""``scaler info``: per-stage params and FLOPs of a spec, counted analytically (no torch)."""
+"""``scaler info``: per-stage params and FLOPs of a spec, counted analytically (no torch); a factory spec's totals,
+measured on the network its factory builds."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import click
 
 from scaler.cli.options import FLOPS_NOTE, console
 from scaler.errors import ScalerError
+from scaler.spec import FactorySpec
 
 
 @click.command("info")
@@ -16,11 +18,17 @@ from scaler.errors import ScalerError
 @click.option("--resolution", type=int, help="Count at this input size instead of the spec's.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (params, flops, per-stage repeats/channels).")
 def command(spec_path: str, resolution: int | None, as_json: bool) -> None:
-    """Per-stage params and FLOPs of a spec (a YAML file or a preset name), counted analytically."""
+    """Per-stage params and FLOPs of a spec (a YAML file or a preset name), counted analytically.
+
+    A factory spec (factory: module:function) is built and measured instead: its totals, and what its
+    factory was called with."""
     from scaler.arch.flops import complexity
     from scaler.catalog import load_spec
 
     spec = load_spec(spec_path)
+    if isinstance(spec, FactorySpec):
+        _factory_info(spec, complexity(spec, resolution), as_json)
+        return
     if resolution is not None and resolution < spec.total_stride:
         raise ScalerError(f"--resolution: {resolution} px is too small for a total stride of {spec.total_stride}")
     c = complexity(spec, resolution)
@@ -28,6 +36,19 @@ def command(spec_path: str, resolution: int | None, as_json: bool) -> None:
         click.echo(json.dumps(_as_json(spec, c), indent=2))
     else:
         console().print(_table(spec, c))
+
+
+def _factory_info(spec: FactorySpec, c: Any, as_json: bool) -> None:
+    """A factory network has no parts scaler can see: its totals, as built and measured."""
+    data = {**c.to_dict(), "factory": spec.factory, "path": spec.path, "depth": spec.depth, "width": spec.width,
+            "derived": spec.derived.model_dump() if spec.derived else None}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    console().print(f"{spec.name} at {c.resolution}px: {c.params:,} params, {c.flops:,} FLOPs\n"
+                    f"built by {spec.factory}(depth={spec.depth:g}, width={spec.width:g}, "
+                    f"num_classes={spec.num_classes}, in_channels={spec.in_channels}) from {spec.path or 'sys.path'}"
+                    f"; measured on the built model\n{FLOPS_NOTE}")
 
 
 def _as_json(spec: Any, c: Any) -> dict[str, Any]:
@@ -51,16 +72,18 @@ def _table(spec: Any, c: Any) -> Any:
     for col in ("stage", "block", "repeats", "kernel", "stride", "expand", "in→out", "SE", "size", "params",
                 "FLOPs"):
         table.add_column(col, justify="left" if col in ("block", "in→out", "size") else "right")
-    table.add_row("stem", "conv", "1", str(spec.stem.kernel), str(spec.stem.stride), "-",
-                  f"{spec.in_channels}→{spec.stem.channels}", "-", f"{c.resolution}→{c.stages[0].in_size}",
+    table.add_row("stem", "conv+pool" if spec.stem.pool else "conv", "1", str(spec.stem.kernel),
+                  str(spec.stem.stride), "-", f"{spec.in_channels}→{spec.stem.channels}", "-",
+                  f"{c.resolution}→{c.stages[0].in_size}",
                   f"{c.stem.params:,}", f"{c.stem.flops:,}")
     for s, st in zip(c.stages, spec.stages, strict=True):
         table.add_row(str(s.index), s.block, str(s.repeats), str(s.kernel), str(s.stride), f"{st.expand:g}",
                       f"{s.in_ch}→{s.out_ch}", str(s.se or "-"), f"{s.in_size}→{s.out_size}",
                       f"{s.params:,}", f"{s.flops:,}")
-    table.add_row("head", "conv", "1", "1", "1", "-", f"{spec.stages[-1].channels}→{spec.head.channels}", "-",
-                  str(c.stages[-1].out_size), f"{c.head.params:,}", f"{c.head.flops:,}")
-    table.add_row("fc", "linear", "", "", "", "", f"{spec.head.channels}→{spec.num_classes}", "", "",
+    if spec.head is not None:
+        table.add_row("head", "conv", "1", "1", "1", "-", f"{spec.stages[-1].channels}→{spec.head.channels}", "-",
+                      str(c.stages[-1].out_size), f"{c.head.params:,}", f"{c.head.flops:,}")
+    table.add_row("fc", "linear", "", "", "", "", f"{spec.num_features}→{spec.num_classes}", "", "",
                   f"{c.classifier.params:,}", f"{c.classifier.flops:,}")
     table.add_section()
     table.add_row("total", "", str(spec.blocks), "", "", "", "", "", "", human(c.params), human(c.flops))

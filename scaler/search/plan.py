@@ -16,7 +16,7 @@ from scaler.config import ProxyConfig, SearchConfig
 from scaler.errors import ScalerError
 from scaler.results import TrialRow, candidate_name
 from scaler.scaling import compound, scale, strategy_factors
-from scaler.spec import Spec
+from scaler.spec import FactorySpec, NetSpec, Spec, parse_spec
 
 BASELINES = ("depth", "width", "resolution")  # the single-dimension strategies every grid trains beside compound
 
@@ -75,13 +75,19 @@ def _constrained_points(cfg: SearchConfig) -> list[tuple[float, float, float]]:
     return points
 
 
-def proxy_spec(base: Spec, proxy: ProxyConfig, num_classes: int, in_channels: int) -> Spec:
+def proxy_spec(base: NetSpec, proxy: ProxyConfig, num_classes: int, in_channels: int) -> NetSpec:
     """The proxy base network: the base spec shrunk by the proxy multipliers, sized for the dataset."""
     spec = base
     if proxy.width != 1 or proxy.depth != 1 or proxy.resolution is not None:
         spec = scale(base, width=proxy.width, depth=proxy.depth, resolution_px=proxy.resolution,
                      name=f"{base.name}-proxy")
     update: dict[str, Any] = {"num_classes": num_classes, "in_channels": in_channels}
+    if isinstance(spec, FactorySpec):
+        for knob in ("dropout", "drop_path"):
+            if getattr(proxy, knob) is not None:
+                raise ScalerError(f"proxy.{knob} does not apply to a factory network ({base.factory}): its "
+                                  "factory sets its own regularization")
+        return spec.model_copy(update=update)
     if proxy.dropout is not None:
         update["dropout"] = proxy.dropout
     if proxy.drop_path is not None:
@@ -94,7 +100,7 @@ def proxy_spec(base: Spec, proxy: ProxyConfig, num_classes: int, in_channels: in
         raise ScalerError(f"the proxy of {base.name} is not a valid network: {e.errors()[0]['msg']}") from None
 
 
-def candidate_spec(proxy: Spec, c: Candidate, *, match_flops: bool = False, factor: float = 2.0) -> Spec:
+def candidate_spec(proxy: NetSpec, c: Candidate, *, match_flops: bool = False, factor: float = 2.0) -> NetSpec:
     """The proxy network scaled to one candidate. With ``match_flops`` a compound candidate's (or the
     resolution-only baseline's) input size is the one, on the resolution divisor, that brings its real FLOPs
     closest to ``factor ** phi`` times the proxy's. The depth- and width-only baselines keep the base's input
@@ -130,7 +136,7 @@ class Trial:
         return self.budget is None or self.budget >= self.proxy["epochs"]
 
 
-def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], settings: ProxyConfig,
+def make_trials(proxy: NetSpec, members: list[tuple[Candidate, NetSpec, str]], settings: ProxyConfig,
                 first_seed: int = 0) -> list[Trial]:
     """Trials of (candidate, its spec, its id prefix) for ``settings.seeds`` seeds from ``first_seed`` +
     ``settings.seed_offset``, seed-major: a run cut short has covered all candidates at the first seed first."""
@@ -147,17 +153,19 @@ def make_trials(proxy: Spec, members: list[tuple[Candidate, Spec, str]], setting
     ]
 
 
-def plan_trials(base: Spec, search: SearchConfig, proxy: ProxyConfig, num_classes: int,
+def plan_trials(base: NetSpec, search: SearchConfig, proxy: ProxyConfig, num_classes: int,
                 in_channels: int) -> list[Trial]:
     """Every (candidate, seed) of a grid. Candidates whose rounding gives the same network (e.g. resolution-only
     and a1.020-g1.4) are one trial per seed, under the first of them, naming the others as aliases."""
     net = proxy_spec(base, proxy, num_classes, in_channels)
-    members: list[tuple[Candidate, Spec, str]] = []
+    members: list[tuple[Candidate, NetSpec, str]] = []
     aliases: dict[str, list[str]] = {}
     seen: dict[str, str] = {}
     for c in candidates(search):
         spec = candidate_spec(net, c, match_flops=search.match_flops, factor=search.flops_factor)
-        identity = spec.model_dump_json(exclude={"name", "derived"})  # the network, not how it was asked for
+        if isinstance(spec, FactorySpec):
+            measure_before_training(spec, base)
+        identity = network_identity(spec)
         if identity in seen:
             aliases[seen[identity]].append(c.key)
             continue
@@ -166,6 +174,23 @@ def plan_trials(base: Spec, search: SearchConfig, proxy: ProxyConfig, num_classe
         members.append((c, spec, c.key))
     return [dataclasses.replace(t, aliases=tuple(aliases[t.candidate.key]))
             for t in make_trials(net, members, proxy)]
+
+
+def measure_before_training(spec: FactorySpec, base: FactorySpec) -> None:
+    """Build and count a factory candidate now, so that a factory that fails for some multipliers or input size
+    fails before anything trains, naming the spec file (``base``'s) on one line."""
+    try:
+        complexity(spec)
+    except ScalerError as e:
+        raise ScalerError(e.message, where=base.source, field=e.field) from None
+
+
+def network_identity(spec: NetSpec) -> str:
+    """What makes two specs the same network, not how they were asked for. A factory sees its multipliers."""
+    if isinstance(spec, FactorySpec):
+        return spec.model_dump_json(include={"factory", "path", "resolution", "num_classes", "in_channels"}) + (
+            f"d{spec.depth}w{spec.width}")
+    return spec.model_dump_json(exclude={"name", "derived"})
 
 
 def confirm_trials(plan: Sequence[Trial], rows: Sequence[dict[str, str]], top: int, seeds: int) -> list[Trial]:
@@ -193,9 +218,9 @@ def confirm_trials(plan: Sequence[Trial], rows: Sequence[dict[str, str]], top: i
 def trial_row(trial: Trial, device: str = "cpu", message: str = "") -> TrialRow:
     """The results row of a trial before training: what it is and what it costs. Its status stays ``failed``
     (with ``message``) until training says otherwise, so this is also the row of a trial that never trained."""
-    spec = Spec.model_validate(trial.spec)
+    spec = parse_spec(trial.spec)
     cost = complexity(spec)
-    real = real_scale(Spec.model_validate(trial.base), spec)
+    real = real_scale(parse_spec(trial.base), spec)
     c = trial.candidate
     return TrialRow(
         trial_id=trial.trial_id, kind=c.kind, alpha=c.alpha, beta=c.beta, gamma=c.gamma, phi=c.phi,
@@ -204,7 +229,8 @@ def trial_row(trial: Trial, device: str = "cpu", message: str = "") -> TrialRow:
         flops_ratio=round(real.flops_ratio, 6), depth_real=round(real.depth, 6), width_real=round(real.width, 6),
         resolution_real=round(real.resolution, 6),
         gamma_used=round(real.resolution ** (1 / c.phi), 6) if c.phi else 1.0,
-        blocks=spec.blocks, device=device, message=one_line(message), aliases=" ".join(trial.aliases),
+        blocks=0 if cost.measured else spec.blocks, device=device, message=one_line(message),
+        aliases=" ".join(trial.aliases),
         rung=trial.rung, budget=float(trial.proxy["epochs"] if trial.budget is None else round(trial.budget, 6)),
     )
 
@@ -217,7 +243,7 @@ def one_line(message: str, limit: int = 500) -> str:
 def upsampling_note(trials: Sequence[Trial], native: int) -> str | None:
     """A note naming the trials whose input is larger than the data's own images: those pixels are interpolated,
     so their resolution step adds compute but no information."""
-    sizes = {t.candidate.key: Spec.model_validate(t.spec).resolution for t in trials}
+    sizes = {t.candidate.key: parse_spec(t.spec).resolution for t in trials}
     above = sorted(((name, px) for name, px in sizes.items() if px > native), key=lambda kv: (kv[1], kv[0]))
     if not above:
         return None
@@ -231,7 +257,7 @@ def cost_warning(trials: list[Trial], target: float, tolerance: float = 0.10, ma
     compound; not the base)."""
     if not trials:
         return None
-    proxy = Spec.model_validate(trials[0].base)
+    proxy = parse_spec(trials[0].base)
     ratios: dict[str, float] = {}
     notes: dict[str, list[str]] = {}
     for t in trials:
@@ -239,6 +265,6 @@ def cost_warning(trials: list[Trial], target: float, tolerance: float = 0.10, ma
         if c.kind == "base" or c.key in ratios:
             continue
         ratios[c.key] = trial_row(t).flops_ratio
-        spec = Spec.model_validate(t.spec)
+        spec = parse_spec(t.spec)
         notes[c.key] = rounding_notes(proxy, spec, c.alpha**c.phi, c.beta**c.phi, c.gamma**c.phi)
     return spread_warning(ratios, target, notes, tolerance, matched)

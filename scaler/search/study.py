@@ -23,7 +23,7 @@ from scaler.search.plan import (
 )
 from scaler.search.runner import Observer, run_plan
 from scaler.search.trial import load_proxy_data
-from scaler.spec import Spec
+from scaler.spec import parse_spec
 
 DEFAULT_STRATEGIES = ("compound", "width", "depth", "resolution")  # the paper's Figure 8
 STUDY_COLUMNS = (*COLUMNS, "strategy")
@@ -81,12 +81,12 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
     try:
         settings = {"max_phi": max_phi, "flops_factor": factor, "match_flops": match, "first_seed": FIRST_SEED,
                     "coefficients": {"alpha": coef.alpha, "beta": coef.beta, "gamma": coef.gamma},
-                    "proxy": proxy.model_dump(mode="json"), "base": Spec.model_validate(recorded["base"]).to_dict()}
+                    "proxy": proxy.model_dump(mode="json"), "base": parse_spec(recorded["base"]).to_dict()}
         if strategies != DEFAULT_STRATEGIES:  # recorded only when asked for: older study.yaml files stay valid
             settings["strategies"] = list(strategies)
         run.check_settings(settings, ignore=("proxy.seeds", "max_phi"))
         data = load_proxy_data(proxy)
-        base = proxy_spec(Spec.model_validate(recorded["base"]), proxy, data.num_classes, data.channels)
+        base = proxy_spec(parse_spec(recorded["base"]), proxy, data.num_classes, data.channels)
         cands = study_candidates((coef.alpha, coef.beta, coef.gamma), factor, max_phi, strategies)
         members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")
                    for c in cands]

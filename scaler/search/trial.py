@@ -15,7 +15,7 @@ from scaler.config import ProxyConfig
 from scaler.errors import ScalerError
 from scaler.results import TrialRow
 from scaler.search.plan import Trial, one_line, trial_row
-from scaler.spec import Spec
+from scaler.spec import parse_spec
 
 Reporter = Callable[[str, dict[str, Any]], None]
 Outcome = tuple[TrialRow, dict[str, Any]]
@@ -61,7 +61,7 @@ def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None, 
 
     try:
         data = data if data is not None else load_trial_data(trial)
-        spec = Spec.model_validate(trial.spec)
+        spec = parse_spec(trial.spec)
         configure_torch(device, threads)
         torch.manual_seed(trial.seed)
         model = build_model(spec)

@@ -10,29 +10,41 @@ from pydantic import ValidationError
 from scaler.errors import ScalerError
 from scaler.spec.blocks import decode_block
 from scaler.spec.document import Document, parse_yaml, read_yaml, validation_error
+from scaler.spec.factory import FactorySpec
 from scaler.spec.model import Derivation, HeadSpec, NormSpec, ScalingRules, Spec, StageSpec, StemSpec
 
 __all__ = [
-    "RUN_SECTIONS", "Derivation", "Document", "HeadSpec", "NormSpec", "ScalingRules", "Spec", "StageSpec",
-    "StemSpec", "decode_block", "parse_yaml", "read_yaml", "spec_from_document", "spec_json_schema",
-    "validation_error",
+    "RUN_SECTIONS", "Derivation", "Document", "FactorySpec", "HeadSpec", "NetSpec", "NormSpec", "ScalingRules",
+    "Spec", "StageSpec", "StemSpec", "decode_block", "parse_spec", "parse_yaml", "read_yaml", "spec_from_document",
+    "spec_json_schema", "validation_error",
 ]
+
+# A network scaler builds from its spec, or one a user's factory builds.
+NetSpec = Spec | FactorySpec
 
 # Top-level sections that configure `scaler grid`; a spec file may carry them, the network ignores them.
 RUN_SECTIONS = ("search", "proxy")
 
 
-def spec_from_document(doc: Document) -> Spec:
-    """Validate a parsed document as a :class:`Spec`; the run sections (search, proxy) are skipped."""
+def parse_spec(data: Mapping[str, Any]) -> NetSpec:
+    """A spec from plain data (a trial's, a results file's): a :class:`FactorySpec` when it names a factory."""
+    return (FactorySpec if "factory" in data else Spec).model_validate(data)
+
+
+def spec_from_document(doc: Document) -> NetSpec:
+    """Validate a parsed document as a :class:`Spec`, or a :class:`FactorySpec` when it names a ``factory``; the
+    run sections (search, proxy) are skipped."""
     if not isinstance(doc.data, Mapping):
         kind = type(doc.data).__name__ if doc.data is not None else "nothing"
         raise ScalerError(f"a spec is a mapping of fields (name, resolution, stem, stages, head), got {kind}",
                           where=doc.where(()))
     data = {k: v for k, v in doc.data.items() if k not in RUN_SECTIONS}
+    model = FactorySpec if "factory" in data else Spec
     try:
-        return Spec.model_validate(data)
+        spec = model.model_validate(data)
     except ValidationError as err:
-        raise validation_error(doc, err, model=Spec, also=RUN_SECTIONS) from None
+        raise validation_error(doc, err, model=model, also=RUN_SECTIONS) from None
+    return spec.located(doc.path, doc.where(("factory",))) if isinstance(spec, FactorySpec) else spec
 
 
 def spec_json_schema() -> dict[str, Any]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-BlockType = Literal["conv", "ds", "mbconv", "fused_mbconv"]
+BlockType = Literal["conv", "ds", "mbconv", "fused_mbconv", "basic", "bottleneck"]
 
-# timm's block letters -> ours.
-BLOCK_CODES: dict[str, BlockType] = {"cn": "conv", "ds": "ds", "ir": "mbconv", "er": "fused_mbconv"}
+# timm's block letters -> ours; bb and bt (ResNet's basic and bottleneck blocks) are scaler's own.
+BLOCK_CODES: dict[str, BlockType] = {"cn": "conv", "ds": "ds", "ir": "mbconv", "er": "fused_mbconv", "bb": "basic",
+                                     "bt": "bottleneck"}
 CODE_OF_BLOCK: dict[str, str] = {v: k for k, v in BLOCK_CODES.items()}
 OPTIONS = {"r": "repeats", "k": "kernel", "s": "stride", "e": "expand", "c": "channels", "se": "se"}
-PATTERN = r"^(cn|ds|ir|er)(_[a-z]+[0-9.]*)*$"
+PATTERN = rf"^({'|'.join(BLOCK_CODES)})(_[a-z]+[0-9.]*)*$"
 
 
 def decode_block(text: str) -> dict[str, Any]:

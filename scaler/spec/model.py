@@ -56,12 +56,15 @@ class StageSpec(BaseModel):
 
     block: BlockType
     repeats: Positive = Field(1, description="number of blocks")
-    kernel: Kernel = Field(3, description="depthwise (or full, for conv/fused_mbconv) kernel size, odd")
+    kernel: Kernel = Field(3, description="depthwise (or full, for conv/fused_mbconv/basic/bottleneck) kernel "
+                           "size, odd")
     stride: Stride = Field(1, description="stride of the first block: 1 or 2")
-    expand: Expand = Field(1.0, description="expansion ratio of the hidden channels")
+    expand: Expand = Field(1.0, description="expansion ratio of the hidden channels (bottleneck: output over "
+                           "hidden channels, torchvision's expansion, 4 in ResNet-50)")
     channels: Positive = Field(description="output channels")
     se: Ratio = Field(0.0, description="squeeze-excitation ratio, relative to the block's input channels")
-    skip: bool | None = Field(None, description="residual when shapes allow; default: on, except for conv")
+    skip: bool | None = Field(None, description="residual when shapes allow (basic/bottleneck: always, through a "
+                              "1x1 projection where they differ); default: on, except for conv")
 
     @model_validator(mode="before")
     @classmethod
@@ -78,11 +81,16 @@ class StageSpec(BaseModel):
             raise ValueError("ds blocks have no expansion (expand must be 1; use mbconv)")
         if self.block == "conv" and self.se:
             raise ValueError("conv blocks have no squeeze-excitation (se must be 0)")
+        if self.block == "basic" and self.expand != 1:
+            raise ValueError("basic blocks have no expansion (expand must be 1; use bottleneck)")
+        if self.block in ("basic", "bottleneck") and self.se:
+            raise ValueError("basic and bottleneck blocks have no squeeze-excitation (se must be 0)")
         return self
 
     @property
     def residual(self) -> bool:
-        """Whether a block of this stage adds its input when stride is 1 and channels match."""
+        """Whether a block of this stage adds its input when stride is 1 and channels match (basic and
+        bottleneck: its input or, where the shape changes, a projection of it)."""
         return self.skip if self.skip is not None else self.block != "conv"
 
     def to_string(self) -> str:
@@ -104,6 +112,7 @@ class StemSpec(BaseModel):
     channels: Positive = Field(description="output channels of the stem convolution")
     kernel: Kernel = 3
     stride: Stride = 2
+    pool: bool = Field(False, description="a 3x3 stride-2 max-pool after the stem convolution (ResNet)")
 
 
 class HeadSpec(BaseModel):
@@ -132,6 +141,8 @@ class ScalingRules(BaseModel):
     depth_rounding: Literal["ceil", "round"] = Field("ceil", description="how repeats x depth rounds")
     scale_stem: bool = Field(True, description="scale the stem's channels with width")
     scale_head: bool = Field(True, description="scale the head's channels with width")
+    head_never_narrower: bool = Field(False, description="the head keeps its base channels when width < 1 "
+                                      "(torchvision's MobileNetV2: last_channel * max(1, width))")
     resolution_divisor: Int = Field(4, ge=1, description="resolution rounds to a multiple of this")
     max_resolution: AtLeast1 | None = Field(None, description="cap on the scaled resolution (EfficientNetV2 "
                                             "uses 480); FLOPs then grow by depth and width alone beyond it")
@@ -171,7 +182,8 @@ class Spec(BaseModel):
     in_channels: Int = Field(3, ge=1, description="input image channels")
     stem: StemSpec
     stages: list[StageSpec] = Field(min_length=1)
-    head: HeadSpec
+    head: HeadSpec | None = Field(description="1x1 conv before pooling; null: the last stage is pooled straight "
+                                  "into the classifier (ResNet)")
     activation: Literal["silu", "relu", "relu6", "gelu", "hardswish"] = "silu"
     norm: NormSpec = Field(NormSpec(), description="BatchNorm eps and momentum")
     dropout: Float = Field(0.2, ge=0, lt=1, description="dropout before the classifier")
@@ -191,7 +203,7 @@ class Spec(BaseModel):
 
     @property
     def total_stride(self) -> int:
-        total = self.stem.stride
+        total = self.stem.stride * (2 if self.stem.pool else 1)
         for st in self.stages:
             total *= st.stride
         return total
@@ -200,13 +212,25 @@ class Spec(BaseModel):
     def blocks(self) -> int:
         return sum(st.repeats for st in self.stages)
 
+    @property
+    def num_features(self) -> int:
+        """Channels the classifier reads: the head's, or the last stage's when there is no head."""
+        return self.head.channels if self.head is not None else self.stages[-1].channels
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data in the file form: stages as block strings; unset fields and default BatchNorm left out (so
-        specs and run settings written before ``norm`` existed read back unchanged)."""
+        """Plain data in the file form: stages as block strings; unset fields, default BatchNorm and options off by
+        default (stem pool, head_never_narrower) left out, so specs and run settings written before they existed
+        read back unchanged. A missing head is written as ``head: null``."""
         data = self.model_dump(mode="json", exclude_none=True)
         data["stages"] = [st.to_string() for st in self.stages]
         if self.norm == NormSpec():
             data.pop("norm")
+        if not self.stem.pool:
+            data["stem"].pop("pool")
+        if not self.scaling.head_never_narrower:
+            data["scaling"].pop("head_never_narrower")
+        if self.head is None:  # required, so kept, in the field's place
+            data = {k: data.get(k) for k in type(self).model_fields if k in data or k == "head"}
         return data
 
     def to_yaml(self) -> str:

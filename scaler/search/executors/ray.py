@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from scaler.errors import ScalerError
@@ -20,6 +21,7 @@ from scaler.results import TrialRow
 from scaler.search.executors.base import Finished
 from scaler.search.plan import Trial, trial_row
 from scaler.search.trial import Outcome, Reporter, load_trial_data, run_reporting
+from scaler.spec import FactorySpec, parse_spec
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'scaler[ray]' (or pip install 'ray>=2.9')"
 
@@ -99,8 +101,9 @@ def execute_ray(trials: Sequence[Trial], *, device: str, options: RayOptions,
     started_here = not ray.is_initialized()
     if started_here:
         try:  # "local" starts a fresh instance even when RAY_ADDRESS or a `ray start` cluster is around
+            modules = factory_modules(trials)  # Ray uploads local code only for a whole job, at init
             ray.init(address=options.address or "local", include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
+                     configure_logging=False, runtime_env={"py_modules": modules} if modules else None)
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise ScalerError(f"cannot reach the Ray cluster: {str(e).splitlines()[0]}",
                               where=options.address or "local Ray") from None
@@ -135,6 +138,20 @@ def execute_ray(trials: Sequence[Trial], *, device: str, options: RayOptions,
     finally:
         if started_here:
             ray.shutdown()
+
+
+def factory_modules(trials: Sequence[Trial]) -> list[str]:
+    """The user's code a factory network needs on Ray's workers, which may be other machines: the factory's
+    top-level module (a file or a package folder) from the spec's folder, for Ray to ship in the tasks' runtime
+    environment (a job's: when Ray was started before scaler, the workers import from the spec's folder, which
+    must then exist on them). Empty for spec networks, and for factories importable from sys.path (installed
+    packages)."""
+    spec = parse_spec(trials[0].spec)
+    if not isinstance(spec, FactorySpec) or not spec.path:
+        return []
+    top = spec.factory.partition(":")[0].split(".")[0]
+    found = [p for p in (Path(spec.path) / top, Path(spec.path) / f"{top}.py") if p.exists()]
+    return [str(found[0])] if found else []
 
 
 def _result(ray: Any, ref: Any, trial: Trial, device: str) -> tuple[TrialRow, dict[str, Any] | None]:
