@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scaler.spec import Spec, read_yaml, spec_from_document
+from scaler.spec import NetSpec, read_yaml, spec_data, spec_from_document
 
 
 @dataclass
@@ -15,7 +15,7 @@ class Coefficients:
     alpha: float
     beta: float
     gamma: float
-    base: Spec
+    base: NetSpec
     source: str = ""
     interval: dict[str, list[float]] | None = None  # the bootstrap's 95% interval of the winner's, if recorded
     wins: float | None = None  # the chosen candidate's share of bootstrap wins
@@ -59,7 +59,8 @@ def read_coefficients(path: str | Path) -> Coefficients:
                         wins=None if wins is None else float(wins), **values)
 
 
-def coefficients_document(alpha: float, beta: float, gamma: float, base: Spec, **extra: Any) -> dict[str, Any]:
-    """The data of a coefficients file."""
+def coefficients_document(alpha: float, beta: float, gamma: float, base: NetSpec, folder: str | Path | None = None,
+                          **extra: Any) -> dict[str, Any]:
+    """The data of a coefficients file (written in ``folder``: a factory's path is relative to it)."""
     return {"alpha": round(alpha, 6), "beta": round(beta, 6), "gamma": round(gamma, 6), **extra,
-            "base": {"name": base.name, "spec": base.to_dict()}}
+            "base": {"name": base.name, "spec": spec_data(base, folder)}}

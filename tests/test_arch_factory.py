@@ -189,3 +189,92 @@ def test_ray_ships_the_factorys_module_and_nothing_for_a_spec_network(tmp_path: 
     assert factory_modules(trials({**base, "factory": "single:make"})) == [str(tmp_path / "single.py")]
     assert factory_modules(trials({**base, "factory": "installed.thing:make"})) == []  # on sys.path
     assert factory_modules(trials(yaml.safe_load(Spec.model_validate(TINY).to_yaml()))) == []
+
+
+MODULE_STATE = """
+import torch
+from torch import nn
+
+OFFSET = torch.zeros(1)  # made when the module is imported
+
+class Net(nn.Module):
+    def __init__(self, cin, n):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, 8, 3, padding=1)
+        self.fc = nn.Linear(8, n)
+
+    def forward(self, x):
+        return self.fc(self.conv(x + OFFSET.to(x.device)).mean((2, 3)))
+
+def make(depth, width, num_classes, in_channels):
+    return Net(in_channels, num_classes)
+"""
+
+
+def test_counting_first_leaves_the_modules_own_tensors_real(tmp_path: Path, fresh_modules):
+    spec = load_spec(write_factory(tmp_path, "calls", MODULE_STATE, "calls:make"))
+    assert complexity(spec).flops > 0  # counted on the meta device
+    import calls
+
+    assert calls.OFFSET.device.type == "cpu"  # imported outside it
+    assert build_model(spec)(torch.zeros(2, 3, 16, 16)).shape == (2, 10)
+
+
+def test_match_flops_stops_at_the_smallest_size_a_factory_network_runs_at(tmp_path: Path, fresh_modules):
+    from scaler.arch.cost import match_resolution
+
+    code = BAD + textwrap.dedent("""
+        def unpadded(depth, width, num_classes, in_channels):  # a 5x5 conv without padding: 5 px at least
+            return nn.Sequential(nn.Conv2d(in_channels, 4, 5), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                 nn.Linear(4, num_classes))
+    """)
+    spec = load_spec(write_factory(tmp_path, "bad", code, "bad:unpadded", resolution=8))
+    assert match_resolution(spec, 1) == 8  # divisor 4: 4 px cannot run, so 8 is the floor
+    assert match_resolution(spec, complexity(spec, 16).flops) == 16
+
+
+def test_a_module_of_the_same_name_from_elsewhere_is_refused(capsys, tmp_path: Path, monkeypatch, fresh_modules):
+    for folder, channels in (("a", 4), ("b", 64)):
+        (tmp_path / folder).mkdir()
+        write_factory(tmp_path / folder, "calls", MODULE_STATE.replace("8", str(channels)), "calls:make")
+    assert complexity(load_spec(tmp_path / "a" / "calls-spec.yaml")).params == 3 * 4 * 9 + 4 + 4 * 10 + 10
+    monkeypatch.chdir(tmp_path / "b")
+    line = user_error(capsys, "info", "calls-spec.yaml")
+    assert line.startswith("error: calls-spec.yaml:5:10: factory: calls:make: module calls is already imported from ")
+    assert "rename one of them" in line
+
+
+@pytest.mark.parametrize(("code", "problem"), [
+    ("import sys\ndef make(depth, width, num_classes, in_channels):\n    sys.exit(3)\n",
+     "make(depth=1, width=1, num_classes=10, in_channels=3) raised SystemExit: 3"),
+    ("import sys\nsys.exit('no GPU here')\n", "importing calls raised SystemExit: no GPU here"),
+])
+def test_a_factory_that_exits_is_one_line_too(capsys, tmp_path: Path, monkeypatch, fresh_modules, code: str,
+                                              problem: str):
+    monkeypatch.chdir(tmp_path)
+    write_factory(tmp_path, "calls", code, "calls:make")
+    assert problem in user_error(capsys, "info", "calls-spec.yaml")
+
+
+def test_a_missing_folder_and_a_bad_resolution_are_one_line(capsys, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.yaml").write_text("name: n\nfactory: nowhere_net:make\npath: ../nowhere\nresolution: 16\n")
+    line = user_error(capsys, "info", "net.yaml")
+    assert line == f"error: net.yaml:2:10: factory: nowhere_net:make: path: the folder " \
+                   f"{(tmp_path.parent / 'nowhere').resolve()} does not exist"
+    write_factory(tmp_path, "bad", BAD, "bad:wrong_shape")
+    for size in ("0", "-3"):
+        assert user_error(capsys, "info", "bad-spec.yaml", "--resolution", size) == \
+            f"error: --resolution: {size} px is not an image size"
+
+
+def test_emit_writes_no_member_when_one_fails(capsys, tmp_path: Path, monkeypatch, fresh_modules):
+    monkeypatch.chdir(tmp_path)
+    code = MODULE_STATE + "\ndef capped(depth, width, num_classes, in_channels):\n" \
+                          "    if width > 1.3:\n        raise ValueError('too wide')\n" \
+                          "    return Net(in_channels, num_classes)\n"
+    write_factory(tmp_path, "calls", code, "calls:capped")
+    line = user_error(capsys, "emit", "--base", "calls-spec.yaml", "--alpha", "1.2", "--beta", "1.1", "--gamma",
+                      "1.15", "--phi", "0..4", "--out", "family")
+    assert "raised ValueError: too wide" in line and line.startswith("error: calls-spec.yaml:5:10: factory: ")
+    assert not list((tmp_path / "family").glob("*.yaml"))

@@ -7,6 +7,7 @@ import csv
 import itertools
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,26 @@ def test_grid_fit_emit_and_study_on_the_example(my_resnet: Path, tmp_path: Path)
         study = list(csv.DictReader(f))
     assert sorted(r["strategy"] for r in study) == ["base", "compound", "width"]
     assert all(r["status"] == "ok" for r in study)
+
+
+def test_a_project_moved_with_its_runs_resumes(my_resnet: Path, tmp_path: Path, monkeypatch):
+    """run.yaml records the factory's folder relative to the run, so a copied project resumes where it was."""
+    import shutil
+
+    monkeypatch.delitem(sys.modules, "my_resnet", raising=False)  # this test's copies, as in a process of their own
+
+    project = tmp_path / "project"
+    (project / "code").mkdir(parents=True)
+    shutil.copy(ROOT / "examples" / "my_resnet.py", project / "code")
+    spec = yaml.safe_load(my_resnet.read_text())
+    (project / "net.yaml").write_text(yaml.safe_dump({**spec, "path": "code"}, sort_keys=False))
+    flags = ("--out", "run", "--device", "cpu", "--quiet", "--limit", "1")
+    run_scaler("grid", "net.yaml", *flags, cwd=project)
+    recorded = yaml.safe_load((project / "run" / "run.yaml").read_text())["settings"]["base"]
+    assert recorded["path"] == "../code"
+    shutil.copytree(project, tmp_path / "moved")
+    shutil.rmtree(project)
+    sys.modules.pop("my_resnet")  # as a new process would: the module is imported from its new folder
+    run_scaler("grid", "net.yaml", *flags, cwd=tmp_path / "moved")
+    with open(tmp_path / "moved" / "run" / "results.csv", newline="") as f:
+        assert [r["trial_id"] for r in csv.DictReader(f)] == ["base-s0", "depth-s0"]

@@ -384,7 +384,7 @@ def test_json_schema_accepts_both_stage_forms():
     assert list(validator.iter_errors(data)) == []
     item = schema["$defs"]["StageSpec"]
     assert [alt.get("type") for alt in item["anyOf"]] == ["string", "object"]
-    assert {"search": {"phi": 1}, "proxy": {}}.keys() <= schema["properties"].keys()
+    assert {"search": {"phi": 1}, "proxy": {}}.keys() <= schema["$defs"]["Spec"]["properties"].keys()
     for bad in ({**data, "colour": "red"}, {**data, "stages": [42]}, {**data, "stages": ["zz_c8"]},
                 {**data, "stages": [{"block": "mbconv", "channels": 8, "colour": "red"}]},
                 {k: v for k, v in data.items() if k != "head"}):
@@ -413,9 +413,24 @@ def test_schema_keeps_the_minimums_of_optional_numbers():
     from scaler.catalog import preset
 
     schema = spec_json_schema()
+    network = {"$defs": schema["$defs"], **schema["$defs"]["Spec"]}  # the branch for networks of stages
     good = preset("efficientnet-b0").to_dict()
     jsonschema.validate(good, schema)
     for field in ("max_resolution", "depth_from"):
         bad = {**good, "scaling": {**good["scaling"], field: 0}}
-        with pytest.raises(jsonschema.ValidationError, match="less than the minimum of 1"):
+        with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
+        with pytest.raises(jsonschema.ValidationError, match="less than the minimum of 1"):
+            jsonschema.validate(bad, network)
+
+
+def test_json_schema_takes_a_factory_spec_too():
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(spec_json_schema())
+    spec = {"name": "mine", "factory": "my_resnet:make_net", "path": "../examples", "resolution": 14,
+            "num_classes": 10, "in_channels": 1, "scaling": {"resolution_divisor": 1}, "proxy": {"epochs": 5}}
+    assert list(validator.iter_errors(spec)) == []
+    for bad in ({**spec, "stages": ["ds_r1_k3_s1_e1_c16"]}, {k: v for k, v in spec.items() if k != "factory"},
+                {**spec, "scaling": {"channel_divisor": 8}}):
+        assert list(validator.iter_errors(bad)), bad

@@ -69,7 +69,8 @@ def test_emit_preset(tmp_path: Path):
 
 def test_schema(tmp_path: Path):
     schema = json.loads(scaler("schema", cwd=tmp_path).stdout)
-    assert "stages" in schema["properties"]
+    defs = schema["$defs"]
+    assert "stages" in defs["Spec"]["properties"] and "factory" in defs["FactorySpec"]["properties"]
 
 
 def test_fit_then_emit_from_the_coefficients(old_run: Path, tmp_path: Path):
@@ -113,3 +114,12 @@ print("ok")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                           env=_env())
     assert (proc.returncode, proc.stdout.strip()) == (0, "ok"), proc.stderr
+
+
+def test_only_a_factory_spec_loads_torch(tmp_path: Path):
+    """A network that exists only as code is counted by building it: the one case where info loads torch."""
+    scaler("info", "resnet50", cwd=tmp_path)  # presets of every family stay torch-free
+    proc = subprocess.run([sys.executable, "-c", DRIVER, "info", str(ROOT / "specs" / "my-resnet.yaml")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=_env())
+    assert proc.returncode == 0 and "170,298 params" in proc.stdout, proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith(MARK + "torch")

@@ -253,17 +253,17 @@ def fit_run(results_csv: str | Path, *, use: str | None = None, form: str = "rea
                           "fit the results.csv of a `scaler grid` directory", where=run_yaml)
     settings = read_run_yaml(run_yaml)["settings"]
     search = settings.get("search", {})
-    base = parse_spec(settings["base"])
+    base = parse_spec(settings["base"], run_dir)
     rng = {k: (search[k]["min"], search[k]["max"]) for k in ("alpha", "beta", "gamma")}
     result = fit_results(df, factor=search["flops_factor"], phi=search["phi"], alpha_range=rng["alpha"],
                          beta_range=rng["beta"], gamma_range=rng["gamma"], use=use or search.get("use", "best"),
                          form=form, objective=objective, w=w, v=v)
     version = df.attrs.get("schema_version")
     result = {"selected_on": SCHEMA_SPLITS.get(version, "unknown"), **result}
-    data = coefficients_document(result.pop("alpha"), result.pop("beta"), result.pop("gamma"), base,
+    path = Path(out) if out else run_dir / "coefficients.yaml"
+    data = coefficients_document(result.pop("alpha"), result.pop("beta"), result.pop("gamma"), base, path.parent,
                                  source=result.pop("source"), form=result.pop("form"), **result,
                                  results=str(df.attrs["path"]), base_path=settings.get("base_path"))
-    path = Path(out) if out else run_dir / "coefficients.yaml"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, yaml.safe_dump(data, sort_keys=False, width=110))

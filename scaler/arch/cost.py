@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scaler.arch.flops import complexity
+from scaler.errors import ScalerError
 from scaler.spec import FactorySpec, NetSpec, Spec
 
 
@@ -92,22 +93,31 @@ def _resolution_note(base: NetSpec, spec: NetSpec, resolution: float, threshold:
 
 
 def match_resolution(spec: NetSpec, target_flops: float) -> int:
-    """The input size, on the spec's resolution divisor, whose analytic FLOPs are closest to ``target_flops``
-    (FLOPs grow monotonically with the input size)."""
+    """The input size, on the spec's resolution divisor, whose FLOPs are closest to ``target_flops`` (FLOPs grow
+    monotonically with the input size). A factory network's smallest size is the smallest it runs at."""
     div = spec.scaling.resolution_divisor
     stride = spec.total_stride if isinstance(spec, Spec) else 1
     lowest = max(div, -(-stride // div) * div)
     res = max(lowest, (spec.resolution // div) * div)
 
-    def flops(r: int) -> int:
-        return complexity(spec, r).flops
+    def flops(r: int) -> int | None:
+        """None: a factory's network cannot run at ``r`` px, below its own input size."""
+        try:
+            return complexity(spec, r).flops
+        except ScalerError:
+            if isinstance(spec, FactorySpec) and r < spec.resolution:
+                return None
+            raise
 
-    while res > lowest and flops(res) > target_flops:
+    while flops(res) is None:
+        res += div
+    while res > lowest and flops(res) > target_flops and flops(res - div) is not None:
         res -= div
     cap = spec.scaling.max_resolution
     while flops(res) < target_flops and (cap is None or res + div <= cap):
         res += div
-    if res > lowest and abs(flops(res - div) - target_flops) <= abs(flops(res) - target_flops):
+    below = flops(res - div) if res > lowest else None
+    if below is not None and abs(below - target_flops) <= abs(flops(res) - target_flops):
         res -= div
     return res
 
@@ -126,7 +136,7 @@ def with_resolution(spec: NetSpec, resolution: int) -> NetSpec:
 
 
 def spread_warning(ratios: dict[str, float], target: float, notes: dict[str, list[str]],
-                   tolerance: float = 0.10, matched: bool = False) -> str | None:
+                   tolerance: float = 0.10, matched: bool = False, factory: bool = False) -> str | None:
     """A warning when the candidates' real FLOPs ratios leave ``target`` +- ``tolerance``: the range, the
     candidates outside it, and the rounding that put them there. None when all are inside."""
     outside = {k: r for k, r in ratios.items() if abs(r / target - 1) > tolerance}
@@ -144,6 +154,9 @@ def spread_warning(ratios: dict[str, float], target: float, notes: dict[str, lis
     if matched:
         lines.append("  match_flops is on, but no input size brings these closer: FLOPs change in steps where the "
                      "deepest feature maps change size (README: choosing a proxy)")
+    elif factory:
+        lines.append("  use --match-flops (input size chosen per candidate to hit the target), or round depth and "
+                     "width more finely in the factory (README: scaling your own network)")
     else:
         lines.append("  use --match-flops (input size chosen per candidate to hit the target) or a proxy with more "
                      "blocks per stage (README: choosing a proxy)")

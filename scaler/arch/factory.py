@@ -8,6 +8,7 @@ one line and exits 2.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import sys
 from collections.abc import Callable
@@ -33,8 +34,11 @@ def factory_error(spec: FactorySpec, problem: str) -> ScalerError:
 def import_factory(spec: FactorySpec) -> Callable[..., Any]:
     """The factory function, imported from the spec's folder (first) or ``sys.path``."""
     module_name, _, attr = spec.factory.partition(":")
+    if spec.path and not Path(spec.path).is_dir() and not _importable(module_name):
+        raise factory_error(spec, f"path: the folder {spec.path} does not exist")
     if spec.path and Path(spec.path).is_dir() and spec.path not in sys.path:
         sys.path.insert(0, spec.path)  # workers see it too: the path travels in the trial's spec
+    _check_not_shadowed(spec, module_name)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
@@ -42,7 +46,7 @@ def import_factory(spec: FactorySpec) -> Callable[..., Any]:
             looked = f"{spec.path} and sys.path" if spec.path else "sys.path"
             raise factory_error(spec, f"no module named {e.name!r} (looked in {looked})") from None
         raise factory_error(spec, f"importing {module_name} raised ModuleNotFoundError: {e}") from None
-    except Exception as e:  # the user's module failed while importing
+    except (Exception, SystemExit) as e:  # the user's module failed while importing
         raise factory_error(spec, f"importing {module_name} raised {type(e).__name__}: {e}") from None
     fn = getattr(module, attr, None)
     if fn is None:
@@ -59,15 +63,15 @@ def import_factory(spec: FactorySpec) -> Callable[..., Any]:
     return fn
 
 
-def call_factory(spec: FactorySpec) -> nn.Module:
-    """The network of ``spec``, as the factory builds it on the current default device."""
-    fn = import_factory(spec)
+def call_factory(spec: FactorySpec, fn: Callable[..., Any] | None = None) -> nn.Module:
+    """The network of ``spec``, as the factory (``fn``, else imported) builds it on the current default device."""
+    fn = fn or import_factory(spec)
     kwargs = {"depth": spec.depth, "width": spec.width, "num_classes": spec.num_classes,
               "in_channels": spec.in_channels}
     call = f"{spec.factory.partition(':')[2]}({', '.join(f'{k}={v:g}' for k, v in kwargs.items())})"
     try:
         model = fn(**kwargs)
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         raise factory_error(spec, f"{call} raised {type(e).__name__}: {e}") from None
     if not isinstance(model, nn.Module):
         raise factory_error(spec, f"{call} returned {_a(type(model).__name__)}, not a torch.nn.Module")
@@ -84,7 +88,7 @@ def factory_cost(spec: FactorySpec, resolution: int | None = None) -> Cost:
     device (shapes only), or on the CPU when the factory's code cannot run there. The output must be
     ``(N, num_classes)``."""
     key = (spec.factory, spec.path, spec.depth, spec.width, spec.num_classes, spec.in_channels,
-           resolution or spec.resolution)
+           spec.resolution if resolution is None else resolution)
     try:
         return _cost(key)
     except ScalerError as e:  # the cache key has no spec file: name it here
@@ -97,9 +101,10 @@ def _cost(key: tuple[Any, ...]) -> Cost:
     spec = FactorySpec(name=factory, factory=factory, path=path, resolution=resolution, num_classes=num_classes,
                        in_channels=in_channels,
                        derived={"base": factory, "depth": depth, "width": width} if (depth, width) != (1, 1) else None)
+    fn = import_factory(spec)  # outside the meta device: tensors the module makes at import must be real
     try:
         with torch.device("meta"):
-            return measure_complexity(call_factory(spec), in_channels, resolution, num_classes)
+            return measure_complexity(call_factory(spec, fn), in_channels, resolution, num_classes)
     except Exception:  # what failed on the meta device fails again on the CPU with its real message, or works
         pass
     model = call_factory(spec)
@@ -110,6 +115,25 @@ def _cost(key: tuple[Any, ...]) -> Cost:
     except Exception as e:
         raise ScalerError(f"{factory}: the forward pass of one {in_channels}x{resolution}x{resolution} image "
                           f"raised {type(e).__name__}: {e}", field="factory") from None
+
+
+def _importable(module_name: str) -> bool:
+    """Whether the module is there without the spec's folder (Ray's workers get it shipped)."""
+    return module_name in sys.modules or importlib.util.find_spec(module_name.split(".")[0]) is not None
+
+
+def _check_not_shadowed(spec: FactorySpec, module_name: str) -> None:
+    """One process, one module per name: a module of this name already imported from elsewhere would be used in
+    place of the one in the spec's folder."""
+    top = module_name.split(".")[0]
+    loaded = sys.modules.get(top)
+    if not spec.path or loaded is None:
+        return
+    own = [p for p in (Path(spec.path) / top, Path(spec.path) / f"{top}.py") if p.exists()]
+    where = Path(getattr(loaded, "__file__", None) or "built-in")
+    if own and not where.is_relative_to(Path(spec.path)) and where.name != "built-in":
+        raise factory_error(spec, f"module {top} is already imported from {where}, not from {spec.path}: rename "
+                            "one of them (Python holds one module per name in a process)")
 
 
 def _a(noun: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,9 +155,9 @@ def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_j
     except OSError as e:
         raise ScalerError(f"cannot create the output directory: {e.strerror}", where=out_dir) from None
     base_flops = complexity(base).flops
+    counted = [(m, complexity(m)) for m in members]  # all of them before any file: a failure writes nothing
     rows = []
-    for m in members:
-        c = complexity(m)
+    for m, c in counted:
         path = out_dir / f"{m.name}.yaml"
         path.write_text(_member_yaml(m, c, out_dir), encoding="utf-8")
         d = m.derived
@@ -176,14 +175,17 @@ def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_j
 def _member_yaml(m: Any, c: Any, out_dir: Path) -> str:
     """A member's file: a header with its cost, then the spec. A factory member names its factory's folder
     relative to the file, so the family folder and the code can move together."""
+    import yaml
+
+    from scaler.spec import spec_data
+
     header = f"# {m.name}: {c.params:,} params, {c.flops:,} FLOPs (multiply-accumulates) at {c.resolution}px\n"
     if not c.measured:
         return header + "# written by `scaler emit`; the stages are timm-style block strings (see README)\n" + (
             m.to_yaml())
-    if m.path:
-        m = m.model_copy(update={"path": os.path.relpath(m.path, out_dir.resolve())})
     return header + (f"# written by `scaler emit`; built by {m.factory}(depth={m.depth:g}, width={m.width:g}, "
-                     f"num_classes={m.num_classes}, in_channels={m.in_channels}), measured\n") + m.to_yaml()
+                     f"num_classes={m.num_classes}, in_channels={m.in_channels}), measured\n") + yaml.safe_dump(
+        spec_data(m, out_dir), sort_keys=False, width=120)
 
 
 def _print_table(rows: list[dict[str, Any]], out_dir: Path, note: str) -> None:

@@ -26,6 +26,8 @@ def command(spec_path: str, resolution: int | None, as_json: bool) -> None:
     from scaler.catalog import load_spec
 
     spec = load_spec(spec_path)
+    if resolution is not None and resolution < 1:
+        raise ScalerError(f"--resolution: {resolution} px is not an image size")
     if isinstance(spec, FactorySpec):
         _factory_info(spec, complexity(spec, resolution), as_json)
         return

@@ -39,7 +39,7 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
     try:
         if fresh and (moved := run.move_aside()):
             observer.message(f"previous results moved to {moved}")
-        settings_dict = settings.to_dict()
+        settings_dict = settings.to_dict(out)
         # Raising these on a finished run trains only what is new; under halving the seeds of rung 0 decide the
         # cuts, so they may not change.
         ignore = ("search.confirm", "search.confirm_seeds", "search.max_seeds")

@@ -267,4 +267,4 @@ def cost_warning(trials: list[Trial], target: float, tolerance: float = 0.10, ma
         ratios[c.key] = trial_row(t).flops_ratio
         spec = parse_spec(t.spec)
         notes[c.key] = rounding_notes(proxy, spec, c.alpha**c.phi, c.beta**c.phi, c.gamma**c.phi)
-    return spread_warning(ratios, target, notes, tolerance, matched)
+    return spread_warning(ratios, target, notes, tolerance, matched, factory=isinstance(proxy, FactorySpec))

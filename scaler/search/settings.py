@@ -10,22 +10,22 @@ from pydantic import BaseModel, ValidationError
 
 from scaler.catalog import load_document
 from scaler.config import ProxyConfig, SearchConfig
-from scaler.spec import Document, Spec, spec_from_document, validation_error
+from scaler.spec import Document, NetSpec, spec_data, spec_from_document, validation_error
 
 M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
 class GridSettings:
-    base: Spec
+    base: NetSpec
     base_path: str
     search: SearchConfig
     proxy: ProxyConfig
 
-    def to_dict(self) -> dict[str, Any]:
-        """What run.yaml records under ``settings`` (a resumed run must match it)."""
+    def to_dict(self, folder: str | Path | None = None) -> dict[str, Any]:
+        """What run.yaml (in ``folder``) records under ``settings`` (a resumed run must match it)."""
         return {"base_path": self.base_path, "search": self.search.model_dump(mode="json"),
-                "proxy": self.proxy.model_dump(mode="json"), "base": self.base.to_dict()}
+                "proxy": self.proxy.model_dump(mode="json"), "base": spec_data(self.base, folder)}
 
 
 # What a run recorded before these settings existed did, shaped as :meth:`GridSettings.to_dict`: such a run

@@ -17,13 +17,14 @@ from scaler.search.plan import (
     Candidate,
     candidate_spec,
     make_trials,
+    measure_before_training,
     proxy_spec,
     strategy_candidate,
     upsampling_note,
 )
 from scaler.search.runner import Observer, run_plan
 from scaler.search.trial import load_proxy_data
-from scaler.spec import parse_spec
+from scaler.spec import FactorySpec, parse_spec, spec_data
 
 DEFAULT_STRATEGIES = ("compound", "width", "depth", "resolution")  # the paper's Figure 8
 STUDY_COLUMNS = (*COLUMNS, "strategy")
@@ -77,19 +78,25 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
     factor, match = float(search.get("flops_factor", 2.0)), bool(search.get("match_flops", False))
     run = RunDir(grid_dir, csv_name="study.csv", settings_name="study.yaml", columns=STUDY_COLUMNS,
                  start_over="move study.csv and study.yaml aside to start the study over")
+    recorded_base = parse_spec(recorded["base"], grid_dir)
+    if isinstance(recorded_base, FactorySpec):
+        recorded_base = recorded_base.located(None, where=str(grid_dir / "run.yaml"))
     run.lock()
     try:
         settings = {"max_phi": max_phi, "flops_factor": factor, "match_flops": match, "first_seed": FIRST_SEED,
                     "coefficients": {"alpha": coef.alpha, "beta": coef.beta, "gamma": coef.gamma},
-                    "proxy": proxy.model_dump(mode="json"), "base": parse_spec(recorded["base"]).to_dict()}
+                    "proxy": proxy.model_dump(mode="json"), "base": spec_data(recorded_base, grid_dir)}
         if strategies != DEFAULT_STRATEGIES:  # recorded only when asked for: older study.yaml files stay valid
             settings["strategies"] = list(strategies)
         run.check_settings(settings, ignore=("proxy.seeds", "max_phi"))
         data = load_proxy_data(proxy)
-        base = proxy_spec(parse_spec(recorded["base"]), proxy, data.num_classes, data.channels)
+        base = proxy_spec(recorded_base, proxy, data.num_classes, data.channels)
         cands = study_candidates((coef.alpha, coef.beta, coef.gamma), factor, max_phi, strategies)
         members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")
                    for c in cands]
+        for _, spec, _ in members:
+            if isinstance(spec, FactorySpec):
+                measure_before_training(spec, recorded_base)
         trials = make_trials(base, members, proxy, first_seed=FIRST_SEED)
         if note := upsampling_note(trials, data.image_size):
             observer.message(note)

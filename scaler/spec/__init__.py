@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from scaler.errors import ScalerError
 from scaler.spec.blocks import decode_block
@@ -15,8 +16,8 @@ from scaler.spec.model import Derivation, HeadSpec, NormSpec, ScalingRules, Spec
 
 __all__ = [
     "RUN_SECTIONS", "Derivation", "Document", "FactorySpec", "HeadSpec", "NetSpec", "NormSpec", "ScalingRules",
-    "Spec", "StageSpec", "StemSpec", "decode_block", "parse_spec", "parse_yaml", "read_yaml", "spec_from_document",
-    "spec_json_schema", "validation_error",
+    "Spec", "StageSpec", "StemSpec", "decode_block", "parse_spec", "parse_yaml", "read_yaml", "spec_data",
+    "spec_from_document", "spec_json_schema", "validation_error",
 ]
 
 # A network scaler builds from its spec, or one a user's factory builds.
@@ -26,9 +27,18 @@ NetSpec = Spec | FactorySpec
 RUN_SECTIONS = ("search", "proxy")
 
 
-def parse_spec(data: Mapping[str, Any]) -> NetSpec:
-    """A spec from plain data (a trial's, a results file's): a :class:`FactorySpec` when it names a factory."""
-    return (FactorySpec if "factory" in data else Spec).model_validate(data)
+def parse_spec(data: Mapping[str, Any], folder: str | Path | None = None) -> NetSpec:
+    """A spec from plain data (a trial's, a results file's): a :class:`FactorySpec` when it names a factory, its
+    ``path`` then relative to ``folder`` (the folder of the file the data was written in), when given."""
+    if "factory" not in data:
+        return Spec.model_validate(data)
+    spec = FactorySpec.model_validate(data)
+    return spec.resolved(folder) if folder is not None else spec
+
+
+def spec_data(spec: NetSpec, folder: str | Path | None = None) -> dict[str, Any]:
+    """The file form of ``spec``, for a file written in ``folder``: a factory's ``path`` relative to it."""
+    return spec.to_dict(relative_to=folder) if isinstance(spec, FactorySpec) else spec.to_dict()
 
 
 def spec_from_document(doc: Document) -> NetSpec:
@@ -48,10 +58,11 @@ def spec_from_document(doc: Document) -> NetSpec:
 
 
 def spec_json_schema() -> dict[str, Any]:
-    """JSON Schema of the spec format, for editors."""
-    schema = Spec.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    props = schema.setdefault("properties", {})
-    for section in RUN_SECTIONS:
-        props[section] = {"type": "object", "description": f"`scaler grid` {section} settings (see README)"}
+    """JSON Schema of the spec format, for editors: a network of stages, or one a factory builds."""
+    schema = TypeAdapter(Spec | FactorySpec).json_schema()
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "scaler spec", **schema}
+    for name in ("Spec", "FactorySpec"):
+        props = schema["$defs"][name].setdefault("properties", {})
+        for section in RUN_SECTIONS:
+            props[section] = {"type": "object", "description": f"`scaler grid` {section} settings (see README)"}
     return schema

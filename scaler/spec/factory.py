@@ -8,6 +8,7 @@ multipliers, picks the input size, and measures what the built model costs (:mod
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,7 +43,7 @@ class FactorySpec(BaseModel):
     name: str = Field(description="the network's name")
     factory: Annotated[str, AfterValidator(_module_function)] = Field(
         description="module:function that builds the network, called as function(depth=, width=, num_classes=, "
-        "in_channels=)")
+        "in_channels=)", json_schema_extra={"pattern": FACTORY_PATTERN})
     path: str | None = Field(None, description="folder the module is imported from, relative to this file "
                              "(default: the file's own folder); sys.path is searched after it")
     resolution: Positive = Field(description="input image size in pixels (square)")
@@ -72,16 +73,22 @@ class FactorySpec(BaseModel):
     def located(self, file: str | Path | None, where: str | None = None) -> FactorySpec:
         """This spec read from ``file``: ``path`` made absolute against the file's folder; ``where`` (the
         ``file:line:col`` of its factory) kept for error messages."""
-        update = {}
-        if file is not None and Path(file).is_file():
-            update["path"] = str((Path(file).parent / (self.path or ".")).resolve())
-        spec = self.model_copy(update=update)
+        spec = self.resolved(Path(file).parent) if file is not None and Path(file).is_file() else self.model_copy()
         spec._file = where or (str(file) if file is not None else self._file)
         return spec
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data in the file form; unset fields left out."""
-        return self.model_dump(mode="json", exclude_none=True)
+    def resolved(self, folder: str | Path) -> FactorySpec:
+        """``path`` made absolute against ``folder``, the folder of the file it was written in (an absolute path
+        stays as it is)."""
+        return self.model_copy(update={"path": str((Path(folder) / (self.path or ".")).resolve())})
+
+    def to_dict(self, relative_to: str | Path | None = None) -> dict[str, Any]:
+        """Plain data in the file form; unset fields left out. ``relative_to``: write ``path`` relative to this
+        folder (where the file goes), so that the file, the code and the results can move together."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        if relative_to is not None and self.path:
+            data["path"] = Path(os.path.relpath(self.path, Path(relative_to).resolve())).as_posix()
+        return data
 
     def to_yaml(self) -> str:
         import yaml

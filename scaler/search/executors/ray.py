@@ -149,9 +149,10 @@ def factory_modules(trials: Sequence[Trial]) -> list[str]:
     spec = parse_spec(trials[0].spec)
     if not isinstance(spec, FactorySpec) or not spec.path:
         return []
-    top = spec.factory.partition(":")[0].split(".")[0]
-    found = [p for p in (Path(spec.path) / top, Path(spec.path) / f"{top}.py") if p.exists()]
-    return [str(found[0])] if found else []
+    top = Path(spec.path) / spec.factory.partition(":")[0].split(".")[0]
+    # Python's order within one folder: a package (with __init__.py), a module file, a namespace folder
+    found = [p for p in (top / "__init__.py", top.with_suffix(".py"), top) if p.exists()]
+    return [str(found[0].parent if found[0].name == "__init__.py" else found[0])] if found else []
 
 
 def _result(ray: Any, ref: Any, trial: Trial, device: str) -> tuple[TrialRow, dict[str, Any] | None]:
