@@ -52,6 +52,8 @@ def test_grid_fit_emit_and_study_on_the_example(my_resnet: Path, tmp_path: Path)
         int(by["width-s0"]["flops"]) / int(by["base-s0"]["flops"]), rel=1e-5)
     assert by["base-s0"]["blocks"] == "0"  # a factory's blocks are not scaler's to count
 
+    run_scaler("plot", "run/results.csv", cwd=tmp_path)
+    assert (tmp_path / "run" / "plots" / "pareto.png").stat().st_size > 10_000
     run_scaler("fit", "run/results.csv", "--out", "fitted.yaml", cwd=tmp_path)
     fitted = yaml.safe_load((tmp_path / "fitted.yaml").read_text())
     assert fitted["base"]["spec"]["factory"] == "my_resnet:make_net"
