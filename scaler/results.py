@@ -74,6 +74,7 @@ class TrialRow:
     aliases: str = ""  # space-separated: other candidates that are this very network (not trained again)
     rung: int = 0  # successive halving: the rung (0: cheapest); a grid's trials are all rung 0 at full budget
     budget: float = NAN  # epochs trained (a rung's budget; a continued trial's total, not only its own part)
+    activations: int = 0  # output elements of every convolution per image (FAMS's runtime proxy)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

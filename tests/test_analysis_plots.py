@@ -39,6 +39,7 @@ def make_grid_dir(root: Path, failed: int = 2) -> tuple[Path, int]:
         append_row(run, {"trial_id": f"{c.key}-s0", "kind": c.kind, "alpha": c.alpha, "beta": c.beta, "gamma": c.gamma,
                     "phi": c.phi, "flops": flops, "params": 1000 + i, "status": status, "seed": 0,
                     "latency_ms": 1 + i / 10, "train_step_ms": 20 + i, "latency_batch_ms": 30 + i,
+                    "activations": 5000 + 100 * i,
                     "accuracy": 0.8 + 0.05 * rng.random() if status == "ok" else float("nan")})
     settings = {"base": load_spec(TINY).to_dict(), "search": search.model_dump(mode="json"),
                 "proxy": {"dataset": "digits", "epochs": 1, "subset": 300, "val_fraction": 0.2, "seeds": 1}}
@@ -73,6 +74,7 @@ def test_pareto_plot_draws_every_successful_trial_and_the_front(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("x", "column", "word"), [("params", "params", "parameters"),
+                                                   ("activations", "activations", "activations"),
                                                    ("latency", "latency_ms", "latency"),
                                                    ("train_step", "train_step_ms", "training step")])
 def test_pareto_x_axis_switches(tmp_path: Path, x: str, column: str, word: str):

@@ -98,7 +98,8 @@ def test_a_spec_network_counted_through_its_factory_equals_the_analytic_count(tm
         scaled = scale(factory, depth=depth, width=width, resolution_px=resolution)
         expected = complexity(scale(spec, depth=depth, width=width, resolution_px=resolution))
         got = complexity(scaled)
-        assert got.measured and (got.params, got.flops) == (expected.params, expected.flops)
+        assert got.measured and (got.params, got.flops, got.activations) == (
+            expected.params, expected.flops, expected.activations)
 
 
 def test_the_factory_is_called_with_the_real_multipliers(tmp_path: Path, fresh_modules):
@@ -163,7 +164,8 @@ def test_a_factory_that_fails_for_one_candidate_fails_before_anything_trains(cap
 def test_code_the_meta_device_cannot_run_is_counted_on_the_cpu(tmp_path: Path, fresh_modules):
     spec = load_spec(write_factory(tmp_path, "bad", BAD, "bad:data_dependent"))
     cost = factory_cost(spec)
-    assert (cost.params, cost.flops) == (3 * 8 * 9 + 8 + 8 * 10 + 10, 3 * 8 * 9 * 16 * 16 + 8 * 10)
+    assert (cost.params, cost.flops, cost.activations) == (3 * 8 * 9 + 8 + 8 * 10 + 10, 3 * 8 * 9 * 16 * 16 + 8 * 10,
+                                                           8 * 16 * 16)
 
 
 def test_the_path_is_relative_to_the_spec_and_becomes_absolute(tmp_path: Path, fresh_modules):

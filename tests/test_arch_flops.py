@@ -128,9 +128,10 @@ def test_resnet18_projection_and_block_costs():
     b = blocks[2]  # 64 -> 128, stride 2, 56 -> 28 px: two 3x3 convs and a strided 1x1 projection
     assert (b.in_ch, b.mid, b.out_ch, b.in_size, b.out_size) == (64, 128, 128, 56, 28)
     # 3x3 64->128: 73,728 weights; 3x3 128->128: 147,456; 1x1 64->128: 8,192; + 2 x 3 x 128 BN; MACs at 28 x 28
-    assert block_cost(b) == Cost(230_144, 179_830_784)
+    # activations: three convs of 128 x 28 x 28 outputs
+    assert block_cost(b) == Cost(230_144, 179_830_784, 3 * 128 * 28 * 28)
     first = plan(preset("resnet50")).stages[0][0]  # 64 -> 64 (1x1) -> 64 (3x3) -> 256 (1x1), projected 64 -> 256
-    assert block_cost(first) == Cost(75_008, 231_211_008)
+    assert block_cost(first) == Cost(75_008, 231_211_008, (64 + 64 + 256 + 256) * 56 * 56)
 
 
 def test_b7_structure():
@@ -166,18 +167,20 @@ def test_minimal_example():
 
 
 def test_layer_costs():
-    assert conv(3, 32, 3, 112) == Cost(3 * 32 * 9 + 64, 3 * 32 * 9 * 112 * 112)
-    assert conv(96, 96, 3, 56, groups=96) == Cost(96 * 9 + 192, 96 * 9 * 56 * 56)
-    assert conv(8, 16, 1, 1, bias=True, bn=False) == Cost(8 * 16 + 16, 8 * 16)
-    assert linear(1280, 1000) == Cost(1_281_000, 1_280_000)
-    assert squeeze_excite(96, 4) == Cost(96 * 4 + 4 + 4 * 96 + 96, 2 * 96 * 4)
+    assert conv(3, 32, 3, 112) == Cost(3 * 32 * 9 + 64, 3 * 32 * 9 * 112 * 112, 32 * 112 * 112)
+    assert conv(96, 96, 3, 56, groups=96) == Cost(96 * 9 + 192, 96 * 9 * 56 * 56, 96 * 56 * 56)
+    assert conv(8, 16, 1, 1, bias=True, bn=False) == Cost(8 * 16 + 16, 8 * 16, 16)
+    assert linear(1280, 1000) == Cost(1_281_000, 1_280_000, 0)  # activations: convolutions' outputs only
+    assert squeeze_excite(96, 4) == Cost(96 * 4 + 4 + 4 * 96 + 96, 2 * 96 * 4, 4 + 96)
 
 
 def test_to_dict():
     d = complexity(load_spec(MINIMAL)).to_dict()
     assert (d["name"], d["resolution"], d["params"], d["flops"]) == ("mini", 64, 132_300, 12_584_768)
     assert d["flops_unit"] == "multiply-accumulates per image"
-    assert d["classifier"] == {"params": 12_810, "flops": 12_800}
+    assert d["classifier"] == {"params": 12_810, "flops": 12_800, "activations": 0}  # a linear layer, not a conv
+    assert d["activations"] == sum(s["activations"] for s in d["stages"]) + d["stem"]["activations"] + \
+        d["head"]["activations"]
     assert [(s["repeats"], s["out_ch"]) for s in d["stages"]] == [(1, 16), (2, 24), (2, 40)]
 
 
@@ -197,7 +200,8 @@ def bias_adds(spec: Spec, resolution: int) -> int:
 
 
 def torch_counts(spec: Spec, resolution: int, device: str = "cpu") -> tuple[int, int, int, int]:
-    """(FlopCounterMode total, ptflops aten MACs, ptflops params, sum of numel) of the built model."""
+    """(FlopCounterMode total, ptflops aten MACs, ptflops params, sum of numel, output elements of every Conv2d
+    module) of the built model."""
     import torch
     from ptflops import get_model_complexity_info
     from torch.utils.flop_counter import FlopCounterMode
@@ -208,30 +212,44 @@ def torch_counts(spec: Spec, resolution: int, device: str = "cpu") -> tuple[int,
     with torch.device(device):
         model = Network(spec).eval()
     x = torch.zeros(1, spec.in_channels, resolution, resolution, device=device)
+    outputs: list[int] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out.numel()))
+             for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         y = model(x)
+    for h in hooks:
+        h.remove()
     assert tuple(y.shape) == (1, spec.num_classes)
     macs, params = get_model_complexity_info(model, (spec.in_channels, resolution, resolution), as_strings=False,
                                              backend="aten", print_per_layer_stat=False, verbose=False)
     # scaler's own measurement (what a model it does not build from a spec is counted with) agrees too
     measured = measure_complexity(model, spec.in_channels, resolution, spec.num_classes)
-    assert (2 * measured.flops, measured.params) == (counter.get_total_flops(), sum(p.numel() for p in
-                                                                                   model.parameters()))
-    return counter.get_total_flops(), int(macs), int(params), sum(p.numel() for p in model.parameters())
+    assert (2 * measured.flops, measured.params, measured.activations) == (
+        counter.get_total_flops(), sum(p.numel() for p in model.parameters()), sum(outputs))
+    return counter.get_total_flops(), int(macs), int(params), sum(p.numel() for p in model.parameters()), sum(outputs)
 
 
 def check_against_torch(spec: Spec, resolution: int, device: str = "cpu") -> None:
     c = complexity(spec, resolution)
-    total, macs, params, numel = torch_counts(spec, resolution, device)
+    total, macs, params, numel, activations = torch_counts(spec, resolution, device)
     assert total == 2 * c.flops
     assert macs - bias_adds(spec, resolution) == c.flops
     assert params == numel == c.params
+    assert activations == c.activations
 
 
 # Counting needs shapes only: the presets are built on the meta device (no memory, no init), at 32 px.
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_counts_match_torch(name):
     check_against_torch(preset(name), 32, device="meta")
+
+
+@pytest.mark.parametrize(("name", "activations"), [("efficientnet-b0", 6_747_036), ("resnet50", 11_113_984),
+                                                 ("mobilenet-v2", 6_678_112)])
+def test_activations_at_the_published_resolution(name, activations):
+    # the counts FAMS (Dollar et al.) uses as a runtime proxy; checked against the built model at 224 px
+    assert complexity(preset(name)).activations == activations
+    check_against_torch(preset(name), 224, device="meta")
 
 
 def test_real_model_counts_match_torch():
@@ -254,8 +272,9 @@ def test_scaled_counts_match_torch(name, width, depth):
 
 def test_minimal_example_counts_match_torch():
     spec = load_spec(MINIMAL)
-    total, macs, params, numel = torch_counts(spec, 64)
+    total, macs, params, numel, activations = torch_counts(spec, 64)
     assert (total, macs, params, numel) == (2 * 12_584_768, 12_584_768 + bias_adds(spec, 64), 132_300, 132_300)
+    assert activations == complexity(spec).activations
 
 
 BLOCKS = ("conv", "ds", "mbconv", "fused_mbconv", "basic", "bottleneck")
@@ -349,7 +368,7 @@ def test_v2_scaling_rules_in_emitted_specs_are_counted_exactly():
     assert small.resolution == 440  # below the cap: unchanged by it
     for spec in (big.model_copy(update={"num_classes": 10}), small):
         c = complexity(spec, 64)
-        fcm, _, _, numel = torch_counts(spec, 64)
+        fcm, _, _, numel, _ = torch_counts(spec, 64)
         assert (fcm // 2, numel) == (c.flops, c.params)
 
 
@@ -363,8 +382,9 @@ def test_measured_complexity_checks_the_output_and_restores_the_mode():
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU6(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                           nn.Linear(8, 5)).train()
     cost = measure_complexity(model, 3, 10, num_classes=5)
-    # conv 3x3, 3 -> 8 channels on 10 x 10, then 8 x 5: MACs; biases are parameters, not MACs
-    assert cost == Cost(params=8 * 3 * 9 + 8 + 8 * 5 + 5, flops=8 * 3 * 9 * 100 + 8 * 5)
+    # conv 3x3, 3 -> 8 channels on 10 x 10, then 8 x 5: MACs; biases are parameters, not MACs; the conv's
+    # 8 x 10 x 10 outputs are the activations
+    assert cost == Cost(params=8 * 3 * 9 + 8 + 8 * 5 + 5, flops=8 * 3 * 9 * 100 + 8 * 5, activations=800)
     assert model.training
     with pytest.raises(ScalerError, match=r"the model's output is \(1, 5\), expected \(N, 10\)"):
         measure_complexity(model, 3, 10, num_classes=10)

@@ -216,6 +216,10 @@ def test_info_json(capsys, mini):
         (1, 16, 3, 1, 1.0), (2, 24, 3, 2, 6.0), (2, 40, 5, 2, 6.0)]
     assert data["flops_unit"] == "multiply-accumulates per image"
     assert data["derived"] is None
+    # activations: output elements of every convolution, per part and in total (tests/test_arch_flops.py checks
+    # them against the built model's convolutions)
+    assert data["activations"] == data["stem"]["activations"] + data["head"]["activations"] + sum(
+        s["activations"] for s in data["stages"]) > 0
 
 
 def test_info_preset_at_other_resolution(capsys):

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from _specs import TINY_YAML as TINY
 
+from scaler.arch.flops import complexity
 from scaler.catalog import load_spec
 from scaler.config import Range, SearchConfig
 from scaler.errors import ScalerError
 from scaler.search.plan import Candidate, candidates, confirm_trials, plan_trials, proxy_spec
 from scaler.search.settings import load_grid_settings
+from scaler.spec import Spec
 
 
 def test_range_values_are_exact_grid_points():
@@ -111,7 +113,9 @@ def test_match_flops_trials_record_the_gamma_used(tmp_path: Path):
     p = tmp_path / "tiny.yaml"
     p.write_text(TINY + "search: {step: 0.2, beta: [1.0, 1.2], gamma: [1.0, 1.4], match_flops: true}\n")
     s = load_grid_settings(p)
-    rows = [trial_row(t) for t in plan_trials(s.base, s.search, s.proxy, 10, 1)]
+    trials = plan_trials(s.base, s.search, s.proxy, 10, 1)
+    rows = [trial_row(t) for t in trials]
+    assert [r.activations for r in rows] == [complexity(Spec.model_validate(t.spec)).activations for t in trials]
     # (id, input px, gamma used, blocks, real FLOPs ratio). Depth- and width-only keep 16 px (one-dimensional);
     # resolution-only is matched too (24 px, x2.24 is closer to 2 than 20 px); the wider, deeper a1.389-b1.2 has
     # to shrink its input to 12 px; a1.02's ceil rounding adds a block to each stage (3 -> 5 blocks).

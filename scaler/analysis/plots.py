@@ -31,6 +31,8 @@ FLOPS_LABEL = "real FLOPs per image (multiply-accumulates after rounding, log sc
 X_AXES: dict[str, tuple[str, str, str]] = {
     "flops": ("flops", FLOPS_LABEL, "FLOPs"),
     "params": ("params", "parameters (log scale)", "parameters"),
+    "activations": ("activations", "activations per image (output elements of every convolution, log scale)",
+                    "activations"),
     "latency": ("latency_ms", "inference latency at batch 1 (ms on the trial's device, log scale)", "latency"),
     "train_step": ("train_step_ms", "training step time (ms per batch on the trial's device, log scale)",
                    "training step time"),
@@ -110,8 +112,9 @@ def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
     col, xlabel, word = X_AXES[x]
     for _, df in runs:
         if col not in df.columns or not df.loc[df["status"] == "ok", col].notna().all():
-            raise ScalerError(f"--x {x}: the results have no {col} for every successful trial (recorded by "
-                              "scaler grid since it measures step time and latency)", where=df.attrs.get("path"))
+            raise ScalerError(f"--x {x}: the results have no {col} for every successful trial (results written "
+                              "before scaler recorded it lack it: plot another --x, or rerun the grid)",
+                              where=df.attrs.get("path"))
     x = col
     plt = _setup()
     fig, ax = plt.subplots(figsize=(8.0, 5.0))

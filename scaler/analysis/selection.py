@@ -22,7 +22,7 @@ REAL = ("depth_real", "width_real", "resolution_real", "flops_ratio")
 # mean. (Measured: benchmarks/halving.py, seed offset 200, picked width-only, 0.7% cheaper than resolution-only
 # and outside the 3-seed reference's tie set, by "fewest FLOPs" alone.)
 COST_TIE = 0.05
-COST = ("params", "train_step_ms", "latency_ms", "latency_batch_ms")
+COST = ("params", "activations", "train_step_ms", "latency_ms", "latency_batch_ms")
 
 
 def _canonical(ok: Any) -> Any:

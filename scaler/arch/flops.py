@@ -3,6 +3,10 @@
 FLOPs here means multiply-accumulates (MACs) of every convolution and linear layer for one image: the unit the
 EfficientNet paper calls FLOPs (B0 at 224 px = 0.39 B). Bias additions, BN, activations, pooling and the SE
 multiply are not counted. torch's FlopCounterMode reports twice this number.
+
+Activations are the output elements of every convolution for one image (the SE's 1x1 convolutions included; the
+classifier, a linear layer, not): Dollár et al.'s (FAMS, pycls) proxy for runtime on memory-bound hardware, where
+FLOPs are not.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from scaler.spec import FactorySpec, NetSpec
 class Cost:
     params: int
     flops: int
+    activations: int = 0
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(self.params + other.params, self.flops + other.flops)
+        return Cost(self.params + other.params, self.flops + other.flops, self.activations + other.activations)
 
 
 ZERO = Cost(0, 0)
@@ -31,7 +36,7 @@ def conv(cin: int, cout: int, kernel: int, out_size: int, *, groups: int = 1, bi
     """A square convolution (optionally followed by BN, whose affine weights count as params)."""
     weights = cout * (cin // groups) * kernel * kernel
     params = weights + (cout if bias else 0) + (2 * cout if bn else 0)
-    return Cost(params, weights * out_size * out_size)
+    return Cost(params, weights * out_size * out_size, cout * out_size * out_size)
 
 
 def linear(cin: int, cout: int) -> Cost:
@@ -89,11 +94,12 @@ class StageCost:
     out_size: int
     params: int
     flops: int
+    activations: int = 0
 
 
 @dataclass(frozen=True)
 class Complexity:
-    """Params and FLOPs (MACs) of a network, total and per part."""
+    """Params, FLOPs (MACs) and activations of a network, total and per part."""
 
     name: str
     resolution: int
@@ -103,15 +109,17 @@ class Complexity:
     stages: tuple[StageCost, ...]
     head: Cost
     classifier: Cost
+    activations: int = 0
     measured: bool = False  # built and traced (a factory network), not counted from a plan
 
     def to_dict(self) -> dict:
+        totals = {"name": self.name, "resolution": self.resolution, "params": self.params, "flops": self.flops,
+                  "activations": self.activations, "flops_unit": "multiply-accumulates per image",
+                  "activations_unit": "output elements of every convolution per image"}
         if self.measured:
-            return {"name": self.name, "resolution": self.resolution, "params": self.params, "flops": self.flops,
-                    "flops_unit": "multiply-accumulates per image", "counted": "measured"}
+            return {**totals, "counted": "measured"}
         return {
-            "name": self.name, "resolution": self.resolution, "params": self.params, "flops": self.flops,
-            "flops_unit": "multiply-accumulates per image", "counted": "analytic",
+            **totals, "counted": "analytic",
             "stem": vars(self.stem), "head": vars(self.head), "classifier": vars(self.classifier),
             "stages": [vars(s) for s in self.stages],
         }
@@ -139,10 +147,11 @@ def complexity(spec: NetSpec, resolution: int | None = None) -> Complexity:
         stages.append(StageCost(
             index=i + 1, block=st.block, repeats=st.repeats, kernel=st.kernel, stride=st.stride,
             in_ch=bp[0].in_ch, out_ch=st.channels, se=bp[0].se, in_size=bp[0].in_size,
-            out_size=bp[-1].out_size, params=c.params, flops=c.flops))
-    total = sum((Cost(s.params, s.flops) for s in stages), stem + head + classifier)
+            out_size=bp[-1].out_size, params=c.params, flops=c.flops, activations=c.activations))
+    total = sum((Cost(s.params, s.flops, s.activations) for s in stages), stem + head + classifier)
     return Complexity(name=spec.name, resolution=p.resolution, params=total.params, flops=total.flops,
-                      stem=stem, stages=tuple(stages), head=head, classifier=classifier)
+                      stem=stem, stages=tuple(stages), head=head, classifier=classifier,
+                      activations=total.activations)
 
 
 def measured_complexity(spec: FactorySpec, resolution: int | None = None) -> Complexity:
@@ -150,7 +159,8 @@ def measured_complexity(spec: FactorySpec, resolution: int | None = None) -> Com
     loads torch, by name, so that counting a spec network never does. Totals only (no parts)."""
     cost = importlib.import_module("scaler.arch.factory").factory_cost(spec, resolution)
     return Complexity(name=spec.name, resolution=resolution or spec.resolution, params=cost.params,
-                      flops=cost.flops, stem=ZERO, stages=(), head=ZERO, classifier=ZERO, measured=True)
+                      flops=cost.flops, stem=ZERO, stages=(), head=ZERO, classifier=ZERO,
+                      activations=cost.activations, measured=True)
 
 
 def human(n: float, unit: str = "") -> str:

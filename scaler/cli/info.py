@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from scaler.cli.options import FLOPS_NOTE, console
+from scaler.cli.options import ACTIVATIONS_NOTE, FLOPS_NOTE, console
 from scaler.errors import ScalerError
 from scaler.spec import FactorySpec
 
@@ -47,7 +47,8 @@ def _factory_info(spec: FactorySpec, c: Any, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    console().print(f"{spec.name} at {c.resolution}px: {c.params:,} params, {c.flops:,} FLOPs\n"
+    console().print(f"{spec.name} at {c.resolution}px: {c.params:,} params, {c.flops:,} FLOPs, "
+                    f"{c.activations:,} activations\n"
                     f"built by {spec.factory}(depth={spec.depth:g}, width={spec.width:g}, "
                     f"num_classes={spec.num_classes}, in_channels={spec.in_channels}) from {spec.path or 'sys.path'}"
                     f"; measured on the built model\n{FLOPS_NOTE}")
@@ -69,24 +70,25 @@ def _table(spec: Any, c: Any) -> Any:
 
     from scaler.arch.flops import human
 
-    table = Table(title=f"{spec.name} at {c.resolution}px: {c.params:,} params, {c.flops:,} FLOPs",
-                  caption=FLOPS_NOTE)
+    table = Table(title=f"{spec.name} at {c.resolution}px: {c.params:,} params, {c.flops:,} FLOPs, "
+                  f"{c.activations:,} activations", caption=f"{FLOPS_NOTE} {ACTIVATIONS_NOTE}")
     for col in ("stage", "block", "repeats", "kernel", "stride", "expand", "in→out", "SE", "size", "params",
-                "FLOPs"):
+                "FLOPs", "acts"):
         table.add_column(col, justify="left" if col in ("block", "in→out", "size") else "right")
     table.add_row("stem", "conv+pool" if spec.stem.pool else "conv", "1", str(spec.stem.kernel),
                   str(spec.stem.stride), "-", f"{spec.in_channels}→{spec.stem.channels}", "-",
                   f"{c.resolution}→{c.stages[0].in_size}",
-                  f"{c.stem.params:,}", f"{c.stem.flops:,}")
+                  f"{c.stem.params:,}", f"{c.stem.flops:,}", f"{c.stem.activations:,}")
     for s, st in zip(c.stages, spec.stages, strict=True):
         table.add_row(str(s.index), s.block, str(s.repeats), str(s.kernel), str(s.stride), f"{st.expand:g}",
                       f"{s.in_ch}→{s.out_ch}", str(s.se or "-"), f"{s.in_size}→{s.out_size}",
-                      f"{s.params:,}", f"{s.flops:,}")
+                      f"{s.params:,}", f"{s.flops:,}", f"{s.activations:,}")
     if spec.head is not None:
         table.add_row("head", "conv", "1", "1", "1", "-", f"{spec.stages[-1].channels}→{spec.head.channels}", "-",
-                      str(c.stages[-1].out_size), f"{c.head.params:,}", f"{c.head.flops:,}")
+                      str(c.stages[-1].out_size), f"{c.head.params:,}", f"{c.head.flops:,}", f"{c.head.activations:,}")
     table.add_row("fc", "linear", "", "", "", "", f"{spec.num_features}→{spec.num_classes}", "", "",
-                  f"{c.classifier.params:,}", f"{c.classifier.flops:,}")
+                  f"{c.classifier.params:,}", f"{c.classifier.flops:,}", "-")
     table.add_section()
-    table.add_row("total", "", str(spec.blocks), "", "", "", "", "", "", human(c.params), human(c.flops))
+    table.add_row("total", "", str(spec.blocks), "", "", "", "", "", "", human(c.params), human(c.flops),
+                  human(c.activations))
     return table

@@ -9,6 +9,7 @@ from typing import Any
 from scaler.errors import ScalerError
 
 FLOPS_NOTE = "FLOPs are multiply-accumulates per image (the EfficientNet paper's unit: B0 = 0.39B)."
+ACTIVATIONS_NOTE = "Activations (acts) are the output elements of every convolution per image (FAMS's runtime proxy)."
 LIMIT_HELP = ("Train at most N more trials of the plan in this run (0: plan and warn only); rerun to continue "
               "where it stopped.")
 

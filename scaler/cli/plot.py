@@ -14,9 +14,10 @@ from scaler.cli.options import formats
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Directory for the figures "
               "[default: plots/ beside the first CSV].")
 @click.option("--format", "fmt", default="png,svg", show_default=True, help="Comma-separated: png, svg, pdf.")
-@click.option("--x", "x_axis", type=click.Choice(["flops", "params", "latency", "train_step"]), default="flops",
-              show_default=True, help="x-axis of the Pareto plot: real FLOPs, parameters, inference latency "
-              "(batch 1) or training step time, as measured by each trial.")
+@click.option("--x", "x_axis", type=click.Choice(["flops", "params", "activations", "latency", "train_step"]),
+              default="flops", show_default=True, help="x-axis of the Pareto plot: real FLOPs, parameters, "
+              "activations (output elements of every convolution: FAMS's runtime proxy), inference latency (batch 1) "
+              "or training step time, as measured by each trial.")
 def command(csvs: tuple[Path, ...], out_dir: Path | None, fmt: str, x_axis: str) -> None:
     """Pareto plot (accuracy vs FLOPs, front as a step line), coefficient map and training curves.
 

@@ -225,7 +225,8 @@ def trial_row(trial: Trial, device: str = "cpu", message: str = "") -> TrialRow:
     return TrialRow(
         trial_id=trial.trial_id, kind=c.kind, alpha=c.alpha, beta=c.beta, gamma=c.gamma, phi=c.phi,
         depth=round(c.alpha**c.phi, 6), width=round(c.beta**c.phi, 6), resolution=spec.resolution,
-        params=cost.params, flops=cost.flops, seed=trial.seed, epochs=trial.proxy["epochs"],
+        params=cost.params, flops=cost.flops, activations=cost.activations, seed=trial.seed,
+        epochs=trial.proxy["epochs"],
         flops_ratio=round(real.flops_ratio, 6), depth_real=round(real.depth, 6), width_real=round(real.width, 6),
         resolution_real=round(real.resolution, 6),
         gamma_used=round(real.resolution ** (1 / c.phi), 6) if c.phi else 1.0,
