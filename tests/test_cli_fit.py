@@ -294,9 +294,9 @@ def test_old_run_every_objective_and_form(old_run: Path):
 
 @pytest.mark.parametrize("args, message", [
     (["--objective", "flops", "--v", "-0.05"],
-     "error: --v has no meaning under objective flops (w: flops, training; v: training)"),
-    (["--v", "-0.05"], "error: --v has no meaning under objective accuracy (w: flops, training; v: training)"),
-    (["--w", "-0.07"], "error: --w has no meaning under objective accuracy (w: flops, training; v: training)"),
+     "error: --v has no meaning under objective flops (w: flops, training, latency; v: training)"),
+    (["--v", "-0.05"], "error: --v has no meaning under objective accuracy (w: flops, training, latency; v: training)"),
+    (["--w", "-0.07"], "error: --w has no meaning under objective accuracy (w: flops, training, latency; v: training)"),
 ])
 def test_exponents_outside_their_objective(capsys, old_run: Path, args: list[str], message: str):
     before = (old_run / "coefficients.yaml").read_bytes()

@@ -110,7 +110,7 @@ def real_quadratic_fit(points: Any, target: float, phi: float) -> dict[str, Any]
 def fit_results(df: Any, *, factor: float, phi: float, alpha_range: tuple[float, float],
                 beta_range: tuple[float, float], gamma_range: tuple[float, float], use: str = "best",
                 form: str = "real", objective: str = "accuracy", w: float | None = None,
-                v: float | None = None, alpha: float = 0.05) -> dict[str, Any]:
+                v: float | None = None, alpha: float = 0.05, budget_ms: float | None = None) -> dict[str, Any]:
     """The coefficients a grid's results support: the candidate chosen inside the tie set (``best``), the
     evidence for it (``selection``: seed noise, tie set, every difference with its p-value and interval), the
     smooth fits with their leave-one-out R² and whether they earn their use, and the baselines.
@@ -121,7 +121,7 @@ def fit_results(df: Any, *, factor: float, phi: float, alpha_range: tuple[float,
     tie set and the fits are on."""
     agreement = rung_agreement(df)
     df = final_rung(df).copy()  # a halving run decides on its last rung (earlier rungs only ranked)
-    objective_info = add_score(df, objective, w=w, v=v, target=factor**phi)
+    objective_info = add_score(df, objective, w=w, v=v, target=factor**phi, budget_ms=budget_ms)
     table = summarize(df)  # trials without a score (no step time under objective training) are left out
     if table[table["kind"] == "compound"].empty:
         raise ScalerError("no successful compound trial: nothing to fit (run more of the grid)",
@@ -241,7 +241,8 @@ def _candidate(r: Any) -> dict[str, Any]:
 
 
 def fit_run(results_csv: str | Path, *, use: str | None = None, form: str = "real", objective: str = "accuracy",
-            w: float | None = None, v: float | None = None, out: str | Path | None = None) -> tuple[Path, dict]:
+            w: float | None = None, v: float | None = None, out: str | Path | None = None,
+            budget_ms: float | None = None) -> tuple[Path, dict]:
     """Fit the results of a grid directory and write its ``coefficients.yaml``; returns (path, data)."""
     import yaml
 
@@ -257,7 +258,7 @@ def fit_run(results_csv: str | Path, *, use: str | None = None, form: str = "rea
     rng = {k: (search[k]["min"], search[k]["max"]) for k in ("alpha", "beta", "gamma")}
     result = fit_results(df, factor=search["flops_factor"], phi=search["phi"], alpha_range=rng["alpha"],
                          beta_range=rng["beta"], gamma_range=rng["gamma"], use=use or search.get("use", "best"),
-                         form=form, objective=objective, w=w, v=v)
+                         form=form, objective=objective, w=w, v=v, budget_ms=budget_ms)
     version = df.attrs.get("schema_version")
     result = {"selected_on": SCHEMA_SPLITS.get(version, "unknown"), **result}
     path = Path(out) if out else run_dir / "coefficients.yaml"

@@ -41,6 +41,8 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
     obj = fit.get("objective") or {}
     if obj.get("name", "accuracy") != "accuracy":
         exps = ", ".join(f"{k} = {obj[k]:g}" for k in ("w", "v") if k in obj)
+        if "budget_ms" in obj:
+            exps += f"; budget {obj['budget_ms']:g} ms at batch 1 on {obj.get('device', 'the trials device')}"
         lines.append(f"objective:     {obj['name']} ({exps}); the ranking, tie set and fits are on it")
     if split != "validation":
         lines.append(f"warning:       these results were ranked on the {split} split (written before scaler carved "
