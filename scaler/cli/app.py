@@ -1,7 +1,7 @@
 """The ``scaler`` command group and its entry point: user errors print one line and exit 2, never a traceback.
 
 Each command lives in its own module and imports what it needs when it runs, so ``scaler --help``, ``info``,
-``emit``, ``schema``, ``fit`` and ``plot`` never load torch.
+``emit`` (without ``--export``), ``schema``, ``fit`` and ``plot`` never load torch.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from scaler.cli import emit, fit, grid, info, plot, schema, study
+from scaler.cli import bench, emit, export, fit, grid, info, plot, schema, study
 from scaler.errors import ScalerError
 
 
@@ -29,7 +29,7 @@ def cli() -> None:
     """
 
 
-for module in (info, emit, schema, grid, fit, plot, study):
+for module in (info, emit, export, bench, schema, grid, fit, plot, study):
     cli.add_command(module.command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import click
 
-from scaler.cli.options import FLOPS_NOTE, console, parse_phis
+from scaler.cli.options import ACTIVATIONS_NOTE, FLOPS_NOTE, console, parse_phis
 from scaler.errors import ScalerError
 
 
@@ -28,6 +29,10 @@ class _Request:
     name: str | None
     out_dir: Path
     as_json: bool
+    export: str | None
+    max_latency_ms: float | None
+    latencies: Path | None
+    latency_runtime: str
 
     @property
     def explicit(self) -> bool:
@@ -55,6 +60,14 @@ class _Request:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("specs"), show_default=True,
               help="Directory the YAML specs are written to.")
 @click.option("--json", "as_json", is_flag=True, help="Print the members as JSON instead of a table.")
+@click.option("--export", type=click.Choice(["onnx", "pt2"]), help="Also export each member beside its YAML "
+              "(OUT/<name>.onnx|.pt2) at its own resolution, checked against PyTorch (see scaler export).")
+@click.option("--max-latency-ms", type=click.FloatRange(min=0, min_open=True), help="Write only the members "
+              "whose batch-1 latency is at most this, and say which phi is the largest that fits.")
+@click.option("--latencies", type=click.Path(path_type=Path), metavar="BENCH_CSV", help="Latencies for "
+              "--max-latency-ms from `scaler bench` [default: measure each member here, eager, batch 1].")
+@click.option("--latency-runtime", type=click.Choice(["eager", "onnxruntime"]), default="eager",
+              show_default=True, help="Which runtime's figures of --latencies count.")
 def command(**options: Any) -> None:
     """Write scaled network specs (YAML), one per member, and show what each costs.
 
@@ -64,6 +77,9 @@ def command(**options: Any) -> None:
     scaler emit --coefficients results/quickstart/coefficients.yaml --phi 0..4
     scaler emit --phi 4                      # newest results/*/coefficients.yaml
     scaler emit --base specs/quickstart.yaml --width 1.5 --depth 2
+    scaler emit --base specs/quickstart.yaml --alpha 1.2 --beta 1.1 --gamma 1.15 --phi 0..2 --export onnx
+    scaler emit --base efficientnet-b0 --alpha 1.2 --beta 1.1 --gamma 1.15 --phi 0..7 --max-latency-ms 50 \\
+        --latencies bench.csv
     """
     req = _Request(**options)
     if req.preset:
@@ -72,7 +88,14 @@ def command(**options: Any) -> None:
         members, base, note = _explicit(req)
     else:
         members, base, note = _compound(req)
-    _write_members(members, base, req.out_dir, note, req.as_json)
+    if req.latencies is not None and req.max_latency_ms is None:
+        raise ScalerError("--latencies is read for --max-latency-ms; give the budget too")
+    if req.max_latency_ms is not None:
+        from scaler.cli.budget import within_budget
+
+        members, budget_note = within_budget(members, req.max_latency_ms, req.latencies, req.latency_runtime)
+        note = "\n".join(filter(None, (note, budget_note)))
+    _write_members(members, base, req.out_dir, note, req.as_json, req.export)
 
 
 def _preset(req: _Request) -> tuple[list[Any], Any, str]:
@@ -147,9 +170,11 @@ def _newest_coefficients() -> Path:
     return found[-1]
 
 
-def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_json: bool) -> None:
+def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_json: bool,
+                   export: str | None = None) -> None:
     from scaler.arch.flops import complexity
 
+    exporter = _exporter(export)  # its packages are checked before any file is written
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -164,12 +189,37 @@ def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_j
         rows.append({"name": m.name, "phi": d.phi if d else None, "depth": d.depth if d else 1.0,
                      "width": d.width if d else 1.0, "resolution": c.resolution,
                      "blocks": None if c.measured else m.blocks,
-                     "params": c.params, "flops": c.flops, "flops_ratio": c.flops / base_flops,
+                     "params": c.params, "flops": c.flops, "activations": c.activations,
+                     "flops_ratio": c.flops / base_flops,
                      "path": str(path)})
     if as_json:
+        _export_members(exporter, export, members, rows, out_dir, echo=False)
         click.echo(json.dumps(rows, indent=2))
     else:
         _print_table(rows, out_dir, note)
+        _export_members(exporter, export, members, rows, out_dir, echo=True)
+
+
+def _exporter(fmt: str | None) -> Any:
+    """``scaler export``'s module (:mod:`scaler.cli.export`) for ``--export``. Imported by name, in this one
+    place: it loads torch, which emit never imports (pyproject.toml's forbidden contract; tests/test_torch_free.py)."""
+    if fmt is None:
+        return None
+    module = importlib.import_module("scaler.cli.export")
+    module.require(fmt)
+    return module
+
+
+def _export_members(exporter: Any, fmt: str | None, members: list[Any], rows: list[dict[str, Any]],
+                    out_dir: Path, *, echo: bool) -> None:
+    """``--export``: each member beside its YAML, at its own resolution, checked (the first failure stops)."""
+    if exporter is None:
+        return
+    for m, r in zip(members, rows, strict=True):
+        done = exporter.export_member(m, out_dir, fmt)
+        r["export"] = done.to_dict()
+        if echo:
+            click.echo(exporter.describe(done))
 
 
 def _member_yaml(m: Any, c: Any, out_dir: Path) -> str:
@@ -193,13 +243,13 @@ def _print_table(rows: list[dict[str, Any]], out_dir: Path, note: str) -> None:
 
     from scaler.arch.flops import human
 
-    table = Table(title=f"{len(rows)} spec(s) written to {out_dir}/", caption=FLOPS_NOTE)
-    for col in ("name", "φ", "depth", "width", "res", "blocks", "params", "FLOPs", "× base"):
+    table = Table(title=f"{len(rows)} spec(s) written to {out_dir}/", caption=f"{FLOPS_NOTE} {ACTIVATIONS_NOTE}")
+    for col in ("name", "φ", "depth", "width", "res", "blocks", "params", "FLOPs", "acts", "× base"):
         table.add_column(col, justify="left" if col == "name" else "right")
     for r in rows:
         table.add_row(r["name"], "-" if r["phi"] is None else f"{r['phi']:g}", f"{r['depth']:.3g}",
                       f"{r['width']:.3g}", str(r["resolution"]), str(r["blocks"] or "-"), human(r["params"]),
-                      human(r["flops"]), f"{r['flops_ratio']:.2f}")
+                      human(r["flops"]), human(r["activations"]), f"{r['flops_ratio']:.2f}")
     out = console()
     if note:
         out.print(note)

@@ -1,0 +1,84 @@
+"""``scaler bench``: inference latency of networks on this machine (PyTorch eager, ONNX Runtime), as a table and a
+CSV that ``scaler emit --max-latency-ms`` reads."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scaler.cli.options import console
+from scaler.errors import ScalerError
+
+
+@click.command("bench")
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True,
+              help="The second batch size measured (batch 1 always is).")
+@click.option("--runtime", "runtimes", type=click.Choice(["eager", "onnxruntime"]), multiple=True,
+              help="Repeatable [default: eager, and onnxruntime when the deploy extra is installed].")
+@click.option("--threads", type=click.IntRange(min=1), help="Intra-op threads [default: this machine's cores].")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Device of the eager runs (ONNX Runtime runs on the CPU).")
+@click.option("--min-seconds", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+              help="Time each figure over blocks of calls lasting at least this long.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("bench.csv"), show_default=True,
+              help="The CSV written (emit --latencies reads it).")
+def command(specs: tuple[str, ...], batch: int, runtimes: tuple[str, ...], threads: int | None, device: str,
+            min_seconds: float, out_path: Path) -> None:
+    """Latency of each network (YAML files, preset names, an emitted family's files) at batch 1 and --batch.
+
+    Median and interquartile range of one call, by torch.utils.benchmark (blocked_autorange after 3 warm-up
+    calls), at the stated thread count: PyTorch eager (eval, inference mode, float32) and ONNX
+    Runtime on the file `scaler export` writes. Latency belongs to this machine: bench where the model will run.
+
+    \b
+    scaler bench efficientnet-b0 efficientnet-b1 efficientnet-b2 efficientnet-b3 --out results/bench-cpu.csv
+    scaler bench specs/*-phi*.yaml --runtime eager --batch 32
+    """
+    from scaler.catalog import load_spec
+    from scaler.latencies import write_latencies
+    from scaler.search.executors.base import available_cores
+    from scaler.train.bench import bench
+
+    runtimes = runtimes or (("eager", "onnxruntime") if _deploy_installed() else ("eager",))
+    if "onnxruntime" in runtimes and not _deploy_installed():
+        raise ScalerError("--runtime onnxruntime needs the deploy extra: pip install 'scaler[deploy]'")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ScalerError("--device cuda: no CUDA device is visible")
+    networks = [load_spec(s) for s in specs]  # every spec is read before anything is timed
+    threads = threads or available_cores()
+    rows = []
+    with console().status("") as status:
+        for spec in networks:
+            status.update(f"timing {spec.name} ({', '.join(runtimes)}; batch 1 and {batch}; {threads} threads)")
+            rows += bench(spec, batches=sorted({1, batch}), runtimes=runtimes, device=device,
+                           threads=threads, min_seconds=min_seconds)
+    write_latencies(rows, out_path)
+    console().print(_table(rows, out_path, threads))
+
+
+def _deploy_installed() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript", "onnxruntime"))
+
+
+def _table(rows: list[Any], out_path: Path, threads: int) -> Any:
+    from rich.table import Table
+
+    from scaler.arch.flops import human
+
+    table = Table(title=f"latency per call, median (IQR), {threads} thread(s) -> {out_path}",
+                  caption="torch.utils.benchmark blocked_autorange after 3 warm-up calls; FLOPs are "
+                          "multiply-accumulates, acts the output elements of every convolution, per image")
+    for col in ("name", "res", "params", "FLOPs", "acts", "runtime", "device", "batch", "ms", "IQR ms", "img/s"):
+        table.add_column(col, justify="left" if col in ("name", "runtime", "device") else "right")
+    for r in rows:
+        table.add_row(r.name, str(r.resolution), human(r.params), human(r.flops), human(r.activations), r.runtime,
+                      r.device, str(r.batch), f"{r.median_ms:.3g}", f"{r.iqr_ms:.2g}",
+                      f"{1000 * r.batch / r.median_ms:.0f}")
+    return table
