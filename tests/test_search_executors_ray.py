@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from _procs import proc_files
 from _specs import TINY_YAML
 from conftest import RAY_ENV, RayHead
@@ -51,8 +52,28 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+# tiny.yaml's network, built by a user's factory (code/tinynet.py): Ray must ship the module to its workers
+FACTORY_CODE = f"""
+from scaler.arch.torch_model import build_model
+from scaler.scaling import scale
+from scaler.spec import Spec
+
+BASE = {yaml.safe_load(TINY_YAML)!r}
+
+def make_net(depth, width, num_classes, in_channels):
+    spec = Spec.model_validate({{**BASE, "num_classes": num_classes, "in_channels": in_channels}})
+    return build_model(scale(spec, depth=depth, width=width) if (depth, width) != (1, 1) else spec)
+"""
+FACTORY_SPEC = ("name: tiny\nfactory: tinynet:make_net\npath: code\nresolution: 16\nnum_classes: 10\n"
+                + SPEC[len(TINY_YAML):])
+
+
 @pytest.mark.slow
 def test_ray_executor_matches_the_local_one(cluster: str, tmp_path: Path):
+    """On a factory network: its module goes to the workers in the job's runtime environment (Ray uploads it)."""
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "tinynet.py").write_text(FACTORY_CODE)
+    (tmp_path / "tiny.yaml").write_text(FACTORY_SPEC)
     flags = ["--epochs", "2", "--subset", "400", "--limit", "4", "--device", "cpu"]
     grid(tmp_path, *flags, "--out", "local")
     out = grid(tmp_path, *flags, "--out", "ray", "--executor", "ray", "--ray-address", cluster,
@@ -85,27 +106,6 @@ def test_halving_under_ray_matches_the_local_run_rung_for_rung(cluster: str, tmp
     assert [[r[c] for c in compared] for r in sorted(local, key=key)] == \
         [[r[c] for c in compared] for r in sorted(remote, key=key)]
     assert {r["rung"] for r in remote} == {"0", "1", "2"} and not (tmp_path / "ray" / "checkpoints").exists()
-
-
-@pytest.mark.slow
-def test_a_factory_network_trains_under_ray_as_it_does_locally(cluster: str, tmp_path: Path):
-    """The factory's module goes to the workers in the job's runtime environment (Ray uploads it)."""
-    root = Path(__file__).resolve().parent.parent
-    spec = tmp_path / "my-resnet.yaml"
-    spec.write_text((root / "specs" / "my-resnet.yaml").read_text().replace(
-        "path: ../examples", f"path: {root / 'examples'}"))
-    flags = ["--epochs", "1", "--subset", "300", "--limit", "3", "--device", "cpu", "--strategy", "grid",
-             "--dataset", "digits"]
-    for out, extra in (("local", []), ("ray", ["--executor", "ray", "--ray-address", cluster])):
-        proc = subprocess.run([sys.executable, "-m", "scaler.cli", "grid", str(spec), "--quiet", "--out", out, *flags,
-                               *extra], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                              env={**os.environ, **RAY_ENV})
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    local, remote = rows(tmp_path / "local" / "results.csv"), rows(tmp_path / "ray" / "results.csv")
-    key = lambda r: r["trial_id"]  # noqa: E731
-    assert [[r[c] for c in COMPARED] for r in sorted(local, key=key)] == \
-        [[r[c] for c in COMPARED] for r in sorted(remote, key=key)]
-    assert len(remote) == 3 and all(r["status"] == "ok" for r in remote)
 
 
 def _task_pids() -> list[int]:
