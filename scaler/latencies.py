@@ -28,6 +28,7 @@ class Latency:
     median_ms: float
     iqr_ms: float
     runs: int  # calls timed (after the warm-up)
+    layout: str = "channels_last"  # eager's memory format (channels_last | contiguous); onnx for ONNX Runtime
 
 
 COLUMNS = tuple(f.name for f in fields(Latency))
@@ -45,8 +46,19 @@ def write_latencies(rows: Sequence[Latency], path: Path) -> None:
         raise ScalerError(f"cannot write the bench CSV: {e.strerror}", where=path) from None
 
 
-def read_latencies(path: str | Path, runtime: str = "eager", batch: int = 1) -> dict[str, float]:
-    """Median latency (ms) by network name, of ``runtime`` at ``batch`` images, from a bench CSV."""
+@dataclass(frozen=True)
+class Measured:
+    """A bench CSV's figure for one network, with what identifies the network (when the CSV records it)."""
+
+    median_ms: float
+    line: int
+    flops: int | None = None
+    resolution: int | None = None
+
+
+def read_latencies(path: str | Path, runtime: str = "eager", batch: int = 1) -> dict[str, Measured]:
+    """The figures of ``runtime`` at ``batch`` images by network name, from a bench CSV. A name measured twice
+    (two runs appended, or two networks of one name) is refused: which figure is meant cannot be told."""
     p = Path(path)
     try:
         with open(p, newline="", encoding="utf-8") as f:
@@ -57,16 +69,25 @@ def read_latencies(path: str | Path, runtime: str = "eager", batch: int = 1) -> 
     if not rows or missing:
         raise ScalerError(f"not a bench CSV (written by scaler bench): {'no rows' if not rows else 'no column '}"
                           f"{', '.join(missing)}", where=p)
-    out: dict[str, float] = {}
+    out: dict[str, Measured] = {}
     for line, row in enumerate(rows, start=2):
         if row["runtime"] != runtime or row["batch"] != str(batch):
             continue
-        try:
-            value = float(row["median_ms"])
-        except ValueError:
-            value = math.nan
+        value = _number(row["median_ms"])
         if not value > 0:
             raise ScalerError(f"median_ms {row['median_ms']!r} is not a latency", where=f"{p}:{line}",
                               field="median_ms")
-        out[row["name"]] = value
+        if row["name"] in out:
+            raise ScalerError(f"{row['name']} has a second {runtime} batch-{batch} row (the first is on line "
+                              f"{out[row['name']].line})", where=f"{p}:{line}", field="name")
+        flops, resolution = _number(row.get("flops")), _number(row.get("resolution"))
+        out[row["name"]] = Measured(value, line, None if math.isnan(flops) else int(flops),
+                                    None if math.isnan(resolution) else int(resolution))
     return out
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text) if text not in (None, "") else math.nan
+    except ValueError:
+        return math.nan

@@ -28,9 +28,12 @@ def test_bench_writes_one_row_per_network_runtime_and_batch(tmp_path: Path):
     assert tuple(rows[0]) == COLUMNS
     expected = [(r, b) for r in ("eager", "onnxruntime")[: 1 + DEPLOY] for b in ("1", "4")]
     assert [(r["runtime"], r["batch"]) for r in rows] == expected
+    assert {r["layout"] for r in rows if r["runtime"] == "eager"} == {"channels_last"}  # what training uses
     assert {(r["name"], r["resolution"], r["threads"], r["device"]) for r in rows} == {("tiny", "16", "1", "cpu")}
     assert all(float(r["median_ms"]) > 0 and float(r["iqr_ms"]) >= 0 and int(r["runs"]) >= 1 for r in rows)
-    assert read_latencies(tmp_path / "b" / "bench.csv") == {"tiny": float(rows[0]["median_ms"])}
+    measured = read_latencies(tmp_path / "b" / "bench.csv")
+    assert list(measured) == ["tiny"] and measured["tiny"].median_ms == float(rows[0]["median_ms"])
+    assert (measured["tiny"].flops, measured["tiny"].resolution, measured["tiny"].line) == (66_944, 16, 2)
 
 
 def test_bench_refuses_before_timing_anything(capsys, tmp_path: Path, monkeypatch):
@@ -48,15 +51,20 @@ def test_read_latencies_picks_runtime_and_batch(tmp_path: Path):
     path = tmp_path / "bench.csv"
     path.write_text("name,runtime,batch,median_ms\nm-phi0,eager,1,10\nm-phi0,eager,8,50\nm-phi0,onnxruntime,1,4\n"
                     "m-phi1,eager,1,21.5\n")
-    assert read_latencies(path) == {"m-phi0": 10.0, "m-phi1": 21.5}
-    assert read_latencies(path, runtime="onnxruntime") == {"m-phi0": 4.0}
-    assert read_latencies(path, batch=8) == {"m-phi0": 50.0}
+    def medians(**kwargs) -> dict[str, float]:
+        return {k: v.median_ms for k, v in read_latencies(path, **kwargs).items()}
+
+    assert medians() == {"m-phi0": 10.0, "m-phi1": 21.5}
+    assert medians(runtime="onnxruntime") == {"m-phi0": 4.0}
+    assert medians(batch=8) == {"m-phi0": 50.0}
 
 
 @pytest.mark.parametrize(("text", "message"), [
     ("", "not a bench CSV (written by scaler bench): no rows"),
     ("name,flops\nx,1\n", "not a bench CSV (written by scaler bench): no column runtime, batch, median_ms"),
     ("name,runtime,batch,median_ms\nx,eager,1,fast\n", "bench.csv:2: median_ms: median_ms 'fast' is not a latency"),
+    ("name,runtime,batch,median_ms\nx,eager,1,3\nx,eager,1,4\n",
+     "bench.csv:3: name: x has a second eager batch-1 row (the first is on line 2)"),
 ])
 def test_bad_bench_csv_is_one_located_line(tmp_path: Path, text: str, message: str):
     path = tmp_path / "bench.csv"

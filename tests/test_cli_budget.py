@@ -63,3 +63,14 @@ def test_without_a_csv_each_member_is_measured_here(project: Path):
     members = json.loads(run_scaler(*FAMILY[:-4], "--phi", "0..1", "--out", "family", "--max-latency-ms", "1e6",
                                     "--json", cwd=project).stdout)
     assert [m["name"] for m in members] == ["tiny-phi0", "tiny-phi1"]
+
+
+def test_a_row_of_another_network_under_the_members_name_is_refused(capsys, project: Path):
+    """Names do not encode coefficients: a CSV benched for another family must not pass for this one."""
+    (project / "bench.csv").write_text("name,resolution,flops,runtime,batch,median_ms\n"
+                                       "tiny-phi0,16,66944,eager,1,10\ntiny-phi1,24,999,eager,1,20\n")
+    line = user_error(capsys, *FAMILY[:-4], "--phi", "0..1", "--out", "family", "--max-latency-ms", "30",
+                      "--latencies", "bench.csv")
+    assert line.startswith("error: bench.csv:3: tiny-phi1 here is ")
+    assert "but the row benched 999 FLOPs at 24 px" in line
+    assert not (project / "family").exists()

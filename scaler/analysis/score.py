@@ -86,13 +86,12 @@ def _latency_score(df: Any, exps: dict[str, float], *, budget_ms: float | None, 
     if "latency_ms" not in df.columns or not ok["latency_ms"].notna().any():
         raise ScalerError("objective latency needs the latency_ms column (measured by scaler grid at the last "
                           "rung of every trial)", where=where)
-    df["score"] = df["accuracy"] * (df["latency_ms"] / budget_ms) ** exps["w"]
-    return {"budget_ms": budget_ms, "device": _device(ok)}
-
-
-def _device(ok: Any) -> str:
     devices = sorted({str(d) for d in ok.get("device", []) if isinstance(d, str) and d})
-    return ", ".join(devices) or "unknown"
+    if len(devices) > 1:
+        raise ScalerError(f"objective latency: the trials measured their latency on {', '.join(devices)}; one "
+                          "budget cannot score latencies of different devices", where=where)
+    df["score"] = df["accuracy"] * (df["latency_ms"] / budget_ms) ** exps["w"]
+    return {"budget_ms": budget_ms, "device": devices[0] if devices else "unknown"}
 
 
 def cost_column(objective: str) -> str:

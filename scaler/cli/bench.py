@@ -24,14 +24,17 @@ from scaler.errors import ScalerError
               help="Device of the eager runs (ONNX Runtime runs on the CPU).")
 @click.option("--min-seconds", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
               help="Time each figure over blocks of calls lasting at least this long.")
+@click.option("--layout", type=click.Choice(["channels_last", "contiguous"]), default="channels_last",
+              show_default=True, help="Memory format of the eager runs (channels-last is what training uses).")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("bench.csv"), show_default=True,
               help="The CSV written (emit --latencies reads it).")
 def command(specs: tuple[str, ...], batch: int, runtimes: tuple[str, ...], threads: int | None, device: str,
-            min_seconds: float, out_path: Path) -> None:
+            min_seconds: float, layout: str, out_path: Path) -> None:
     """Latency of each network (YAML files, preset names, an emitted family's files) at batch 1 and --batch.
 
     Median and interquartile range of one call, by torch.utils.benchmark (blocked_autorange after 3 warm-up
-    calls), at the stated thread count: PyTorch eager (eval, inference mode, float32) and ONNX
+    calls), at the stated thread count: PyTorch eager (eval, inference mode, float32, channels-last unless
+    --layout contiguous) and ONNX
     Runtime on the file `scaler export` writes. Latency belongs to this machine: bench where the model will run.
 
     \b
@@ -51,15 +54,19 @@ def command(specs: tuple[str, ...], batch: int, runtimes: tuple[str, ...], threa
 
         if not torch.cuda.is_available():
             raise ScalerError("--device cuda: no CUDA device is visible")
-    networks = [load_spec(s) for s in specs]  # every spec is read before anything is timed
+    from scaler.arch.flops import complexity
+
+    networks = [load_spec(s) for s in specs]  # every spec is read and counted before anything is timed
+    for spec in networks:
+        complexity(spec)
     threads = threads or available_cores()
     rows = []
     with console().status("") as status:
         for spec in networks:
             status.update(f"timing {spec.name} ({', '.join(runtimes)}; batch 1 and {batch}; {threads} threads)")
             rows += bench(spec, batches=sorted({1, batch}), runtimes=runtimes, device=device,
-                           threads=threads, min_seconds=min_seconds)
-    write_latencies(rows, out_path)
+                          threads=threads, min_seconds=min_seconds, layout=layout)
+            write_latencies(rows, out_path)  # after every network: a failure later keeps what was measured
     console().print(_table(rows, out_path, threads))
 
 

@@ -16,7 +16,12 @@ MEASURE_SECONDS = 0.5  # per member, when emit measures (scaler bench defaults t
 def within_budget(members: list[Any], max_ms: float, latencies: Path | None, runtime: str) -> tuple[list[Any], str]:
     """(the members whose batch-1 latency is at most ``max_ms``, a note on what fits). Every member needs a
     latency: a bench CSV that lacks one is an error naming it."""
-    measured = _read(members, latencies, runtime) if latencies else _measure(members)
+    from scaler.arch.flops import complexity
+
+    costs = {m.name: complexity(m) for m in members}  # a member that cannot be built fails here, in one line
+    if len(costs) < len(members):
+        raise ScalerError("--max-latency-ms: two members share a name (a phi given twice?)")
+    measured = _read(members, costs, latencies, runtime) if latencies else _measure(members)
     source = f"{latencies} ({runtime}, batch 1)" if latencies else "measured here (eager, batch 1)"
     kept = [m for m in members if measured[m.name] <= max_ms]
     if not kept:
@@ -32,13 +37,21 @@ def within_budget(members: list[Any], max_ms: float, latencies: Path | None, run
     return kept, note
 
 
-def _read(members: list[Any], path: Path, runtime: str) -> dict[str, float]:
+def _read(members: list[Any], costs: dict[str, Any], path: Path, runtime: str) -> dict[str, float]:
+    """The CSV's latencies of the members; a row of another network under the same name (other coefficients,
+    another input size) is refused: its latency would not be this member's."""
     found = read_latencies(path, runtime=runtime, batch=1)
     missing = [m.name for m in members if m.name not in found]
     if missing:
         raise ScalerError(f"no {runtime} batch-1 latency for {', '.join(missing)}: bench the emitted specs first "
                           "(scaler emit ... --out DIR, then scaler bench DIR/*.yaml --out FILE)", where=path)
-    return found
+    for m in members:
+        line, flops, resolution = found[m.name].line, found[m.name].flops, found[m.name].resolution
+        c = costs[m.name]
+        if (flops, resolution) != (None, None) and (flops, resolution) != (c.flops, c.resolution):
+            raise ScalerError(f"{m.name} here is {c.flops:,} FLOPs at {c.resolution} px, but the row benched "
+                              f"{flops:,} FLOPs at {resolution} px: bench this family again", where=f"{path}:{line}")
+    return {name: row.median_ms for name, row in found.items()}
 
 
 def _measure(members: list[Any]) -> dict[str, float]:

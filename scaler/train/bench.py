@@ -2,8 +2,8 @@
 
 Each figure is ``torch.utils.benchmark.Timer.blocked_autorange`` over blocks of calls for at least
 ``min_seconds`` after :data:`WARMUP` warm-up calls, at a stated thread count: the median of the blocks' per-call
-times and their interquartile range. Eager runs the model in eval mode under ``torch.inference_mode`` in float32
-(channels-last on CUDA only); ONNX Runtime runs the file :func:`scaler.train.export.export` writes (its check
+times and their interquartile range. Eager runs the model in eval mode under ``torch.inference_mode`` in float32,
+channels-last unless told otherwise; ONNX Runtime runs the file :func:`scaler.train.export.export` writes (its check
 included), with the same number of intra-op threads.
 """
 
@@ -37,14 +37,18 @@ def time_call(fn: Callable[[], Any], *, threads: int, min_seconds: float) -> tup
     return 1000 * m.median, 1000 * m.iqr, len(m.raw_times) * m.number_per_run
 
 
-def eager_call(spec: NetSpec, batch: int, device: str) -> Callable[[], Any]:
-    """One eval-mode forward pass of ``batch`` random images, synchronised on CUDA."""
+LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
+
+
+def eager_call(spec: NetSpec, batch: int, device: str, layout: str = "channels_last") -> Callable[[], Any]:
+    """One eval-mode forward pass of ``batch`` random images in ``layout``, synchronised on CUDA. Channels-last is
+    what training and the grid's latency use; on this CPU it made a training step of the quickstart proxy 1.7-2.0x
+    faster, and B0's inference as fast at batch 1 and 1.0-1.4x faster at batch 8 (benchmarks/memory_format.py)."""
     torch.manual_seed(0)
-    # channels-last pays on CUDA; on this CPU it made the depthwise convolutions 4.6x slower (tiny.yaml, 2 threads)
-    layout = torch.channels_last if device == "cuda" else torch.contiguous_format
-    model = build_model(spec).eval().to(device, memory_format=layout)
+    memory_format = LAYOUTS[layout]
+    model = build_model(spec).eval().to(device, memory_format=memory_format)
     x = torch.randn(batch, spec.in_channels, spec.resolution, spec.resolution, device=device)
-    x = x.contiguous(memory_format=layout)
+    x = x.contiguous(memory_format=memory_format)
 
     def call() -> Any:
         with torch.inference_mode():
@@ -71,7 +75,7 @@ def onnx_call(path: Path, spec: NetSpec, batch: int, threads: int) -> Callable[[
 
 
 def bench(spec: NetSpec, *, batches: Sequence[int], runtimes: Sequence[str], device: str, threads: int,
-          min_seconds: float) -> list[Latency]:
+          min_seconds: float, layout: str = "channels_last") -> list[Latency]:
     """Latency of ``spec`` at each batch size under each runtime."""
     cost = complexity(spec)
     torch.set_num_threads(threads)
@@ -80,12 +84,16 @@ def bench(spec: NetSpec, *, batches: Sequence[int], runtimes: Sequence[str], dev
         onnx_path = _onnx_file(spec, Path(tmp)) if "onnxruntime" in runtimes else None
         for runtime in runtimes:
             for batch in batches:
-                call = (eager_call(spec, batch, device) if runtime == "eager"
+                call = (eager_call(spec, batch, device, layout) if runtime == "eager"
                         else onnx_call(onnx_path, spec, batch, threads))
-                median, iqr, runs = time_call(call, threads=threads, min_seconds=min_seconds)
+                try:
+                    median, iqr, runs = time_call(call, threads=threads, min_seconds=min_seconds)
+                except Exception as e:  # the network cannot run at this batch: one line, not a traceback
+                    raise ScalerError(f"{spec.name}: {runtime} at batch {batch}, {spec.resolution} px raised "
+                                      f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
                 rows.append(Latency(spec.name, spec.resolution, cost.params, cost.flops, cost.activations, runtime,
                                     device if runtime == "eager" else "cpu", threads, batch, round(median, 4),
-                                    round(iqr, 4), runs))
+                                    round(iqr, 4), runs, layout if runtime == "eager" else "onnx"))
     return rows
 
 
@@ -102,5 +110,9 @@ def _onnx_file(spec: NetSpec, folder: Path) -> Path:
 
 def batch1_latency(spec: NetSpec, *, min_seconds: float = 0.5) -> float:
     """Median ms of one eager CPU call on one image, at torch's current thread count."""
-    median, _, _ = time_call(eager_call(spec, 1, "cpu"), threads=torch.get_num_threads(), min_seconds=min_seconds)
+    try:
+        median, _, _ = time_call(eager_call(spec, 1, "cpu"), threads=torch.get_num_threads(),
+                                 min_seconds=min_seconds)
+    except Exception as e:
+        raise ScalerError(f"{spec.name}: eager at batch 1 raised {type(e).__name__}: {e}") from None
     return median
