@@ -1,0 +1,119 @@
+"""Forecast accuracy at larger phi from a study's measured phi = 0..K: a saturating power law in real FLOPs,
+error = a + b * (FLOPs / FLOPs_0)^(-c), per strategy with the exponent c shared by all of them (so that three
+measured phi per strategy identify it), prediction intervals by a bootstrap over seeds, and a back-test that
+refits without each strategy's largest phi and predicts it. No torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_POINTS = 3  # measured phi per strategy: a and b per strategy, c shared
+C_BOUNDS = (0.01, 5.0)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measured network of a strategy: its real FLOPs and the error of each seed."""
+
+    flops: float
+    errors: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.errors))
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """error = a[s] + b[s] * (flops / flops0)^(-c), per strategy s."""
+
+    a: dict[str, float]
+    b: dict[str, float]
+    c: float
+    flops0: float
+
+    def predict(self, strategy: str, flops: float) -> float:
+        return self.a[strategy] + self.b[strategy] * (flops / self.flops0) ** -self.c
+
+
+def rising(points: Sequence[Point]) -> bool:
+    """Whether accuracy rises with FLOPs: the least-squares slope of mean error over log FLOPs is negative."""
+    x = np.log([p.flops for p in points])
+    y = np.array([p.mean for p in points])
+    return len(points) >= 2 and float(np.polyfit(x, y, 1)[0]) < 0
+
+
+def fit(data: Mapping[str, Sequence[Point]]) -> PowerLaw:
+    """Least squares on every seed's error, the exponent shared. Needs :data:`MIN_POINTS` per strategy."""
+    from scipy.optimize import least_squares
+
+    names = sorted(data)
+    flops0 = min(p.flops for pts in data.values() for p in pts)
+    rows = [(i, p.flops / flops0, e) for i, s in enumerate(names) for p in data[s] for e in p.errors]
+    idx = np.array([r[0] for r in rows])
+    x = np.array([r[1] for r in rows])
+    y = np.array([r[2] for r in rows])
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        a, b, c = theta[: len(names)], theta[len(names): 2 * len(names)], theta[-1]
+        return a[idx] + b[idx] * x ** -c - y
+
+    start = np.concatenate([[min(p.mean for p in data[s]) * 0.9 for s in names],
+                            [max(p.mean for p in data[s]) - min(p.mean for p in data[s]) + 1e-3 for s in names],
+                            [0.5]])
+    lower = np.concatenate([np.zeros(2 * len(names)), [C_BOUNDS[0]]])
+    upper = np.concatenate([np.full(len(names), 1.0), np.full(len(names), np.inf), [C_BOUNDS[1]]])
+    sol = least_squares(residuals, np.clip(start, lower, upper - 1e-9), bounds=(lower, upper))
+    n = len(names)
+    return PowerLaw(dict(zip(names, sol.x[:n].tolist(), strict=True)),
+                    dict(zip(names, sol.x[n: 2 * n].tolist(), strict=True)), float(sol.x[-1]), flops0)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    strategy: str
+    flops: float
+    error: float  # the fit's prediction
+    low: float  # bootstrap percentile interval of the prediction
+    high: float
+
+
+def forecast(data: Mapping[str, Sequence[Point]], targets: Mapping[str, Sequence[float]], *, level: float = 0.9,
+             resamples: int = 200, seed: int = 0) -> tuple[list[Forecast], dict[str, str]]:
+    """Predicted error at each strategy's target FLOPs, with a ``level`` interval from refits on seeds resampled
+    within every measured point. Strategies with too few points, or whose accuracy does not rise with FLOPs, get
+    no forecast: the second value says why, by strategy."""
+    skipped = {s: f"{len(p)} measured phi (needs {MIN_POINTS})" for s, p in data.items() if len(p) < MIN_POINTS}
+    skipped |= {s: "accuracy does not rise with FLOPs" for s, p in data.items() if s not in skipped and not
+                rising(p)}
+    usable = {s: p for s, p in data.items() if s not in skipped}
+    if not usable:
+        return [], skipped
+    law = fit(usable)
+    rng = np.random.default_rng(seed)
+    draws: dict[tuple[str, float], list[float]] = {(s, f): [] for s in usable for f in targets.get(s, ())}
+    for _ in range(resamples):
+        boot = {s: [Point(p.flops, tuple(rng.choice(p.errors, size=len(p.errors)))) for p in pts]
+                for s, pts in usable.items()}
+        refit = fit(boot)
+        for s, f in draws:
+            draws[s, f].append(refit.predict(s, f))
+    tail = (1 - level) / 2 * 100
+    out = [Forecast(s, f, law.predict(s, f), float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail)))
+           for (s, f), v in draws.items()]
+    return out, skipped
+
+
+def back_test(data: Mapping[str, Sequence[Point]]) -> dict[str, tuple[float, float]]:
+    """(predicted, measured) mean error at each strategy's largest measured FLOPs, from a fit without it; only
+    for strategies that keep :data:`MIN_POINTS` points without it and whose accuracy rises."""
+    held = {s: sorted(p, key=lambda q: q.flops) for s, p in data.items()}
+    train = {s: p[:-1] for s, p in held.items() if len(p) - 1 >= MIN_POINTS and rising(p[:-1])}
+    if not train:
+        return {}
+    law = fit(train)
+    return {s: (law.predict(s, held[s][-1].flops), held[s][-1].mean) for s in train}
