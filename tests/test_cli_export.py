@@ -213,8 +213,8 @@ def test_a_read_only_folder(capsys, tiny: Path):
 
 
 def test_missing_deploy_packages(capsys, tiny: Path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "onnxscript", None)
-    hint = "--format onnx needs the deploy extra (onnxscript is not installed): pip install 'scaler[deploy]'"
+    monkeypatch.setitem(sys.modules, "onnx", None)  # the first package checked: the same line with or without it
+    hint = "--format onnx needs the deploy extra (onnx is not installed): pip install 'scaler[deploy]'"
     assert user_error(capsys, "export", "tiny.yaml", "--format", "onnx") == f"error: {hint}"
     assert user_error(capsys, "emit", "--base", "tiny.yaml", *PAPER, "--phi", "0", "--out", "fam", "--export",
                       "onnx") == f"error: {hint}"
