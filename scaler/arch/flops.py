@@ -158,7 +158,8 @@ def measured_complexity(spec: FactorySpec, resolution: int | None = None) -> Com
     """A factory network exists only as code, so it is counted by building it: the one place where counting
     loads torch, by name, so that counting a spec network never does. Totals only (no parts)."""
     cost = importlib.import_module("scaler.arch.factory").factory_cost(spec, resolution)
-    return Complexity(name=spec.name, resolution=resolution or spec.resolution, params=cost.params,
+    return Complexity(name=spec.name, resolution=spec.resolution if resolution is None else resolution,
+                      params=cost.params,
                       flops=cost.flops, stem=ZERO, stages=(), head=ZERO, classifier=ZERO,
                       activations=cost.activations, measured=True)
 

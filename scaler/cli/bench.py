@@ -71,7 +71,10 @@ def command(specs: tuple[str, ...], batch: int, runtimes: tuple[str, ...], threa
 
 
 def _deploy_installed() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript", "onnxruntime"))
+    """What `scaler export --format onnx` needs (its one list), and onnxruntime to run the file."""
+    from scaler.cli.export import ONNX_PACKAGES
+
+    return all(importlib.util.find_spec(m) is not None for m in (*ONNX_PACKAGES, "onnxruntime"))
 
 
 def _table(rows: list[Any], out_path: Path, threads: int) -> Any:
