@@ -16,6 +16,7 @@ from _specs import TINY
 from scaler.analysis.fit import fit_run
 from scaler.analysis.plots import pareto_figure, pareto_front, plot_results
 from scaler.analysis.study import summarize_study
+from scaler.analysis.study_forecast import read_forecast
 from scaler.catalog import load_spec
 from scaler.coefficients import coefficients_document
 from scaler.config import SearchConfig
@@ -162,6 +163,10 @@ def test_study_trains_every_strategy(tmp_path: Path):
     assert all(r["status"] == "ok" for r in rows)
     assert (grid / "plots" / "study.png").exists() and (grid / "plots" / "study.svg").exists()
     assert "phi 1:" in proc.stdout and "tie set:" in proc.stdout and "(test " in proc.stdout
+    # phi 0..1 are too few to forecast phi 2..4 (--forecast 3 by default): each strategy says so, in the file too
+    assert "  compound: no forecast: 2 measured phi (needs 3)" in proc.stdout.splitlines()
+    assert "back-test compound: no back-test: without phi 1, 1 measured phi (needs 3)" in proc.stdout
+    assert {r.row for r in read_forecast(grid / "forecast.csv").rows} == {"skipped", "back-test"}
 
 
 def test_study_verdict_falls_back_on_the_grids_seed_noise(tmp_path: Path):

@@ -80,6 +80,7 @@ class Forecast:
     error: float  # the fit's prediction
     low: float  # bootstrap percentile interval of the prediction
     high: float
+    exponent: float  # the shared c of the fit on all measured points
 
 
 def forecast(data: Mapping[str, Sequence[Point]], targets: Mapping[str, Sequence[float]], *, level: float = 0.9,
@@ -103,8 +104,8 @@ def forecast(data: Mapping[str, Sequence[Point]], targets: Mapping[str, Sequence
         for s, f in draws:
             draws[s, f].append(refit.predict(s, f))
     tail = (1 - level) / 2 * 100
-    out = [Forecast(s, f, law.predict(s, f), float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail)))
-           for (s, f), v in draws.items()]
+    out = [Forecast(s, f, law.predict(s, f), float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail)),
+                    law.c) for (s, f), v in draws.items()]
     return out, skipped
 
 

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from scaler.analysis import surface
+from scaler.analysis.curves import curves_plot
+from scaler.analysis.figure import FLOPS_LABEL, KIND_STYLE, RUN_COLOURS, log_axis, save, setup
 from scaler.analysis.rungs import final_rung
 from scaler.analysis.selection import summarize
-from scaler.analysis.study import study_table
-from scaler.arch.flops import human
 from scaler.errors import ScalerError
 from scaler.results import SCHEMA_SPLITS, read_results
 
-# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-KIND_STYLE: dict[str, tuple[str, str, str]] = {
-    "compound": ("#0072B2", "o", "compound"),
-    "base": ("#000000", "s", "base (φ = 0)"),
-    "depth": ("#E69F00", "^", "depth only"),
-    "width": ("#009E73", "v", "width only"),
-    "resolution": ("#CC79A7", "D", "resolution only"),
-    "uniform": ("#56B4E9", "P", "uniform (d1_w1_r1)"),
-    "fast": ("#D55E00", "X", "fast (d1_w8_r1)"),
-}
-STUDY_ORDER = ("compound", "width", "depth", "resolution", "uniform", "fast")  # legend order of the study plot
-RUN_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-FLOPS_LABEL = "real FLOPs per image (multiply-accumulates after rounding, log scale)"
 # --x: results column, axis label, title word
 X_AXES: dict[str, tuple[str, str, str]] = {
     "flops": ("flops", FLOPS_LABEL, "FLOPs"),
@@ -50,27 +36,6 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def _setup() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 160, "font.size": 10, "axes.grid": True,
-                         "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
-                         "svg.fonttype": "none"})
-    return plt
-
-
-def _save(fig: Any, out: Path, stem: str, formats: list[str]) -> list[Path]:
-    paths = []
-    for fmt in formats:
-        p = out / f"{stem}.{fmt}"
-        fig.savefig(p, bbox_inches="tight")
-        paths.append(p)
-    return paths
-
-
 def _chosen(csv_path: Path) -> dict[str, Any] | None:
     coef = csv_path.parent / "coefficients.yaml"
     if not coef.exists():
@@ -84,25 +49,12 @@ def _chosen(csv_path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def log_axis(ax: Any, values: list[float]) -> None:
-    """Log x-axis; under one decade of range, labelled ticks at 1-9 x 10^k in plain numbers (matplotlib would
-    label only the powers of ten, often none or one)."""
-    from matplotlib import ticker
-
-    ax.set_xscale("log")
-    vals = [v for v in values if v and v > 0]
-    if vals and max(vals) / min(vals) < 10:
-        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)))
-        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: human(v) if v >= 1000 else f"{v:g}"))
-        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-
-
 def pareto_plot(runs: list[tuple[str, Any]], out: Path, formats: list[str], x: str = "flops") -> list[Path]:
     """Accuracy against FLOPs (or ``x``, a key of :data:`X_AXES`) for every successful candidate, with each
     run's Pareto front. Files: ``pareto.*`` for FLOPs, ``pareto-<x>.*`` otherwise."""
-    plt = _setup()
+    plt = setup()
     fig = pareto_figure(runs, x)
-    paths = _save(fig, out, "pareto" if x == "flops" else f"pareto-{x}", formats)
+    paths = save(fig, out, "pareto" if x == "flops" else f"pareto-{x}", formats)
     plt.close(fig)
     return paths
 
@@ -116,7 +68,7 @@ def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
                               "before scaler recorded it lack it: plot another --x, or rerun the grid)",
                               where=df.attrs.get("path"))
     x = col
-    plt = _setup()
+    plt = setup()
     fig, ax = plt.subplots(figsize=(8.0, 5.0))
     notes = []
     overlay = len(runs) > 1
@@ -165,7 +117,7 @@ def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[
     """Accuracy over the constraint surface: (beta, gamma) with alpha solved; best and fitted optimum marked."""
     import numpy as np
 
-    plt = _setup()
+    plt = setup()
     table = summarize(df)
     on = table[table["kind"].isin(["compound", "depth", "width", "resolution"])]
     if on.empty:
@@ -205,7 +157,7 @@ def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[
     ax.set_title(f"{label}: accuracy on α·β²·γ² = {chosen.get('flops_factor', 2):g} (α solved)", pad=14)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False, fontsize=8, ncol=1)
-    paths = _save(fig, out, "coefficients", formats)
+    paths = save(fig, out, "coefficients", formats)
     plt.close(fig)
     return paths
 
@@ -251,39 +203,6 @@ def matplotlib_normalize(lo: float, hi: float) -> Any:
     return Normalize(vmin=lo, vmax=hi)
 
 
-def curves_plot(label: str, df: Any, out: Path, formats: list[str]) -> list[Path]:
-    """Validation accuracy per epoch of every trial that left a curve in trials/*.json."""
-    plt = _setup()
-    trials_dir = Path(df.attrs["path"]).parent / "trials"
-    if not trials_dir.is_dir():
-        return []
-    fig, ax = plt.subplots(figsize=(8.0, 4.6))
-    n = 0
-    for _, row in df[df["status"] == "ok"].iterrows():
-        f = trials_dir / f"{row['trial_id']}.json"
-        try:
-            curve = json.loads(f.read_text(encoding="utf-8")).get("curve") or []
-        except (OSError, json.JSONDecodeError):
-            continue
-        if not curve:
-            continue
-        colour, _, _ = KIND_STYLE.get(str(row["kind"]), ("#999999", "o", ""))
-        ax.plot([c.get("budget", c["epoch"]) for c in curve], [c["accuracy"] for c in curve], color=colour,
-                lw=1.2, alpha=0.75, marker="o", ms=3, label=str(row["trial_id"]))
-        n += 1
-    if n == 0:
-        plt.close(fig)
-        return []
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy (top-1)")
-    ax.set_title(f"{label}: training curves ({n} trials; colour = kind)")
-    if n <= 20:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=7)
-    paths = _save(fig, out, "curves", formats)
-    plt.close(fig)
-    return paths
-
-
 def plot_results(csv_paths: list[Path], out: Path | None = None, formats: tuple[str, ...] = ("png", "svg"),
                  x: str = "flops") -> list[Path]:
     """Draw every plot for one or more results CSVs; returns the files written."""
@@ -307,27 +226,4 @@ def plot_results(csv_paths: list[Path], out: Path | None = None, formats: tuple[
         label, df = runs[0]
         paths += coefficient_map(label, df, out, fmts)
         paths += curves_plot(label, df, out, fmts)
-    return paths
-
-
-def study_plot(csv_path: str | Path, out: Path, formats: list[str]) -> list[Path]:
-    """Accuracy against FLOPs, one line per strategy (the paper's Figure 8)."""
-    plt = _setup()
-    table, _ = study_table(csv_path)
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    present = set(table["strategy"])
-    for strategy in [k for k in STUDY_ORDER if k in present] + sorted(present - set(STUDY_ORDER)):
-        sub = table[table["strategy"] == strategy].sort_values("phi")
-        colour, marker, name = KIND_STYLE.get(strategy, ("#999999", "P", strategy))
-        yerr = sub["accuracy_std"].fillna(0).to_numpy() if (sub["seeds"] > 1).any() else None
-        ax.errorbar(sub["flops"], sub["accuracy"], yerr=yerr, color=colour, marker=marker, ms=7, lw=1.8,
-                    capsize=3, label=f"{name} scaling" if strategy != "compound" else "compound scaling (fitted)")
-    log_axis(ax, table["flops"].tolist())
-    ax.set_xlabel(FLOPS_LABEL)
-    ax.set_ylabel("validation accuracy (top-1)")
-    ax.set_title("Scaling strategies at equal FLOPs factors (φ = 0, 1, 2, …)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = _save(fig, out, "study", formats)
-    plt.close(fig)
     return paths

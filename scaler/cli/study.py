@@ -25,10 +25,15 @@ STRATEGY_HELP = ("Comma-separated strategies beside compound: depth, width, reso
 @click.option("--seeds", type=click.IntRange(min=1), help="Seeds per network [default: 2]; study seeds start at "
               "1000, so they never repeat a grid run.")
 @click.option("--limit", type=click.IntRange(min=0), help=LIMIT_HELP)
+@click.option("--forecast", "ahead", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Forecast accuracy at phi = K+1..K+N from the measured phi = 0..K (error = a + b "
+              "(FLOPs/FLOPs_0)^-c, the exponent shared by the strategies; 90% intervals by a bootstrap over seeds) "
+              "and back-test it on phi = K; written to GRID_DIR/forecast.csv. Needs K >= 2 (3 to back-test); "
+              "0: no forecast.")
 @executor_options
 @click.option("--format", "fmt", default="png,svg", show_default=True, help="Figure formats.")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of live bars.")
-def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, fmt: str, quiet: bool,
+def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, ahead: int, fmt: str, quiet: bool,
             **flags: Any) -> None:
     """Does the fitted compound family beat width-, depth- and resolution-only scaling at equal FLOPs?
 
@@ -36,10 +41,12 @@ def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, fm
     proxy and training settings, on seeds disjoint from the grid's (2 per network by default); resumable like
     grid. Writes GRID_DIR/study.csv and GRID_DIR/plots/study.png|svg, and says at each FLOPs level which
     strategies tie for best and whether compound is better, worse or tied with each other strategy (pooled seed
-    noise, 95% intervals). Validation accuracy decides; test accuracy is reported beside it.
+    noise, 95% intervals). Validation accuracy decides; test accuracy is reported beside it. With --forecast N
+    (default 3) it also predicts phi = K+1..K+N of every strategy, back-tests the prediction on phi = K, and
+    writes GRID_DIR/forecast.csv, which the plot draws as a fan and `scaler emit` prints beside its members.
     """
-    from scaler.analysis.plots import study_plot
     from scaler.analysis.study import summarize_study
+    from scaler.analysis.study_plot import study_plot
     from scaler.scaling import strategy_factors
     from scaler.search.study import check_grid_dir, run_study
 
@@ -49,15 +56,54 @@ def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, fm
         strategy_factors(s, 2.0)  # a bad name is a one-line error before any work
     check_grid_dir(grid_dir)
     outcome = run_study(grid_dir, make_executor(**flags), observer(quiet), max_phi=max_phi, overrides=overrides,
-                        strategies=("compound", *chosen), limit=limit)
+                        strategies=("compound", *chosen), limit=limit, forecast=ahead)
     summary = summarize_study(outcome.csv) if outcome.csv.exists() else []
     if not summary:
         click.echo("no finished study trials yet")
         return
+    forecast_path = grid_dir / "forecast.csv"
+    if ahead:
+        _forecast(outcome, forecast_path)
     for path in study_plot(outcome.csv, grid_dir / "plots", formats(fmt)):
         click.echo(str(path))
     for row in summary:
         click.echo(_line(row))
+    if ahead:
+        _print_forecast(forecast_path, outcome.native)
+
+
+def _forecast(outcome: Any, path: Path) -> None:
+    """Fit, forecast and back-test the study; write forecast.csv."""
+    from scaler.analysis.study_forecast import Target, study_forecast, write_forecast
+
+    write_forecast(path, study_forecast(outcome.csv, [Target(*t) for t in outcome.targets]))
+
+
+def _print_forecast(path: Path, native: int) -> None:
+    """The forecast and its back-test, as lines a reviewer can check."""
+    from scaler.analysis.study_forecast import read_forecast
+    from scaler.arch.flops import human
+
+    result = read_forecast(path)
+    made = result.of("forecast")
+    if made:
+        click.echo(f"forecast (error = a + b (FLOPs/FLOPs_0)^-c per strategy, c = {made[0].exponent:.3f} shared; "
+                   f"{made[0].level:.0%} intervals, bootstrap over seeds; proxy accuracy, not the full model's):")
+    for r in made:
+        up = f"; upsampled beyond the data's {native} px" if native and (r.resolution or 0) > native else ""
+        click.echo(f"  {r.strategy} phi {r.phi:g}: {r.accuracy:.4f} ({r.low:.4f}..{r.high:.4f}) at "
+                   f"{human(r.flops or 0)} FLOPs (x{r.flops_ratio:.2f}), {r.resolution} px{up}")
+    for r in result.of("skipped"):
+        click.echo(f"  {r.strategy}: no forecast: {r.note}")
+    for r in result.of("back-test"):
+        if r.note:
+            click.echo(f"back-test {r.strategy}: {r.note}")
+            continue
+        inside = "inside" if r.covered else "outside"
+        click.echo(f"back-test {r.strategy} phi {r.phi:g} (fitted without it): predicted {r.accuracy:.4f} "
+                   f"({r.low:.4f}..{r.high:.4f}), measured {r.measured:.4f}: off by "
+                   f"{(r.accuracy or 0) - (r.measured or 0):+.4f}, {inside} the interval")
+    click.echo(str(path))
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -38,7 +38,7 @@ def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], exe
         todo = todo[:limit]
     where, execution = executor.describe(len(todo))
     run.write_settings(settings, {"device": executor.device, **execution, "trials": planned or len(trials)})
-    networks, seeds = len({t.candidate.key for t in trials}), len({t.seed for t in trials})
+    networks, seeds = len({(t.candidate.key, t.candidate.phi) for t in trials}), len({t.seed for t in trials})
     shape = (f"{networks} candidates x {seeds} seed(s)" if networks * seeds == len(trials)
              else f"{networks} candidates, {seeds} seed(s) among them")
     observer.message(f"{label}: {len(trials)} trials ({shape}), {done} already done, running {len(todo)} on "

@@ -3,10 +3,11 @@ pycls-style) strategies, with the grid's proxy and training settings, run by the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scaler.arch.flops import complexity
 from scaler.coefficients import read_coefficients
 from scaler.config import ProxyConfig
 from scaler.errors import ScalerError
@@ -18,13 +19,14 @@ from scaler.search.plan import (
     candidate_spec,
     make_trials,
     measure_before_training,
+    network_identity,
     proxy_spec,
     strategy_candidate,
     upsampling_note,
 )
 from scaler.search.runner import Observer, run_plan
 from scaler.search.trial import load_proxy_data
-from scaler.spec import FactorySpec, parse_spec, spec_data
+from scaler.spec import FactorySpec, NetSpec, parse_spec, spec_data
 
 DEFAULT_STRATEGIES = ("compound", "width", "depth", "resolution")  # the paper's Figure 8
 STUDY_COLUMNS = (*COLUMNS, "strategy")
@@ -49,6 +51,9 @@ class StudyOutcome:
     csv: Path
     ran: int
     failed: int
+    # phi = K+1..K+N of every trained strategy, to forecast: (strategy, phi, real FLOPs, input size)
+    targets: list[tuple[str, float, int, int]] = field(default_factory=list)
+    native: int = 0  # the data's own image size
 
 
 def study_candidates(coefficients: tuple[float, float, float], factor: float, max_phi: int,
@@ -64,11 +69,34 @@ def study_candidates(coefficients: tuple[float, float, float], factor: float, ma
     return out
 
 
+def same_as_compound(members: list[tuple[Candidate, NetSpec, str]]) -> list[str]:
+    """Strategies whose network at every phi is the compound family's (e.g. resolution-only when the grid chose
+    (1, 1, 1.414)): training them again would repeat the compound trials seed for seed."""
+    by_kind: dict[str, dict[float, str]] = {}
+    for c, spec, _ in members:
+        if c.kind != BASE.kind:
+            by_kind.setdefault(c.kind, {})[c.phi] = network_identity(spec)
+    compound = by_kind.get("compound")
+    return [k for k, nets in by_kind.items() if compound and k != "compound" and nets == compound]
+
+
+def forecast_targets(base: NetSpec, coefficients: tuple[float, float, float], factor: float, match: bool,
+                     max_phi: int, ahead: int, strategies: tuple[str, ...]) -> list[tuple[str, float, int, int]]:
+    """phi = max_phi + 1..max_phi + ahead of every strategy, as the study would build them, with real FLOPs."""
+    out = []
+    for c in study_candidates(coefficients, factor, max_phi + ahead, strategies):
+        if c.phi > max_phi:
+            spec = candidate_spec(base, c, match_flops=match, factor=factor)
+            out.append((c.kind, c.phi, complexity(spec).flops, spec.resolution))
+    return out
+
+
 def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, max_phi: int = 3,
               overrides: dict[str, Any] | None = None, strategies: tuple[str, ...] = DEFAULT_STRATEGIES,
-              limit: int | None = None) -> StudyOutcome:
+              limit: int | None = None, forecast: int = 0) -> StudyOutcome:
     """Train phi = 0..max_phi of every strategy with the grid's proxy settings, on seeds disjoint from the grid's
-    (2 per network unless ``overrides`` say otherwise); write ``study.csv``."""
+    (2 per network unless ``overrides`` say otherwise); write ``study.csv``. ``forecast``: also plan (not train)
+    phi = max_phi + 1..max_phi + forecast, the targets of the outcome."""
     grid_dir = check_grid_dir(grid_dir)
     strategies = tuple(dict.fromkeys(strategies))  # a strategy named twice is trained once
     recorded = read_run_yaml(grid_dir / "run.yaml")["settings"]
@@ -94,13 +122,19 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
         cands = study_candidates((coef.alpha, coef.beta, coef.gamma), factor, max_phi, strategies)
         members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")
                    for c in cands]
+        if same := same_as_compound(members):
+            observer.message(f"note: {', '.join(same)} scaling builds the very networks of the compound family "
+                             f"{coef.alpha:g}, {coef.beta:g}, {coef.gamma:g} at every phi: trained once, as compound")
+            members = [m for m in members if m[0].kind not in same]
         for _, spec, _ in members:
             if isinstance(spec, FactorySpec):
                 measure_before_training(spec, recorded_base)
         trials = make_trials(base, members, proxy, first_seed=FIRST_SEED)
         if note := upsampling_note(trials, data.image_size):
             observer.message(note)
+        targets = forecast_targets(base, (coef.alpha, coef.beta, coef.gamma), factor, match, max_phi, forecast,
+                                   tuple(s for s in strategies if s not in same))
         ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="study")
-        return StudyOutcome(csv=run.csv, ran=ran, failed=failed)
+        return StudyOutcome(csv=run.csv, ran=ran, failed=failed, targets=targets, native=data.image_size)
     finally:
         run.unlock()
