@@ -30,6 +30,7 @@ from scaler.errors import ScalerError
 SCHEMA_VERSION = 2
 SCHEMA_SPLITS = {1: "test", 2: "validation"}  # what `accuracy` was scored on, by schema version
 NAN = float("nan")
+PACKAGES = ("scaler", "torch", "numpy", "pandas", "scipy", "matplotlib")  # recorded in run.yaml's environment
 
 
 @dataclass
@@ -237,7 +238,8 @@ class RunDir:
                               f"resume, or {self.start_over}", where=self.path)
 
     def write_settings(self, settings: dict[str, Any], extra: dict[str, Any]) -> None:
-        data = {"schema_version": SCHEMA_VERSION, "settings": settings, **extra}
+        """run.yaml: the settings, how the run executes, and the software and machine it runs on."""
+        data = {"schema_version": SCHEMA_VERSION, "settings": settings, **extra, "environment": environment()}
         write_atomic(self.run_yaml, yaml.safe_dump(data, sort_keys=False, width=110))
 
     def move_aside(self) -> Path | None:
@@ -254,6 +256,35 @@ class RunDir:
         for p in names:
             shutil.move(str(p), dest / p.name)
         return dest
+
+
+def environment() -> dict[str, str]:
+    """Python, platform, CPUs and the versions of the packages that shape a result (none is imported)."""
+    import platform
+    import sys
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform(), "processor": _processor(),
+           "cpus": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _processor() -> str:
+    """The CPU's model name (Linux), else what the platform says."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _first_difference(old: Any, new: Any, ignore: tuple[str, ...], at: str = "",

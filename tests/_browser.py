@@ -193,3 +193,10 @@ def screenshot(html_path: Path, png_path: Path, width: int = 1280, height: int |
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     Path(png_path).write_bytes(base64.b64decode(shot["data"]))
     return width, height
+
+
+if __name__ == "__main__":  # the README's screenshot: python tests/_browser.py REPORT.html OUT.png [HEIGHT]
+    import sys
+
+    size = screenshot(Path(sys.argv[1]), Path(sys.argv[2]), height=int(sys.argv[3]) if len(sys.argv) > 3 else None)
+    print(f"{sys.argv[2]}: {size[0]} x {size[1]} px")

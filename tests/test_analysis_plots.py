@@ -167,6 +167,8 @@ def test_study_trains_every_strategy(tmp_path: Path):
     assert "  compound: no forecast: 2 measured phi (needs 3)" in proc.stdout.splitlines()
     assert "back-test compound: no back-test: without phi 1, 1 measured phi (needs 3)" in proc.stdout
     assert {r.row for r in read_forecast(grid / "forecast.csv").rows} == {"skipped", "back-test"}
+    # the grid directory's report, refreshed with the study (a grid of hand-written files: no results.csv)
+    assert "warning: no report:" in proc.stderr and "results.csv is missing" in proc.stderr
 
 
 def test_study_verdict_falls_back_on_the_grids_seed_noise(tmp_path: Path):

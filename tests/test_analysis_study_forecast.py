@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from _specs import TINY
 
 from scaler.analysis.study_forecast import (
     Target,
+    current_forecast,
+    family_accuracy,
     read_forecast,
     study_forecast,
     study_points,
@@ -143,3 +146,93 @@ def test_a_strategy_that_builds_the_compound_networks_is_trained_once():
             members.append((c, candidate_spec(base, c), f"{c.kind}-phi{phi:g}"))
     assert same_as_compound(members) == ["resolution"]
     assert same_as_compound([m for m in members if m[0].kind != "compound"]) == []
+
+
+def test_a_network_with_one_seed_gets_no_interval_and_says_so(tmp_path: Path):
+    csv_path = _study(tmp_path, 3)
+    lines = csv_path.read_text().splitlines()
+    csv_path.write_text("\n".join(line for line in lines if "width-phi2-s1001" not in line) + "\n")
+    result = study_forecast(csv_path, _targets(4), resamples=10)
+    assert {r.strategy for r in result.of("forecast")} == {"compound"}
+    assert [r.note for r in result.of("skipped")] == [
+        "a measured phi with one seed: no interval (train 2 seeds per network)"]
+
+
+def test_targets_inside_the_measured_range_are_not_forecast(tmp_path: Path):
+    result = study_forecast(_study(tmp_path, 3), _targets(2, 3, 4), resamples=10)
+    assert sorted({r.phi for r in result.of("forecast")}) == [4]
+
+
+def test_the_back_test_interval_also_carries_the_measured_means_seed_noise(tmp_path: Path):
+    from scaler.analysis.forecast import forecast
+
+    csv_path = _study(tmp_path, 3, noise=0.004, seed=2)
+    result = study_forecast(csv_path, [], resamples=100)
+    measured, _ = study_points(csv_path)
+    for r in result.of("back-test"):
+        train = {s: [q for phi, q in p.items() if phi != 3] for s, p in measured.items()}
+        (fit_only,) = [f for f in forecast(train, {r.strategy: [r.flops]}, resamples=100)[0]]
+        assert r.high - r.low > (fit_only.high - fit_only.low) * 1.05  # wider than the fit's own interval
+        assert r.low < r.accuracy < r.high
+
+
+def test_the_shared_base_is_one_draw_in_every_strategy():
+    from scaler.analysis.forecast import Point, _resampled
+
+    base = Point(1.0, (0.10, 0.20, 0.30))
+    data = {"a": [base, Point(2.0, (0.05, 0.06, 0.07))], "b": [base, Point(2.0, (0.08, 0.09, 0.1))]}
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        drawn = _resampled(data, rng)
+        assert drawn["a"][0] is drawn["b"][0]
+
+
+def _blank_accuracy(text: str) -> str:
+    lines = text.splitlines()
+    cells = lines[1].split(",")
+    cells[6] = ""  # the first forecast row's accuracy
+    return "\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n"
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (_blank_accuracy, "line 2: a forecast row needs accuracy"),
+    (lambda t: t.replace("forecast,compound", "guess,compound", 1), "line 2: row must be one of"),
+    (lambda t: t.replace(",16000000,", ",lots,", 1), "line 2: not a forecast row"),
+])
+def test_a_bad_forecast_file_is_one_line_naming_the_line(tmp_path: Path, edit, message: str):
+    result = study_forecast(_study(tmp_path, 3), _targets(4), resamples=10)
+    path = write_forecast(tmp_path / "forecast.csv", result)
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(ScalerError, match=re.escape(message)):
+        read_forecast(path)
+
+
+def _grid_with_study(tmp_path: Path, match_flops: bool = False) -> Path:
+    """A grid directory whose study (of coefficients 1.2, 1.1, 1.15) has a current forecast."""
+    import yaml
+
+    csv_path = _study(tmp_path, 3)
+    settings = {"coefficients": {"alpha": 1.2, "beta": 1.1, "gamma": 1.15}, "max_phi": 3, "match_flops": match_flops}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({"schema_version": 2, "settings": settings}))
+    write_forecast(tmp_path / "forecast.csv", study_forecast(csv_path, _targets(4), resamples=10))
+    return tmp_path
+
+
+def test_family_accuracy_is_the_studys_own_family_only(tmp_path: Path):
+    grid = _grid_with_study(tmp_path / "grid")
+    acc = family_accuracy(grid, (1.2, 1.1, 1.15))
+    assert sorted(acc) == [0, 1, 2, 3, 4] and acc[3]["measured"] and not acc[4]["measured"]
+    assert acc[3]["accuracy"] == pytest.approx(1 - _true_error("compound", 3))
+    assert family_accuracy(grid, (1.2, 1.1, 1.16)) == {}  # other coefficients: another family
+    assert family_accuracy(_grid_with_study(tmp_path / "match", match_flops=True), (1.2, 1.1, 1.15)) == {}
+
+
+def test_a_forecast_older_than_the_studys_trials_is_stale(tmp_path: Path):
+    grid = _grid_with_study(tmp_path)
+    assert current_forecast(grid) is not None
+    run = RunDir(grid, csv_name="study.csv", columns=STUDY_COLUMNS)
+    append_row(run, {"trial_id": "compound-phi4-s1000", "kind": "compound", "alpha": 1.2, "beta": 1.1,
+                     "gamma": 1.15, "phi": 4, "flops": BASE_FLOPS * 16, "accuracy": 0.9, "status": "ok",
+                     "seed": 1000, "strategy": "compound"})
+    assert current_forecast(grid) is None
+    assert not any(not v["measured"] for v in family_accuracy(grid, (1.2, 1.1, 1.15)).values())

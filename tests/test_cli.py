@@ -93,6 +93,37 @@ def test_emit_family(capsys, tmp_path):
                                "depth": 1.44, "width": 1.21, "resolution": 1.321429}
 
 
+def test_emit_prints_the_studys_proxy_accuracy_beside_each_member(capsys, tmp_path):
+    """From a grid whose study studied these coefficients: measured at the phi the study trained, the forecast
+    (with its interval) beyond, nothing past the forecast; with another base, nothing."""
+    import shutil
+
+    from scaler.analysis.study_forecast import read_forecast
+
+    quickstart = Path(__file__).parents[1] / "results" / "quickstart"
+    grid = tmp_path / "grid"
+    grid.mkdir()
+    for name in ("coefficients.yaml", "run.yaml", "results.csv", "study.csv", "study.yaml", "forecast.csv"):
+        shutil.copy(quickstart / name, grid / name)
+    code, out, err = run(capsys, "emit", "--coefficients", str(grid / "coefficients.yaml"), "--phi", "0..7",
+                         "--out", str(tmp_path / "fam"), "--json")
+    assert (code, err) == (0, "")
+    acc = {r["phi"]: r["proxy_accuracy"] for r in json.loads(out)}
+    studied = yaml.safe_load((grid / "study.yaml").read_text(encoding="utf-8"))["settings"]["max_phi"]
+    forecast = {r.phi: r for r in read_forecast(grid / "forecast.csv").of("forecast") if r.strategy == "compound"}
+    assert all(acc[phi]["measured"] and acc[phi]["seeds"] >= 2 for phi in range(studied + 1))
+    for phi, r in forecast.items():
+        assert acc[phi] == {"accuracy": r.accuracy, "low": r.low, "high": r.high, "level": r.level,
+                            "measured": False}
+    assert sorted(acc) == list(range(8)) and acc[7.0] is None and 7.0 not in forecast
+    code, out, _ = run(capsys, "emit", "--coefficients", str(grid / "coefficients.yaml"), "--phi", "0..5",
+                       "--out", str(tmp_path / "table"))
+    assert code == 0 and "proxy acc." in out and " m │" in out
+    code, out, _ = run(capsys, "emit", "--coefficients", str(grid / "coefficients.yaml"), "--base",
+                       "efficientnet-b0", "--phi", "0..1", "--out", str(tmp_path / "other"), "--json")
+    assert code == 0 and all("proxy_accuracy" not in r for r in json.loads(out))
+
+
 def test_emit_phi_list_equals_range(capsys, tmp_path):
     for label, phi in (("list", "0,1,2"), ("range", "0..2"), ("step", "0..2:1")):
         code, _, err = run(capsys, "emit", "--base", "efficientnet-b0", *PAPER, "--phi", phi,

@@ -65,6 +65,11 @@ def test_progressive_grid(capsys, tmp_path: Path, monkeypatch):
     assert settings["proxy"]["progressive"] == {"stages": 4, "start_scale": 0.5, "dropout": [0.0, 0.2],
                                                 "augment": [0.25, 1.0], "mixup": [0.0, 0.2]}
     assert settings["proxy"]["epochs"] == 2
+    # at its end the grid draws its figures and writes its report
+    assert f"report: {run / 'report.html'}" in out and (run / "report.html").stat().st_size > 0
+    assert {p.name for p in (run / "plots").iterdir()} >= {"pareto.png", "pareto.svg", "curves.svg"}
+    assert set(yaml.safe_load((run / "run.yaml").read_text(encoding="utf-8"))["environment"]) >= {
+        "python", "platform", "processor", "cpus", "torch", "scaler"}
     found = records(run)
     assert len(found) == 2 and len(csv_lines(run)) == 3
     for trial_id, record in found.items():

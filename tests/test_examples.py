@@ -70,11 +70,13 @@ def test_grid_fit_emit_and_study_on_the_example(my_resnet: Path, tmp_path: Path)
     again = json.loads(run_scaler("info", "family/my-resnet-phi2.yaml", "--json", cwd=tmp_path).stdout)
     assert again["flops"] == flops[2]
 
-    run_scaler("study", "run", "--max-phi", "1", "--strategies", "width", "--seeds", "1", "--quiet",
-               "--device", "cpu", cwd=tmp_path)
+    proc = run_scaler("study", "run", "--max-phi", "1", "--strategies", "width", "--seeds", "1", "--quiet",
+                      "--device", "cpu", cwd=tmp_path)
     with open(tmp_path / "run" / "study.csv", newline="") as f:
         study = list(csv.DictReader(f))
-    assert sorted(r["strategy"] for r in study) == ["base", "compound", "width"]
+    # when the grid chose width-only, width scaling is the compound family: trained once, as compound
+    same = "note: width scaling builds the very networks of the compound family" in proc.stdout + proc.stderr
+    assert sorted(r["strategy"] for r in study) == ["base", "compound"] + ([] if same else ["width"])
     assert all(r["status"] == "ok" for r in study)
 
 

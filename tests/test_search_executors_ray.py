@@ -116,8 +116,8 @@ def _task_pids() -> list[int]:
 @pytest.mark.slow
 def test_a_killed_worker_is_retried_and_every_trial_lands_once(cluster: str, tmp_path: Path):
     (tmp_path / "tiny.yaml").write_text(SPEC)
-    args = [sys.executable, "-m", "scaler.cli", "grid", str(tmp_path / "tiny.yaml"), "--quiet", "--epochs", "6",
-            "--subset", "800", "--executor", "ray", "--ray-address", cluster, "--retries", "2", "--out", "run",
+    args = [sys.executable, "-m", "scaler.cli", "grid", str(tmp_path / "tiny.yaml"), "--quiet", "--epochs", "4",
+            "--subset", "600", "--executor", "ray", "--ray-address", cluster, "--retries", "2", "--out", "run",
             "--device", "cpu"]
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **RAY_ENV})

@@ -101,7 +101,8 @@ def test_a_user_error_is_torch_free_too(tmp_path: Path):
 MODULES = ["scaler.spec", "scaler.catalog", "scaler.scaling", "scaler.arch.plan", "scaler.arch.flops",
            "scaler.arch.cost", "scaler.config", "scaler.search.plan", "scaler.analysis.fit", "scaler.analysis.plots",
            "scaler.analysis.figure", "scaler.analysis.curves", "scaler.analysis.study_plot",
-           "scaler.analysis.forecast"]
+           "scaler.analysis.forecast", "scaler.analysis.study_forecast", "scaler.report.context",
+           "scaler.report.render"]
 
 
 def test_planning_and_analysis_modules_import_without_torch(tmp_path: Path):

@@ -89,6 +89,8 @@ def forecast(data: Mapping[str, Sequence[Point]], targets: Mapping[str, Sequence
     within every measured point. Strategies with too few points, or whose accuracy does not rise with FLOPs, get
     no forecast: the second value says why, by strategy."""
     skipped = {s: f"{len(p)} measured phi (needs {MIN_POINTS})" for s, p in data.items() if len(p) < MIN_POINTS}
+    skipped |= {s: "a measured phi with one seed: no interval (train 2 seeds per network)" for s, p in
+                data.items() if s not in skipped and min(len(q.errors) for q in p) < 2}
     skipped |= {s: "accuracy does not rise with FLOPs" for s, p in data.items() if s not in skipped and not
                 rising(p)}
     usable = {s: p for s, p in data.items() if s not in skipped}
@@ -98,15 +100,24 @@ def forecast(data: Mapping[str, Sequence[Point]], targets: Mapping[str, Sequence
     rng = np.random.default_rng(seed)
     draws: dict[tuple[str, float], list[float]] = {(s, f): [] for s in usable for f in targets.get(s, ())}
     for _ in range(resamples):
-        boot = {s: [Point(p.flops, tuple(rng.choice(p.errors, size=len(p.errors)))) for p in pts]
-                for s, pts in usable.items()}
-        refit = fit(boot)
+        refit = fit(_resampled(usable, rng))
         for s, f in draws:
             draws[s, f].append(refit.predict(s, f))
     tail = (1 - level) / 2 * 100
     out = [Forecast(s, f, law.predict(s, f), float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail)),
                     law.c) for (s, f), v in draws.items()]
     return out, skipped
+
+
+def _resampled(data: Mapping[str, Sequence[Point]], rng: np.random.Generator) -> dict[str, list[Point]]:
+    """One bootstrap draw: every measured network's seeds resampled with replacement, once per network (a point
+    shared by several strategies, such as the base, is the same draw in all of them)."""
+    drawn: dict[int, Point] = {}
+    for pts in data.values():
+        for p in pts:
+            if id(p) not in drawn:
+                drawn[id(p)] = Point(p.flops, tuple(rng.choice(p.errors, size=len(p.errors))))
+    return {s: [drawn[id(p)] for p in pts] for s, pts in data.items()}
 
 
 def back_test(data: Mapping[str, Sequence[Point]]) -> dict[str, tuple[float, float]]:

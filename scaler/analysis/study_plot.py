@@ -27,7 +27,7 @@ def study_plot(csv_path: str | Path, out: Path, formats: list[str]) -> list[Path
     ax.set_xlabel(FLOPS_LABEL)
     ax.set_ylabel("validation accuracy (top-1)")
     ax.set_title("Scaling strategies at equal FLOPs factors (φ = 0, 1, 2, …)" + ("\nforecast beyond the measured φ: "
-                 "dashed, with its prediction interval" if fan else ""))
+                 "dashed, band: its interval of the mean (seed noise only)" if fan else ""))
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: "forecast" in labels[i])  # measured lines first
     ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper left", bbox_to_anchor=(1.02, 1.0),

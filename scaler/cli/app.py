@@ -1,7 +1,7 @@
 """The ``scaler`` command group and its entry point: user errors print one line and exit 2, never a traceback.
 
 Each command lives in its own module and imports what it needs when it runs, so ``scaler --help``, ``info``,
-``emit`` (without ``--export``), ``schema``, ``fit`` and ``plot`` never load torch.
+``emit`` (without ``--export``), ``schema``, ``fit``, ``plot`` and ``report`` never load torch.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from scaler.cli import bench, emit, export, fit, grid, info, plot, schema, study
+from scaler.cli import bench, emit, export, fit, grid, info, plot, report, schema, study
 from scaler.errors import ScalerError
 
 
@@ -26,10 +26,11 @@ def cli() -> None:
       scaler emit --phi 0..4                     # the scaled family, from the newest grid's coefficients
       scaler plot results/quickstart/results.csv # accuracy vs FLOPs, Pareto front
       scaler study results/quickstart            # the family against single-dimension scaling
+      scaler report results/quickstart           # one HTML page of it all, for review
     """
 
 
-for module in (info, emit, export, bench, schema, grid, fit, plot, study):
+for module in (info, emit, export, bench, schema, grid, fit, plot, study, report):
     cli.add_command(module.command)
 
 

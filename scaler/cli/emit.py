@@ -82,12 +82,13 @@ def command(**options: Any) -> None:
         --latencies bench.csv
     """
     req = _Request(**options)
+    proxy: dict[float, dict[str, Any]] = {}
     if req.preset:
         members, base, note = _preset(req)
     elif req.explicit:
         members, base, note = _explicit(req)
     else:
-        members, base, note = _compound(req)
+        members, base, note, proxy = _compound(req)
     if req.latencies is not None and req.max_latency_ms is None:
         raise ScalerError("--latencies is read for --max-latency-ms; give the budget too")
     if req.max_latency_ms is not None:
@@ -95,7 +96,7 @@ def command(**options: Any) -> None:
 
         members, budget_note = within_budget(members, req.max_latency_ms, req.latencies, req.latency_runtime)
         note = "\n".join(filter(None, (note, budget_note)))
-    _write_members(members, base, req.out_dir, note, req.as_json, req.export)
+    _write_members(members, base, req.out_dir, note, req.as_json, req.export, proxy)
 
 
 def _preset(req: _Request) -> tuple[list[Any], Any, str]:
@@ -126,7 +127,9 @@ def _explicit(req: _Request) -> tuple[list[Any], Any, str]:
     return [member], base, ""
 
 
-def _compound(req: _Request) -> tuple[list[Any], Any, str]:
+def _compound(req: _Request) -> tuple[list[Any], Any, str, dict[float, dict[str, Any]]]:
+    """The family of given or recorded coefficients, and the proxy accuracy of its study by phi (when the
+    coefficients come from a grid whose study studied them, for that grid's base)."""
     from scaler.catalog import load_spec
     from scaler.coefficients import read_coefficients
     from scaler.scaling import family
@@ -138,7 +141,7 @@ def _compound(req: _Request) -> tuple[list[Any], Any, str]:
     given = req.coefficients_given
     if any(given) and not all(given):
         raise ScalerError("--alpha, --beta and --gamma go together")
-    note = ""
+    note, proxy = "", {}
     if all(given):
         if not req.base_path:
             raise ScalerError("--alpha/--beta/--gamma need --base SPEC (a YAML file or a preset name)")
@@ -151,6 +154,9 @@ def _compound(req: _Request) -> tuple[list[Any], Any, str]:
         base = load_spec(req.base_path) if req.base_path else coef.base
         coefs = (coef.alpha, coef.beta, coef.gamma)
         note = "\n".join(filter(None, (note, f"{path}: {coef.describe_interval()}")))
+        if not req.base_path:
+            proxy, proxy_note = _study_accuracy(path.parent, coefs)
+            note += proxy_note
     if min(coefs) <= 0:
         raise ScalerError("--alpha, --beta and --gamma must be positive")
     members = family(base, *coefs, phis)
@@ -158,7 +164,22 @@ def _compound(req: _Request) -> tuple[list[Any], Any, str]:
         if len(members) > 1:
             raise ScalerError("--name names a single member; drop it or give one phi")
         members = [members[0].model_copy(update={"name": req.name})]
-    return members, base, note
+    return members, base, note, proxy
+
+
+def _study_accuracy(grid_dir: Path, coefs: tuple[float, float, float]) -> tuple[dict[float, dict[str, Any]], str]:
+    """The proxy accuracy of the study beside the coefficients, by phi, and the note that explains the column.
+    A study file that cannot be read leaves the column out with a warning: the specs are still written."""
+    from scaler.analysis.study_forecast import family_accuracy
+
+    try:
+        proxy = family_accuracy(grid_dir, coefs)
+    except ScalerError as e:
+        return {}, f"\nwarning: no proxy accuracy column: {e}"
+    if not proxy:
+        return {}, ""
+    return proxy, (f"\nproxy acc.: the study in {grid_dir}/ (its short-trained proxy, not this network): "
+                   "measured (m) at the phi it trained, forecast beyond with its interval of the mean")
 
 
 def _newest_coefficients() -> Path:
@@ -171,7 +192,7 @@ def _newest_coefficients() -> Path:
 
 
 def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_json: bool,
-                   export: str | None = None) -> None:
+                   export: str | None = None, proxy: dict[float, dict[str, Any]] | None = None) -> None:
     from scaler.arch.flops import complexity
 
     exporter = _exporter(export)  # its packages are checked before any file is written
@@ -192,6 +213,8 @@ def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_j
                      "params": c.params, "flops": c.flops, "activations": c.activations,
                      "flops_ratio": c.flops / base_flops,
                      "path": str(path)})
+        if proxy:
+            rows[-1]["proxy_accuracy"] = proxy.get(float(d.phi)) if d else None
     if as_json:
         _export_members(exporter, export, members, rows, out_dir, echo=False)
         click.echo(json.dumps(rows, indent=2))
@@ -244,13 +267,25 @@ def _print_table(rows: list[dict[str, Any]], out_dir: Path, note: str) -> None:
     from scaler.arch.flops import human
 
     table = Table(title=f"{len(rows)} spec(s) written to {out_dir}/", caption=f"{FLOPS_NOTE} {ACTIVATIONS_NOTE}")
-    for col in ("name", "φ", "depth", "width", "res", "blocks", "params", "FLOPs", "acts", "× base"):
+    proxy = any("proxy_accuracy" in r for r in rows)
+    for col in ("name", "φ", "depth", "width", "res", "blocks", "params", "FLOPs", "acts", "× base",
+                *(["proxy acc."] if proxy else [])):
         table.add_column(col, justify="left" if col == "name" else "right")
     for r in rows:
         table.add_row(r["name"], "-" if r["phi"] is None else f"{r['phi']:g}", f"{r['depth']:.3g}",
                       f"{r['width']:.3g}", str(r["resolution"]), str(r["blocks"] or "-"), human(r["params"]),
-                      human(r["flops"]), human(r["activations"]), f"{r['flops_ratio']:.2f}")
+                      human(r["flops"]), human(r["activations"]), f"{r['flops_ratio']:.2f}",
+                      *([_proxy_cell(r.get("proxy_accuracy"))] if proxy else []))
     out = console()
     if note:
         out.print(note)
     out.print(table)
+
+
+def _proxy_cell(acc: dict[str, Any] | None) -> str:
+    """0.8849 m (measured) or 0.8871 (0.8843..0.8902) (forecast)."""
+    if not acc:
+        return "-"
+    if acc["measured"]:
+        return f"{acc['accuracy']:.4f} m"
+    return f"{acc['accuracy']:.4f} ({acc['low']:.4f}..{acc['high']:.4f})"

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from scaler.cli.options import console
-from scaler.cli.report import print_fit
+from scaler.cli.verdict import print_fit
 
 
 @click.command("fit")

@@ -10,7 +10,8 @@ import click
 
 from scaler.cli.execution import executor_options, make_executor, observer
 from scaler.cli.options import LIMIT_HELP, console
-from scaler.cli.report import print_fit
+from scaler.cli.report import refresh
+from scaler.cli.verdict import print_fit
 
 if TYPE_CHECKING:
     from scaler.results import RunDir
@@ -84,6 +85,8 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
             DIR/trials/<id>.json  per-epoch curve of each trial
             DIR/run.yaml          the resolved settings (reproduce the run exactly)
             DIR/coefficients.yaml the fitted alpha, beta, gamma; next: scaler emit --phi 0..4
+            DIR/plots/            Pareto plot, coefficient map, training curves (PNG and SVG)
+            DIR/report.html       all of it on one self-contained page (scaler report)
     """
     from scaler.search.driver import run_grid
     from scaler.search.settings import load_grid_settings
@@ -97,6 +100,7 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
         click.echo(f"no successful compound trial yet: nothing fitted ({outcome.out / 'results.csv'})")
         return
     print_fit(*outcome.finished, None if quiet else console())
+    refresh(outcome.out)
 
 
 def _fit(run: RunDir) -> tuple[Path, dict[str, Any]] | None:

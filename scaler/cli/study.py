@@ -9,6 +9,7 @@ import click
 
 from scaler.cli.execution import executor_options, make_executor, observer
 from scaler.cli.options import LIMIT_HELP, formats
+from scaler.cli.report import refresh
 
 STRATEGY_HELP = ("Comma-separated strategies beside compound: depth, width, resolution, uniform (d1_w1_r1), fast "
                  "(d1_w8_r1, pycls's width-heavy scaling) or any pycls-style weights such as d1_w2_r1.")
@@ -44,6 +45,7 @@ def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, ah
     noise, 95% intervals). Validation accuracy decides; test accuracy is reported beside it. With --forecast N
     (default 3) it also predicts phi = K+1..K+N of every strategy, back-tests the prediction on phi = K, and
     writes GRID_DIR/forecast.csv, which the plot draws as a fan and `scaler emit` prints beside its members.
+    At the end it refreshes GRID_DIR/report.html (scaler report).
     """
     from scaler.analysis.study import summarize_study
     from scaler.analysis.study_plot import study_plot
@@ -62,21 +64,38 @@ def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, ah
         click.echo("no finished study trials yet")
         return
     forecast_path = grid_dir / "forecast.csv"
-    if ahead:
-        _forecast(outcome, forecast_path)
+    ahead = _forecast(outcome, forecast_path) if ahead else _drop(forecast_path)
     for path in study_plot(outcome.csv, grid_dir / "plots", formats(fmt)):
         click.echo(str(path))
     for row in summary:
         click.echo(_line(row))
     if ahead:
         _print_forecast(forecast_path, outcome.native)
+    refresh(grid_dir)
 
 
-def _forecast(outcome: Any, path: Path) -> None:
-    """Fit, forecast and back-test the study; write forecast.csv."""
+def _forecast(outcome: Any, path: Path) -> int:
+    """Fit, forecast and back-test the study; write forecast.csv. A study that cannot be forecast (its base
+    failed) warns: its verdicts, plot and report still follow."""
     from scaler.analysis.study_forecast import Target, study_forecast, write_forecast
+    from scaler.errors import ScalerError
 
-    write_forecast(path, study_forecast(outcome.csv, [Target(*t) for t in outcome.targets]))
+    same = {s: "builds the compound family's very networks at every phi: see compound" for s in outcome.same}
+    try:
+        write_forecast(path, study_forecast(outcome.csv, [Target(*t) for t in outcome.targets], same=same))
+    except ScalerError as e:
+        click.echo(f"warning: no forecast: {e}", err=True)
+        _drop(path)
+        return 0
+    return 1
+
+
+def _drop(path: Path) -> int:
+    """No forecast this time: an older forecast.csv would describe another state of the study."""
+    if path.exists():
+        path.unlink()
+        click.echo(f"removed {path} (no forecast this time)")
+    return 0
 
 
 def _print_forecast(path: Path, native: int) -> None:
@@ -88,7 +107,8 @@ def _print_forecast(path: Path, native: int) -> None:
     made = result.of("forecast")
     if made:
         click.echo(f"forecast (error = a + b (FLOPs/FLOPs_0)^-c per strategy, c = {made[0].exponent:.3f} shared; "
-                   f"{made[0].level:.0%} intervals, bootstrap over seeds; proxy accuracy, not the full model's):")
+                   f"{made[0].level:.0%} intervals of the mean, bootstrap over seeds; the short-trained proxy's "
+                   "accuracy, not the full model's):")
     for r in made:
         up = f"; upsampled beyond the data's {native} px" if native and (r.resolution or 0) > native else ""
         click.echo(f"  {r.strategy} phi {r.phi:g}: {r.accuracy:.4f} ({r.low:.4f}..{r.high:.4f}) at "
@@ -99,7 +119,7 @@ def _print_forecast(path: Path, native: int) -> None:
         if r.note:
             click.echo(f"back-test {r.strategy}: {r.note}")
             continue
-        inside = "inside" if r.covered else "outside"
+        inside = "inside" if r.covered else "outside"  # the interval of the measured mean: fit and seed noise
         click.echo(f"back-test {r.strategy} phi {r.phi:g} (fitted without it): predicted {r.accuracy:.4f} "
                    f"({r.low:.4f}..{r.high:.4f}), measured {r.measured:.4f}: off by "
                    f"{(r.accuracy or 0) - (r.measured or 0):+.4f}, {inside} the interval")

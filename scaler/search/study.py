@@ -54,6 +54,7 @@ class StudyOutcome:
     # phi = K+1..K+N of every trained strategy, to forecast: (strategy, phi, real FLOPs, input size)
     targets: list[tuple[str, float, int, int]] = field(default_factory=list)
     native: int = 0  # the data's own image size
+    same: list[str] = field(default_factory=list)  # strategies trained as compound: the very same networks
 
 
 def study_candidates(coefficients: tuple[float, float, float], factor: float, max_phi: int,
@@ -135,6 +136,7 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
         targets = forecast_targets(base, (coef.alpha, coef.beta, coef.gamma), factor, match, max_phi, forecast,
                                    tuple(s for s in strategies if s not in same))
         ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="study")
-        return StudyOutcome(csv=run.csv, ran=ran, failed=failed, targets=targets, native=data.image_size)
+        return StudyOutcome(csv=run.csv, ran=ran, failed=failed, targets=targets, native=data.image_size,
+                            same=same)
     finally:
         run.unlock()

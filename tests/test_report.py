@@ -1,0 +1,153 @@
+"""`scaler report`: one self-contained page per run, checked in a real headless browser with networking off, and
+its content against the run's own files (the committed quickstart run, grid and study)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from _browser import offline_browser, open_offline
+from _cli import user_error
+from click.testing import CliRunner
+
+from scaler.analysis.study_forecast import read_forecast
+from scaler.cli.app import cli
+
+QUICKSTART = Path(__file__).parents[1] / "results" / "quickstart"
+RUN_FILES = ("results.csv", "run.yaml", "coefficients.yaml", "study.csv", "study.yaml", "forecast.csv", "trials")
+
+
+def copy_run(dest: Path, files: tuple[str, ...] = RUN_FILES) -> Path:
+    """The committed quickstart run's files (not its plots or report) in ``dest``."""
+    dest.mkdir()
+    for name in files:
+        src = QUICKSTART / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    return dest
+
+
+def report(run: Path, *args: str) -> Path:
+    result = CliRunner().invoke(cli, ["report", str(run), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(run / "report.html")
+    return run / "report.html"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = copy_run(tmp_path_factory.mktemp("report") / "quickstart")
+    return report(run)
+
+
+def test_the_report_opens_alone_and_offline_with_every_figure_drawn(written: Path, tmp_path: Path):
+    with offline_browser() as driver:
+        page = open_offline(driver, written, tmp_path)
+    assert page.problems() == []  # no empty box, broken image, external request or console error
+    images = {f.label: f for f in page.figures if f.kind == "img"}
+    assert sorted(images) == ["Accuracy against real FLOPs", "Coefficient map", "Scaling strategies",
+                              "Training curves"]
+    assert all(f.width > 300 and f.height > 150 and f.natural_width > 0 for f in images.values())
+    assert page.title == "scaler report: quickstart"
+
+
+def test_the_page_is_one_file_without_external_urls(written: Path):
+    html = written.read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:|//)""", html)
+    assert "@import" not in html and "<link" not in html
+    assert html.count('src="data:image/svg+xml;base64,') == 4
+
+
+def test_the_answer_is_the_runs_own(written: Path):
+    """The coefficients, the chosen network, its accuracies, the tie set and the bootstrap interval are those of
+    coefficients.yaml; the forecast and back-test those of forecast.csv."""
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", written.read_text(encoding="utf-8")))
+    fit = yaml.safe_load((QUICKSTART / "coefficients.yaml").read_text(encoding="utf-8"))
+    best, sel = fit["best"], fit["selection"]
+    assert f"(α, β, γ) = ({fit['alpha']:.3f}, {fit['beta']:.3f}, {fit['gamma']:.3f})" in text
+    assert (f"Chosen on validation accuracy: {best['candidate']} , validation accuracy "
+            f"{100 * best['accuracy']:.2f}%") in text
+    assert f"test accuracy {100 * best['test_accuracy']:.2f}% (reported, never used to decide)" in text
+    assert f"the tie set: {', '.join(sel['tie_set'])} ." in text
+    lo, hi = fit["bootstrap"]["winner_interval"]["gamma"]
+    assert f"γ {lo:.3f}–{hi:.3f}" in text
+    forecast = read_forecast(QUICKSTART / "forecast.csv")
+    for b in forecast.of("back-test"):
+        if b.measured is not None:
+            assert f"predicted {100 * b.accuracy:.2f}%, measured {100 * b.measured:.2f}%" in text
+    nxt = next(r for r in forecast.of("forecast") if r.strategy == "compound")
+    assert f"proxy at φ = {nxt.phi:g}: {100 * nxt.accuracy:.2f}%" in text
+
+
+def test_the_results_table_sorts_by_a_clicked_column(written: Path, tmp_path: Path):
+    from selenium.webdriver.common.by import By
+
+    with offline_browser() as driver:
+        open_offline(driver, written, tmp_path)
+        header = driver.find_element(By.XPATH, "//table[@id='results-table']//th[normalize-space()='validation']")
+        column = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "#results-table th")].index("validation")
+
+        def values() -> list[float]:
+            cells = driver.find_elements(By.CSS_SELECTOR, f"#results-table tbody tr td:nth-child({column + 1})")
+            return [float(c.text.rstrip("%")) for c in cells]
+
+        first = values()
+        assert first == sorted(first, reverse=True)  # as written: best first
+        header.click()
+        assert values() == sorted(first) and header.get_attribute("aria-sort") == "ascending"
+        header.click()
+        assert values() == sorted(first, reverse=True)
+
+
+def test_without_a_study_the_page_has_no_study_or_forecast(tmp_path: Path):
+    run = copy_run(tmp_path / "grid-only", ("results.csv", "run.yaml", "coefficients.yaml", "trials"))
+    html = report(run).read_text(encoding="utf-8")
+    assert 'id="study"' not in html and 'id="forecast"' not in html and "proxy accuracy" not in html
+    assert html.count('src="data:image/svg+xml;base64,') == 3  # Pareto, coefficient map, training curves
+    assert sorted(p.name for p in (run / "plots").iterdir()) == [
+        f"{n}.{e}" for n in ("coefficients", "curves", "pareto") for e in ("png", "svg")]
+
+
+def test_a_study_of_older_coefficients_is_shown_as_such_without_its_forecast(tmp_path: Path):
+    run = copy_run(tmp_path / "older")
+    study = yaml.safe_load((run / "study.yaml").read_text(encoding="utf-8"))
+    study["settings"]["coefficients"]["beta"] = 1.2
+    (run / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+    html = report(run).read_text(encoding="utf-8")
+    assert "of\n  older coefficients" in html and 'id="forecast"' not in html and "proxy accuracy" not in html
+
+
+def test_a_directory_that_is_not_a_grid_is_one_line(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert user_error(capsys, "report", "nowhere") == (
+        "error: nowhere: not a finished grid directory: results.csv is missing (run `scaler grid` first)")
+
+
+RESULTS = QUICKSTART.parent
+
+
+@pytest.mark.parametrize("name", ["quickstart-reference", "quickstart-seed100", "quickstart-grid", "quickstart-match",
+                                  "my-resnet"])
+def test_every_committed_run_renders(tmp_path: Path, name: str):
+    """Runs of older scalers (schema 1, no bootstrap, a study of older coefficients) and a factory network's: the
+    page says what each file holds, ranked on the split its run ranked on."""
+    shutil.copytree(RESULTS / name, tmp_path / "results" / name)
+    shutil.copytree(RESULTS.parent / "examples", tmp_path / "examples")  # my-resnet's factory, relative to it
+    html = report(tmp_path / "results" / name, "--no-draw").read_text(encoding="utf-8")
+    split = "test" if name == "quickstart-match" else "validation"
+    assert f"Chosen on {split} accuracy:" in html and 'id="family"' in html
+
+
+def test_a_fit_without_noise_bootstrap_or_comparisons_still_renders(tmp_path: Path):
+    run = copy_run(tmp_path / "bare", ("results.csv", "run.yaml", "coefficients.yaml", "trials"))
+    fit = yaml.safe_load((run / "coefficients.yaml").read_text(encoding="utf-8"))
+    for key in ("bootstrap", "compound_vs_best_single", "rungs"):
+        fit.pop(key, None)
+    fit["selection"] = {"tie_set": fit["selection"]["tie_set"], "rule": "one seed: unverified"}
+    fit["best"].pop("candidate")
+    (run / "coefficients.yaml").write_text(yaml.safe_dump(fit, sort_keys=False), encoding="utf-8")
+    text = re.sub(r"\s+", " ", report(run, "--no-draw").read_text(encoding="utf-8"))
+    assert "Rule: one seed: unverified." in text and "bootstrap interval of the winner" not in text
+    assert "Chosen on validation accuracy: <b>resolution</b>" in text  # the best network, named from the table
