@@ -50,7 +50,8 @@ class SearchConfig(BaseModel):
 
     model_config = _STRICT
 
-    phi: float = Field(1.0, gt=0, description="compound coefficient of the candidates")
+    phi: float = Field(1.0, description="compound coefficient of the candidates: above 0 grows the base, below 0 "
+                       "shrinks it (every candidate at flops_factor ** phi times the base's FLOPs)")
     flops_factor: float = Field(2.0, gt=1, description="target FLOPs growth per unit of phi")
     mode: Literal["solve", "filter"] = "solve"
     alpha: Range = Range(min=1.0, max=2.0)
@@ -77,6 +78,13 @@ class SearchConfig(BaseModel):
                                         "inside the tie set, or the smooth fit's optimum where the fit earns its use")
     match_flops: bool = Field(False, description="give every candidate the input size (on the resolution divisor) "
                               "that brings its real FLOPs closest to the target; the gamma used is recorded")
+
+    @field_validator("phi")
+    @classmethod
+    def _not_zero(cls, v: float) -> float:
+        if v == 0:
+            raise ValueError("phi 0 is the base itself: search at phi 1 to grow it, or at phi -1 to shrink it")
+        return v
 
     @property
     def target(self) -> float:

@@ -88,6 +88,42 @@ def test_progressive_grid(capsys, tmp_path: Path, monkeypatch):
     assert len(records(run)) == 2
 
 
+# A base with room to shrink (TINY's 8-channel, 1-2 block stages round every phi = -1 candidate onto a baseline)
+SHRINKABLE = """\
+name: shrink
+resolution: 24
+num_classes: 10
+stem: {channels: 16}
+stages: [ds_r1_k3_s1_e1_c16, ir_r3_k3_s2_e2_c32_se0.25, ir_r4_k3_s2_e2_c48_se0.25]
+head: {channels: 64}
+dropout: 0.0
+drop_path: 0.0
+search: {step: 0.2, strategy: grid, confirm: 0}
+proxy: {subset: 300, batch_size: 64}
+"""
+
+
+def test_a_downward_grid_trains_below_the_base_and_fits_per_unit_of_phi(tmp_path: Path, monkeypatch):
+    """--phi -1: candidates at alpha^-1, beta^-1, gamma^-1 (about half the base's FLOPs); the fit reports the
+    coefficients per unit of phi, as upward (a real multiplier of 2/3 at phi -1 is 1.5 per unit)."""
+    from scaler.results import read_results
+
+    monkeypatch.chdir(tmp_path)
+    Path("shrink.yaml").write_text(SHRINKABLE, encoding="utf-8")
+    out = grid("shrink.yaml", "--out", "down", "--dataset", "digits", "--epochs", "1", "--phi", "-1", "--limit", "6")
+    assert "against a target of x0.5" in out
+    df = read_results(Path("down"))
+    compound = df[df["kind"] == "compound"]
+    assert len(df) == 6 and set(df["phi"]) == {0.0, -1.0} and len(compound) == 2
+    assert (df[df["kind"] != "base"]["flops"] < int(df[df["kind"] == "base"]["flops"].iloc[0])).all()
+    fitted = yaml.safe_load(Path("down/coefficients.yaml").read_text(encoding="utf-8"))
+    assert fitted["phi"] == -1.0
+    best = fitted["best"]
+    row = df.set_index("trial_id").loc[f"{best['candidate']}-s0"]
+    assert [best["real"][k] for k in ("alpha", "beta", "gamma")] == pytest.approx(
+        [float(row[c]) ** -1 for c in ("depth_real", "width_real", "resolution_real")], abs=1e-5)
+
+
 # --- (b) an image folder ---------------------------------------------------------------------------------------------
 
 

@@ -60,6 +60,39 @@ def test_flops_factor_and_phi_set_the_baselines():
             assert c.alpha * c.beta**2 * c.gamma**2 == pytest.approx(3.0)
 
 
+QUICKSTART = Path(__file__).parents[1] / "specs" / "quickstart.yaml"
+
+
+@pytest.mark.parametrize("match", [False, True])
+def test_downward_candidates_lie_on_the_constraint_and_record_what_they_really_cost(match: bool):
+    """phi = -1 shrinks every candidate towards half the base's FLOPs: the compound candidates keep
+    alpha * beta^2 * gamma^2 = 2 and train at alpha^-1, beta^-1, gamma^-1; the baselines are the same factor in one
+    dimension. Rounding on the quickstart's 9-block, 14 px proxy keeps the single-dimension members at 0.62-0.66x
+    of the base instead of 0.5x (with --match-flops the resolution-only member stops at 9 px, the smallest input
+    this network runs on), and every row says so."""
+    from scaler.config import ProxyConfig
+    from scaler.search.plan import trial_row
+
+    trials = plan_trials(load_spec(QUICKSTART), SearchConfig(phi=-1, step=0.1, match_flops=match),
+                         ProxyConfig(dataset="fashion", seeds=1), 10, 1)
+    rows = {t.candidate.key: (t.candidate, trial_row(t)) for t in trials}
+    assert rows["base"][1].flops == 1_849_504
+    for c, r in rows.values():
+        if c.kind == "compound":
+            assert c.phi == -1 and c.alpha * c.beta**2 * c.gamma**2 == pytest.approx(2.0)
+            assert (r.depth, r.width) == (round(1 / c.alpha, 6), round(1 / c.beta, 6))
+    baselines = {k: (rows[k][1].flops, rows[k][1].resolution, rows[k][1].flops_ratio)
+                 for k in ("depth", "width", "resolution")}
+    resolution = (1_154_784, 9, 0.624375) if match else (1_184_576, 10, 0.640483)
+    assert baselines == {"depth": (1_200_704, 14, 0.649203), "width": (1_215_664, 14, 0.657292),
+                         "resolution": resolution}
+    assert (rows["depth"][1].depth_real, rows["width"][1].width_real) == (0.666667, 0.75)  # 6 of 9 blocks; 3/4
+    # the real multiplier per unit of phi, as for phi > 0: (input / base input) ** (1 / phi)
+    assert rows["resolution"][1].gamma_used == round((resolution[1] / 14) ** -1, 6)
+    ratios = [r.flops_ratio for c, r in rows.values() if c.kind == "compound"]
+    assert (min(ratios), max(ratios)) == ((0.449651, 0.577599) if match else (0.478156, 0.810656))
+
+
 def test_grid_settings_from_the_spec_file_and_flags(tmp_path: Path):
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY + "search: {step: 0.2, beta: [1.0, 1.2]}\nproxy: {dataset: digits, epochs: 3}\n")
@@ -75,6 +108,7 @@ def test_grid_settings_from_the_spec_file_and_flags(tmp_path: Path):
     ("proxy:\n  epochs: two\n", ":10:11: proxy.epochs:", "valid integer"),
     ("proxy:\n  lr_typo: 1\n", ":10:3: proxy:", "unknown field 'lr_typo'"),
     ("search: [1, 2]\n", ":9:9: search:", "expected a mapping"),
+    ("search: {phi: 0}\n", ":9:15: search.phi:", "phi 0 is the base itself: search at phi 1 to grow it, or at phi -1"),
 ])
 def test_bad_grid_settings_name_file_line_and_field(tmp_path: Path, extra: str, where: str, message: str):
     path = tmp_path / "tiny.yaml"

@@ -56,7 +56,9 @@ OVERRIDES = {
 @click.option("--mode", type=click.Choice(["solve", "filter"]), help="solve: alpha from the constraint; "
               "filter: full grid within --tolerance.")
 @click.option("--step", type=float, help="Grid step of the coefficients (default 0.05).")
-@click.option("--phi", type=float, help="Compound coefficient of the candidates (default 1).")
+@click.option("--phi", type=float, help="Compound coefficient of the candidates (default 1). Below 0 the grid "
+              "searches how to shrink the base: --phi -1 trains every candidate and baseline at about half its "
+              "FLOPs (1 / flops_factor).")
 @click.option("--flops-factor", type=float, help="FLOPs growth per unit of phi (default 2).")
 @click.option("--match-flops/--no-match-flops", default=None, help="Give every candidate the input size that "
               "brings its real FLOPs (after rounding) closest to the target, so candidates are compared at equal "
