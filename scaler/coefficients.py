@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scaler.errors import ScalerError
 from scaler.spec import NetSpec, read_yaml, spec_data, spec_from_document
 
 
@@ -19,6 +20,13 @@ class Coefficients:
     source: str = ""
     interval: dict[str, list[float]] | None = None  # the bootstrap's 95% interval of the winner's, if recorded
     wins: float | None = None  # the chosen candidate's share of bootstrap wins
+    phi: float = 1.0  # the phi its grid searched at: below 0 they were measured shrinking the base
+    path: Path | None = None  # the file they were read from
+
+    @property
+    def direction(self) -> str:
+        """``down`` when searched below the base (phi < 0), else ``up``."""
+        return "down" if self.phi < 0 else "up"
 
     def describe_interval(self) -> str:
         """One line: the coefficients with the bootstrap interval of the winner's, or why there is none."""
@@ -55,8 +63,44 @@ def read_coefficients(path: str | Path) -> Coefficients:
         isinstance(interval.get(k), list) and len(interval[k]) == 2 for k in ("alpha", "beta", "gamma"))
     best = data.get("best") if isinstance(data.get("best"), dict) else {}
     wins = (boot.get("wins") or {}).get(best.get("candidate"), 0.0) if valid and source != "fit" else None
+    phi = data.get("phi", 1.0)
+    if isinstance(phi, bool) or not isinstance(phi, int | float) or phi == 0:
+        raise doc.error(("phi",), f"must be the nonzero phi the grid searched at, got {phi!r}")
     return Coefficients(base=spec, source=source, interval=interval if valid else None,
-                        wins=None if wins is None else float(wins), **values)
+                        wins=None if wins is None else float(wins), phi=float(phi), path=Path(path), **values)
+
+
+REVERSED_WARNING = ("warning: phi < 0 with coefficients searched upward: they are applied in reverse, but TinyNet "
+                    "(Han et al., 2020) found that small models should shrink resolution and depth less than width; "
+                    "search downward (scaler grid BASE --phi -1) and give both files to measure it")
+
+
+def by_direction(sets: list[Coefficients]) -> dict[str, Coefficients]:
+    """The coefficient sets of one family by direction (one upward, one downward, for the same base)."""
+    out: dict[str, Coefficients] = {}
+    for c in sets:
+        if c.direction in out:
+            raise ScalerError(f"two coefficient files search {c.direction}ward ({out[c.direction].path}, {c.path}): "
+                              "give one per direction")
+        out[c.direction] = c
+    if len(out) == 2 and out["up"].base.model_dump(exclude={"name"}) != out["down"].base.model_dump(exclude={"name"}):
+        raise ScalerError(f"{out['up'].path} and {out['down'].path} scale different base networks: a family has one")
+    return out
+
+
+def for_phi(sets: dict[str, Coefficients], phi: float) -> tuple[Coefficients, str]:
+    """The set that scales to ``phi`` and how it was used: ``up``, ``down`` or ``up, reversed`` (phi < 0
+    without a downward search). Growing with only a downward search is refused: nothing measured it."""
+    if phi < 0 and "down" in sets:
+        return sets["down"], "down"
+    if phi < 0:
+        return sets["up"], "up, reversed"
+    if "up" not in sets:
+        down = sets["down"]
+        raise ScalerError(f"phi {phi:g} grows the base, but {down.path} was searched downward (phi {down.phi:g}): "
+                          "search upward too (scaler grid BASE --phi 1) and give both files", where=None)
+    return sets["up"], "up"
+
 
 
 def coefficients_document(alpha: float, beta: float, gamma: float, base: NetSpec, folder: str | Path | None = None,

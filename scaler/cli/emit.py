@@ -22,7 +22,7 @@ class _Request:
     beta: float | None
     gamma: float | None
     phi_text: str | None
-    coef_path: Path | None
+    coef_path: tuple[Path, ...]
     width: float | None
     depth: float | None
     resolution: float | None
@@ -51,8 +51,10 @@ class _Request:
 @click.option("--beta", type=float, help="Width coefficient: width = beta^phi.")
 @click.option("--gamma", type=float, help="Resolution coefficient: resolution = gamma^phi.")
 @click.option("--phi", "phi_text", metavar="PHI", help="Compound coefficient: 4, a list 0,1,2 or a range 0..7.")
-@click.option("--coefficients", "coef_path", type=click.Path(path_type=Path), metavar="FILE",
-              help="coefficients.yaml written by `scaler grid` / `scaler fit` (alpha, beta, gamma and the base).")
+@click.option("--coefficients", "coef_path", type=click.Path(path_type=Path), metavar="FILE", multiple=True,
+              help="coefficients.yaml written by `scaler grid` / `scaler fit` (alpha, beta, gamma and the base). "
+              "Twice for a family in both directions: one searched upward (phi > 0), one downward (--phi -1); "
+              "each member uses its direction's set.")
 @click.option("--width", type=float, help="Explicit width multiplier instead of compound scaling.")
 @click.option("--depth", type=float, help="Explicit depth multiplier instead of compound scaling.")
 @click.option("--resolution", type=float, help="Explicit resolution multiplier (with --width/--depth).")
@@ -83,12 +85,13 @@ def command(**options: Any) -> None:
     """
     req = _Request(**options)
     proxy: dict[float, dict[str, Any]] = {}
+    directions: dict[float, str] = {}
     if req.preset:
         members, base, note = _preset(req)
     elif req.explicit:
         members, base, note = _explicit(req)
     else:
-        members, base, note, proxy = _compound(req)
+        members, base, note, proxy, directions = _compound(req)
     if req.latencies is not None and req.max_latency_ms is None:
         raise ScalerError("--latencies is read for --max-latency-ms; give the budget too")
     if req.max_latency_ms is not None:
@@ -96,7 +99,7 @@ def command(**options: Any) -> None:
 
         members, budget_note = within_budget(members, req.max_latency_ms, req.latencies, req.latency_runtime)
         note = "\n".join(filter(None, (note, budget_note)))
-    _write_members(members, base, req.out_dir, note, req.as_json, req.export, proxy)
+    _write_members(members, base, req.out_dir, note, req.as_json, req.export, proxy, directions)
 
 
 def _preset(req: _Request) -> tuple[list[Any], Any, str]:
@@ -127,11 +130,10 @@ def _explicit(req: _Request) -> tuple[list[Any], Any, str]:
     return [member], base, ""
 
 
-def _compound(req: _Request) -> tuple[list[Any], Any, str, dict[float, dict[str, Any]]]:
+def _compound(req: _Request) -> tuple[list[Any], Any, str, dict[float, dict[str, Any]], dict[float, str]]:
     """The family of given or recorded coefficients, and the proxy accuracy of its study by phi (when the
     coefficients come from a grid whose study studied them, for that grid's base)."""
     from scaler.catalog import load_spec
-    from scaler.coefficients import read_coefficients
     from scaler.scaling import family
 
     if req.phi_text is None:
@@ -141,30 +143,53 @@ def _compound(req: _Request) -> tuple[list[Any], Any, str, dict[float, dict[str,
     given = req.coefficients_given
     if any(given) and not all(given):
         raise ScalerError("--alpha, --beta and --gamma go together")
-    note, proxy = "", {}
+    note, proxy, directions = "", {}, {}
     if all(given):
         if not req.base_path:
             raise ScalerError("--alpha/--beta/--gamma need --base SPEC (a YAML file or a preset name)")
-        base, coefs = load_spec(req.base_path), (req.alpha, req.beta, req.gamma)
+        if min(req.alpha, req.beta, req.gamma) <= 0:
+            raise ScalerError("--alpha, --beta and --gamma must be positive")
+        base = load_spec(req.base_path)
+        members = family(base, req.alpha, req.beta, req.gamma, phis)
     else:
-        path = req.coef_path or _newest_coefficients()
-        if req.coef_path is None:
-            note = f"coefficients from {path} (newest under results/)"
-        coef = read_coefficients(path)
-        base = load_spec(req.base_path) if req.base_path else coef.base
-        coefs = (coef.alpha, coef.beta, coef.gamma)
-        note = "\n".join(filter(None, (note, f"{path}: {coef.describe_interval()}")))
-        if not req.base_path:
-            proxy, proxy_note = _study_accuracy(path.parent, coefs)
-            note += proxy_note
-    if min(coefs) <= 0:
-        raise ScalerError("--alpha, --beta and --gamma must be positive")
-    members = family(base, *coefs, phis)
+        base, members, note, proxy, directions = _recorded(req, phis)
     if req.name:
         if len(members) > 1:
             raise ScalerError("--name names a single member; drop it or give one phi")
         members = [members[0].model_copy(update={"name": req.name})]
-    return members, base, note, proxy
+    return members, base, note, proxy, directions
+
+
+def _recorded(req: _Request, phis: list[float]) -> tuple[Any, list[Any], str, dict[float, dict[str, Any]],
+                                                          dict[float, str]]:
+    """The family from coefficient files (the newest under results/ by default): per member the set of its
+    direction, said in the note; and the upward set's study accuracy by phi."""
+    from scaler.catalog import load_spec
+    from scaler.coefficients import REVERSED_WARNING, by_direction, for_phi, read_coefficients
+    from scaler.scaling import compound
+
+    paths = list(req.coef_path) or [_newest_coefficients()]
+    sets = by_direction([read_coefficients(p) for p in paths])
+    first = next(iter(sets.values()))
+    base = load_spec(req.base_path) if req.base_path else first.base
+    lines = [f"coefficients from {paths[0]} (newest under results/)"] if not req.coef_path else []
+    lines += [f"{c.path} ({d}ward, searched at phi {c.phi:g}): {c.describe_interval()}" for d, c in sets.items()]
+    members, used, directions = [], {}, {}
+    for phi in phis:
+        coef, how = for_phi(sets, phi) if phi else (first, "base")
+        members.append(compound(base, coef.alpha, coef.beta, coef.gamma, phi))
+        directions[phi] = how
+        if phi:
+            used.setdefault(how, []).append(f"{phi:g}")
+    if len(used) > 1 or "up, reversed" in used:
+        lines += [f"phi {', '.join(v)}: the {k} set" for k, v in used.items()]
+    if "up, reversed" in used:
+        lines.append(REVERSED_WARNING)
+    proxy, proxy_note = ({}, "")
+    if not req.base_path and "up" in sets:
+        up = sets["up"]
+        proxy, proxy_note = _study_accuracy(Path(up.path or ".").parent, (up.alpha, up.beta, up.gamma))
+    return base, members, "\n".join(lines) + proxy_note, proxy, directions
 
 
 def _study_accuracy(grid_dir: Path, coefs: tuple[float, float, float]) -> tuple[dict[float, dict[str, Any]], str]:
@@ -192,7 +217,8 @@ def _newest_coefficients() -> Path:
 
 
 def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_json: bool,
-                   export: str | None = None, proxy: dict[float, dict[str, Any]] | None = None) -> None:
+                   export: str | None = None, proxy: dict[float, dict[str, Any]] | None = None,
+                   directions: dict[float, str] | None = None) -> None:
     from scaler.arch.flops import complexity
 
     exporter = _exporter(export)  # its packages are checked before any file is written
@@ -215,7 +241,12 @@ def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_j
                      "path": str(path)})
         if proxy:
             rows[-1]["proxy_accuracy"] = proxy.get(float(d.phi)) if d else None
+        if directions and d and d.phi is not None:
+            rows[-1]["coefficients"] = directions.get(float(d.phi))
     if as_json:
+        for line in note.splitlines():  # the JSON on stdout stays parseable; warnings go to stderr
+            if line.startswith("warning:"):
+                click.echo(line, err=True)
         _export_members(exporter, export, members, rows, out_dir, echo=False)
         click.echo(json.dumps(rows, indent=2))
     else:
