@@ -250,7 +250,8 @@ def test_emit_reads_what_fit_wrote(run: Path):
     # the table view says how sure the coefficients are: the bootstrap interval of what was chosen
     lo, hi = doc["bootstrap"]["winner_interval"]["alpha"]
     out = invoke("emit", "--coefficients", "c.yaml", "--phi", "1", "--out", "family")
-    assert f"c.yaml: 95% bootstrap interval of the winner: alpha {doc['alpha']:.3f} ({lo:.3f}..{hi:.3f})" in out
+    assert (f"c.yaml (upward, searched at phi 1): 95% bootstrap interval of the winner: alpha {doc['alpha']:.3f} "
+            f"({lo:.3f}..{hi:.3f})") in out
     assert f"the chosen candidate wins {doc['bootstrap']['wins'].get(doc['best']['candidate'], 0):.0%}" in out
 
 
