@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 
-from scaler.cli.options import console
+from scaler.cli.options import complete_spec, console
 from scaler.errors import ScalerError
 
 
 @click.command("bench")
-@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...", shell_complete=complete_spec)
 @click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True,
               help="The second batch size measured (batch 1 always is).")
 @click.option("--runtime", "runtimes", type=click.Choice(["eager", "onnxruntime"]), multiple=True,

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from scaler.cli.options import ACTIVATIONS_NOTE, FLOPS_NOTE, console, parse_phis
+from scaler.cli.options import ACTIVATIONS_NOTE, FLOPS_NOTE, complete_preset, complete_spec, console, parse_phis
 from scaler.errors import ScalerError
 
 
@@ -44,9 +44,11 @@ class _Request:
 
 
 @click.command("emit")
-@click.option("--preset", metavar="NAME", help="Write a published model's spec (efficientnet-b0..b8, -l2, "
+@click.option("--preset", metavar="NAME", shell_complete=complete_preset,
+              help="Write a published model's spec (efficientnet-b0..b8, -l2, "
               "efficientnetv2-s/m/l).")
-@click.option("--base", "base_path", metavar="SPEC", help="Base spec to scale: a YAML file or a preset name.")
+@click.option("--base", "base_path", metavar="SPEC", shell_complete=complete_spec,
+              help="Base spec to scale: a YAML file or a preset name.")
 @click.option("--alpha", type=float, help="Depth coefficient: depth = alpha^phi.")
 @click.option("--beta", type=float, help="Width coefficient: width = beta^phi.")
 @click.option("--gamma", type=float, help="Resolution coefficient: resolution = gamma^phi.")

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from scaler.cli.options import complete_spec
 from scaler.errors import ScalerError
 
 FORMATS = ("onnx", "pt2")
@@ -21,7 +22,7 @@ DEPLOY_HINT = "pip install 'scaler[deploy]'"
 
 
 @click.command("export")
-@click.argument("spec_path", metavar="SPEC")
+@click.argument("spec_path", metavar="SPEC", shell_complete=complete_spec)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="onnx: ONNX opset 18 (dynamo exporter); pt2: a torch.export program (torch.export.load).")
 @click.option("--resolution", type=int, help="Input size of the export [default: the spec's].")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scaler.cli.execution import executor_options, make_executor, observer
-from scaler.cli.options import LIMIT_HELP, console
+from scaler.cli.options import LIMIT_HELP, complete_spec, console
 from scaler.cli.report import refresh
 from scaler.cli.verdict import print_fit
 
@@ -27,7 +27,7 @@ OVERRIDES = {
 
 
 @click.command("grid")
-@click.argument("spec_path", metavar="BASE_SPEC")
+@click.argument("spec_path", metavar="BASE_SPEC", shell_complete=complete_spec)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Results directory "
               "[default: results/<base name>/].")
 @click.option("--dataset", help="digits | mnist5k | fashion | idx:DIR | npz:FILE | imagefolder:DIR.")

@@ -8,13 +8,13 @@ from typing import Any
 
 import click
 
-from scaler.cli.options import ACTIVATIONS_NOTE, FLOPS_NOTE, console
+from scaler.cli.options import ACTIVATIONS_NOTE, FLOPS_NOTE, complete_spec, console
 from scaler.errors import ScalerError
 from scaler.spec import FactorySpec
 
 
 @click.command("info")
-@click.argument("spec_path", metavar="SPEC")
+@click.argument("spec_path", metavar="SPEC", shell_complete=complete_spec)
 @click.option("--resolution", type=int, help="Count at this input size instead of the spec's.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (params, flops, per-stage repeats/channels).")
 def command(spec_path: str, resolution: int | None, as_json: bool) -> None:

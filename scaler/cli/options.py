@@ -44,5 +44,21 @@ def parse_phis(text: str) -> list[float]:
     return out
 
 
+def complete_preset(ctx: Any, param: Any, incomplete: str) -> list[Any]:
+    """Shell completion of a preset name (``emit --preset``)."""
+    from click.shell_completion import CompletionItem
+
+    from scaler.catalog import PRESETS
+
+    return [CompletionItem(name) for name in PRESETS if name.startswith(incomplete)]
+
+
+def complete_spec(ctx: Any, param: Any, incomplete: str) -> list[Any]:
+    """Shell completion of a SPEC: the preset names that match, and files (the shell lists them)."""
+    from click.shell_completion import CompletionItem
+
+    return [*complete_preset(ctx, param, incomplete), CompletionItem(incomplete, type="file")]
+
+
 def formats(text: str) -> list[str]:
     return [f for f in (x.strip().lower() for x in text.split(",")) if f]
