@@ -162,6 +162,15 @@ def student_t(level: float, df: int) -> float:
     return float(t.ppf((1 + level) / 2, df))
 
 
+COEFFICIENT_TOLERANCE = 1e-5  # coefficients are written rounded to 6 decimals
+
+
+def same_coefficients(studied: dict[str, Any], coefficients: tuple[float, float, float]) -> bool:
+    """Whether a study's recorded coefficients (study.yaml's ``settings.coefficients``) are these."""
+    return all(abs(float(studied.get(k, -1)) - c) <= COEFFICIENT_TOLERANCE
+               for k, c in zip(("alpha", "beta", "gamma"), coefficients, strict=True))
+
+
 def family_accuracy(run_dir: str | Path, coefficients: tuple[float, float, float]) -> dict[float, dict[str, Any]]:
     """The study's proxy accuracy of the compound family with these coefficients, by phi: measured (mean over
     seeds) at the phi it trained, forecast with its interval beyond. Empty unless ``run_dir`` holds a study of
@@ -172,9 +181,7 @@ def family_accuracy(run_dir: str | Path, coefficients: tuple[float, float, float
     if not (study.exists() and settings_path.exists()):
         return {}
     settings = read_run_yaml(settings_path).get("settings") or {}
-    coef = settings.get("coefficients") or {}
-    if settings.get("match_flops") or any(abs(float(coef.get(k, -1)) - c) > 1e-5 for k, c in zip(
-            ("alpha", "beta", "gamma"), coefficients, strict=True)):
+    if settings.get("match_flops") or not same_coefficients(settings.get("coefficients") or {}, coefficients):
         return {}
     out: dict[float, dict[str, Any]] = {}
     if (result := current_forecast(run_dir)) is not None:
@@ -256,5 +263,5 @@ def _cell(key: str, v: Any) -> str:
 
 
 __all__ = ["COLUMNS", "LEVEL", "MIN_POINTS", "ForecastRow", "StudyForecast", "Target", "current_forecast",
-           "family_accuracy", "finished_trials", "read_forecast", "student_t", "study_forecast", "study_points",
-           "write_forecast"]
+           "family_accuracy", "finished_trials", "read_forecast", "same_coefficients", "student_t", "study_forecast",
+           "study_points", "write_forecast"]

@@ -12,7 +12,7 @@ import yaml
 from scaler.analysis.rungs import final_rung
 from scaler.analysis.selection import summarize
 from scaler.analysis.study import summarize_study
-from scaler.analysis.study_forecast import current_forecast, family_accuracy
+from scaler.analysis.study_forecast import current_forecast, family_accuracy, same_coefficients
 from scaler.arch.cost import real_scale, rounding_notes
 from scaler.arch.flops import complexity, human
 from scaler.coefficients import read_coefficients
@@ -32,7 +32,7 @@ def run_context(run_dir: Path) -> dict[str, Any]:
     run = read_run_yaml(run_dir / "run.yaml")
     fit = yaml.safe_load((run_dir / "coefficients.yaml").read_text(encoding="utf-8")) or {}
     df = final_rung(read_results(run_dir / "results.csv"))
-    study = _study(run_dir)
+    study = _study(run_dir, fit)
     forecast = _forecast(run_dir) if study and study["current"] else None
     results = results_table(df, fit)
     said = answer(fit, run)
@@ -140,7 +140,7 @@ def family_table(run_dir: Path) -> dict[str, Any]:
             "proxy": bool(proxy_acc)}
 
 
-def _study(run_dir: Path) -> dict[str, Any] | None:
+def _study(run_dir: Path, fit: dict[str, Any]) -> dict[str, Any] | None:
     """The study's verdicts per phi, when the run has one."""
     csv = run_dir / "study.csv"
     if not csv.exists():
@@ -152,8 +152,7 @@ def _study(run_dir: Path) -> dict[str, Any] | None:
     settings = (read_run_yaml(run_dir / "study.yaml").get("settings") or {}) if (
         run_dir / "study.yaml").exists() else {}
     coef = settings.get("coefficients") or {}
-    fit = yaml.safe_load((run_dir / "coefficients.yaml").read_text(encoding="utf-8")) or {}
-    current = all(abs(float(coef.get(k, -1)) - float(fit.get(k, -2))) < 1e-5 for k in ("alpha", "beta", "gamma"))
+    current = same_coefficients(coef, tuple(float(fit.get(k, -1)) for k in ("alpha", "beta", "gamma")))
     return {"rows": rows, "coefficients": coef, "max_phi": settings.get("max_phi"), "current": current,
             "seeds": (settings.get("proxy") or {}).get("seeds"), "first_seed": settings.get("first_seed")}
 
