@@ -28,3 +28,18 @@ stages:
 head: {channels: 32}
 """
 TINY = {**yaml.safe_load(TINY_YAML), "dropout": 0.0, "drop_path": 0.0}
+
+# A network with room to shrink, small enough to train in seconds (TINY's 8-channel, 1-2 block stages round every
+# phi = -1 candidate onto a baseline).
+SHRINKABLE = """\
+name: shrink
+resolution: 24
+num_classes: 10
+stem: {channels: 16}
+stages: [ds_r1_k3_s1_e1_c16, ir_r3_k3_s2_e2_c32_se0.25, ir_r4_k3_s2_e2_c48_se0.25]
+head: {channels: 64}
+dropout: 0.0
+drop_path: 0.0
+search: {step: 0.2, strategy: grid, confirm: 0}
+proxy: {subset: 300, batch_size: 64}
+"""

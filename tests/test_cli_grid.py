@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from _cli import user_error
-from _specs import TINY_YAML
+from _specs import SHRINKABLE, TINY_YAML
 from click.testing import CliRunner
 
 from scaler.cli.app import cli
@@ -86,21 +86,6 @@ def test_progressive_grid(capsys, tmp_path: Path, monkeypatch):
     message = user_error(capsys, "grid", "tiny.yaml", "--out", "run", "--dataset", "digits", "--epochs", "2", "--quiet")
     assert message.startswith("error: run: holds results of different settings (proxy.progressive: was {")
     assert len(records(run)) == 2
-
-
-# A base with room to shrink (TINY's 8-channel, 1-2 block stages round every phi = -1 candidate onto a baseline)
-SHRINKABLE = """\
-name: shrink
-resolution: 24
-num_classes: 10
-stem: {channels: 16}
-stages: [ds_r1_k3_s1_e1_c16, ir_r3_k3_s2_e2_c32_se0.25, ir_r4_k3_s2_e2_c48_se0.25]
-head: {channels: 64}
-dropout: 0.0
-drop_path: 0.0
-search: {step: 0.2, strategy: grid, confirm: 0}
-proxy: {subset: 300, batch_size: 64}
-"""
 
 
 def test_a_downward_grid_trains_below_the_base_and_fits_per_unit_of_phi(tmp_path: Path, monkeypatch):

@@ -156,3 +156,14 @@ def test_a_fit_without_noise_bootstrap_or_comparisons_still_renders(tmp_path: Pa
     text = re.sub(r"\s+", " ", report(run, "--no-draw").read_text(encoding="utf-8"))
     assert "Rule: one seed: unverified." in text and "bootstrap interval of the winner" not in text
     assert "Chosen on validation accuracy: <b>resolution</b>" in text  # the best network, named from the table
+
+
+def test_a_downward_grid_shows_the_family_below_its_base_until_the_input_is_too_small(tmp_path: Path):
+    run = copy_run(tmp_path / "down", ("results.csv", "run.yaml", "coefficients.yaml", "trials"))
+    fit = yaml.safe_load((run / "coefficients.yaml").read_text(encoding="utf-8"))
+    fit["phi"] = -1.0  # (1, 1, 1.414) shrinking the 14 px quickstart: 10 px, then 7 px, below its stride of 8
+    (run / "coefficients.yaml").write_text(yaml.safe_dump(fit, sort_keys=False), encoding="utf-8")
+    text = re.sub(r"\s+", " ", report(run, "--no-draw").read_text(encoding="utf-8"))
+    assert "coefficients.yaml --phi -1..0</code>" in text
+    assert "It stops there: quickstart-phi-2: the scaled resolution, 7 px, is too small" in text
+    assert [int(m) for m in re.findall(r'<td class="l">quickstart-phi-?\d</td><td>(-?\d)</td>', text)] == [0, -1]

@@ -50,14 +50,15 @@ def study_noise(df: Any, csv_path: str | Path) -> tuple[Noise | None, str]:
 
 
 def summarize_study(csv_path: str | Path, alpha: float = ALPHA) -> list[dict[str, Any]]:
-    """At each phi (equal FLOPs factor): every strategy's validation and test accuracy, the strategies not
-    separable from the best (Hsu's tie set), and compound against each other strategy: the difference of means
-    with its 1 - alpha interval and p-value, and the verdict ``better``, ``worse`` or ``tie``."""
+    """At each phi but the base (equal FLOPs factor; below the base too when the study searched down): every
+    strategy's validation and test accuracy, the strategies not separable from the best (Hsu's tie set), and
+    compound against each other strategy: the difference of means with its 1 - alpha interval and p-value, and
+    the verdict ``better``, ``worse`` or ``tie``."""
     table, df = study_table(csv_path)
     noise, source = study_noise(df, csv_path)
     ok = df[df["status"] == "ok"]
     out = []
-    for phi, group in table[table["phi"] > 0].groupby("phi"):
+    for phi, group in table[table["phi"] != 0].groupby("phi"):
         ranked = group.sort_values(["accuracy", "flops", "strategy"], ascending=[False, True, True])
         values = {str(k): v.tolist() for k, v in ok[ok["phi"] == phi].groupby("kind")["accuracy"]}
         row: dict[str, Any] = {

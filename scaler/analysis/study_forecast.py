@@ -80,9 +80,10 @@ def finished_trials(csv_path: str | Path) -> int:
 
 def study_points(csv_path: str | Path) -> tuple[dict[str, dict[float, Point]], float]:
     """Measured points per strategy by phi (the base, phi 0, under every strategy) from study.csv's finished
-    trials, and the base's FLOPs."""
+    trials at phi >= 0, and the base's FLOPs. A downward study's phi < 0 are left out: the forecast extrapolates
+    the upward family, and compound below the base is another family (the downward coefficients)."""
     df = read_results(csv_path)
-    ok = df[(df["status"] == "ok") & df["accuracy"].notna()]
+    ok = df[(df["status"] == "ok") & df["accuracy"].notna() & (df["phi"] >= 0)]
     points: dict[tuple[str, float], Point] = {}
     for (kind, phi), g in ok.groupby(["kind", "phi"]):
         points[str(kind), float(phi)] = Point(float(g["flops"].mean()), tuple(1 - g["accuracy"].astype(float)))
@@ -171,11 +172,13 @@ def same_coefficients(studied: dict[str, Any], coefficients: tuple[float, float,
                for k, c in zip(("alpha", "beta", "gamma"), coefficients, strict=True))
 
 
-def family_accuracy(run_dir: str | Path, coefficients: tuple[float, float, float]) -> dict[float, dict[str, Any]]:
+def family_accuracy(run_dir: str | Path, coefficients: tuple[float, float, float],
+                    down: tuple[float, float, float] | None = None) -> dict[float, dict[str, Any]]:
     """The study's proxy accuracy of the compound family with these coefficients, by phi: measured (mean over
-    seeds) at the phi it trained, forecast with its interval beyond. Empty unless ``run_dir`` holds a study of
-    exactly these coefficients on the grid's own rounding (``--match-flops`` changes the input sizes, so its
-    members are not the family emit writes); a forecast older than the study's trials is left out."""
+    seeds) at the phi it trained, forecast with its interval beyond; below the base only when the study's
+    downward coefficients are ``down``. Empty unless ``run_dir`` holds a study of exactly these coefficients on
+    the grid's own rounding (``--match-flops`` changes the input sizes, so its members are not the family emit
+    writes); a forecast older than the study's trials is left out."""
     run_dir = Path(run_dir)
     study, settings_path = run_dir / "study.csv", run_dir / "study.yaml"
     if not (study.exists() and settings_path.exists()):
@@ -191,6 +194,9 @@ def family_accuracy(run_dir: str | Path, coefficients: tuple[float, float, float
                                           "measured": False}
     df = read_results(study)
     ok = df[(df["status"] == "ok") & df["kind"].isin(["compound", "base"])]
+    studied_down = (settings.get("down") or {}).get("coefficients") or {}
+    if down is None or not same_coefficients(studied_down, down):
+        ok = ok[ok["phi"] >= 0]
     for phi, g in ok.groupby("phi"):
         out[float(phi)] = {"accuracy": float(g["accuracy"].mean()), "seeds": len(g), "measured": True}
     return dict(sorted(out.items()))

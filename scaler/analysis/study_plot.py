@@ -26,7 +26,8 @@ def study_plot(csv_path: str | Path, out: Path, formats: list[str]) -> list[Path
     log_axis(ax, table["flops"].tolist() + fan)
     ax.set_xlabel(FLOPS_LABEL)
     ax.set_ylabel("validation accuracy (top-1)")
-    ax.set_title("Scaling strategies at equal FLOPs factors (φ = 0, 1, 2, …)" + ("\nforecast beyond the measured φ: "
+    span = f"{int(table['phi'].min())}…{int(table['phi'].max())}".replace("-", "−")
+    ax.set_title(f"Scaling strategies at equal FLOPs factors (φ = {span})" + ("\nforecast beyond the measured φ: "
                  "dashed, band: its interval of the mean (seed noise only)" if fan else ""))
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: "forecast" in labels[i])  # measured lines first

@@ -189,18 +189,21 @@ def _recorded(req: _Request, phis: list[float]) -> tuple[Any, list[Any], str, di
         lines.append(REVERSED_WARNING)
     proxy, proxy_note = ({}, "")
     if not req.base_path and "up" in sets:
-        up = sets["up"]
-        proxy, proxy_note = _study_accuracy(Path(up.path or ".").parent, (up.alpha, up.beta, up.gamma))
+        up, down = sets["up"], sets.get("down")
+        proxy, proxy_note = _study_accuracy(Path(up.path or ".").parent, (up.alpha, up.beta, up.gamma),
+                                            (down.alpha, down.beta, down.gamma) if down else None)
     return base, members, "\n".join(lines) + proxy_note, proxy, directions
 
 
-def _study_accuracy(grid_dir: Path, coefs: tuple[float, float, float]) -> tuple[dict[float, dict[str, Any]], str]:
-    """The proxy accuracy of the study beside the coefficients, by phi, and the note that explains the column.
-    A study file that cannot be read leaves the column out with a warning: the specs are still written."""
+def _study_accuracy(grid_dir: Path, coefs: tuple[float, float, float], down: tuple[float, float, float] | None
+                    ) -> tuple[dict[float, dict[str, Any]], str]:
+    """The proxy accuracy of the study beside the coefficients, by phi (below the base when it studied the
+    downward set ``down`` too), and the note that explains the column. A study file that cannot be read leaves
+    the column out with a warning: the specs are still written."""
     from scaler.analysis.study_forecast import family_accuracy
 
     try:
-        proxy = family_accuracy(grid_dir, coefs)
+        proxy = family_accuracy(grid_dir, coefs, down)
     except ScalerError as e:
         return {}, f"\nwarning: no proxy accuracy column: {e}"
     if not proxy:

@@ -16,9 +16,11 @@ STRATEGY_HELP = ("Comma-separated strategies beside compound: depth, width, reso
 
 
 @click.command("study")
-@click.argument("grid_dir", metavar="GRID_DIR", type=click.Path(path_type=Path))
+@click.argument("grid_dirs", metavar="GRID_DIR [DOWN_GRID_DIR]", nargs=-1, required=True,
+                type=click.Path(path_type=Path))
 @click.option("--max-phi", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Train phi = 0..K of every strategy.")
+              help="Train phi = 0..K of every strategy (-K..K with an upward and a downward grid; 0..-K with a "
+              "downward one alone).")
 @click.option("--strategies", default="width,depth,resolution", show_default=True, help=STRATEGY_HELP)
 @click.option("--epochs", type=click.IntRange(min=1), help="Training epochs per proxy (default: the grid's).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size (default: the grid's).")
@@ -34,13 +36,15 @@ STRATEGY_HELP = ("Comma-separated strategies beside compound: depth, width, reso
 @executor_options
 @click.option("--format", "fmt", default="png,svg", show_default=True, help="Figure formats.")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of live bars.")
-def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, ahead: int, fmt: str, quiet: bool,
-            **flags: Any) -> None:
+def command(grid_dirs: tuple[Path, ...], max_phi: int, strategies: str, limit: int | None, ahead: int, fmt: str,
+            quiet: bool, **flags: Any) -> None:
     """Does the fitted compound family beat width-, depth- and resolution-only scaling at equal FLOPs?
 
     Trains phi = 0..K of the compound family (the grid's coefficients) and of each strategy with the grid's
     proxy and training settings, on seeds disjoint from the grid's (2 per network by default); resumable like
-    grid. Writes GRID_DIR/study.csv and GRID_DIR/plots/study.png|svg, and says at each FLOPs level which
+    grid. Given two grids of one base and proxy, one searched upward (--phi 1) and one downward (--phi -1), it
+    trains phi = -K..K, each direction's compound members with that direction's coefficients, into the upward
+    grid's directory. Writes GRID_DIR/study.csv and GRID_DIR/plots/study.png|svg, and says at each FLOPs level which
     strategies tie for best and whether compound is better, worse or tied with each other strategy (pooled seed
     noise, 95% intervals). Validation accuracy decides; test accuracy is reported beside it. With --forecast N
     (default 3) it also predicts phi = K+1..K+N of every strategy, back-tests the prediction on phi = K, and
@@ -50,21 +54,23 @@ def command(grid_dir: Path, max_phi: int, strategies: str, limit: int | None, ah
     from scaler.analysis.study import summarize_study
     from scaler.analysis.study_plot import study_plot
     from scaler.scaling import strategy_factors
-    from scaler.search.study import check_grid_dir, run_study
+    from scaler.search.study import run_study, study_grids
 
     overrides = {k: v for k in ("epochs", "batch_size", "subset", "seeds") if (v := flags.pop(k)) is not None}
     chosen = tuple(s for s in (x.strip() for x in strategies.split(",")) if s and s != "compound")
     for s in chosen:
         strategy_factors(s, 2.0)  # a bad name is a one-line error before any work
-    check_grid_dir(grid_dir)
-    outcome = run_study(grid_dir, make_executor(**flags), observer(quiet), max_phi=max_phi, overrides=overrides,
+    grid_dir = study_grids(list(grid_dirs)).home
+    outcome = run_study(list(grid_dirs), make_executor(**flags), observer(quiet), max_phi=max_phi, overrides=overrides,
                         strategies=("compound", *chosen), limit=limit, forecast=ahead)
     summary = summarize_study(outcome.csv) if outcome.csv.exists() else []
     if not summary:
         click.echo("no finished study trials yet")
         return
     forecast_path = grid_dir / "forecast.csv"
-    ahead = _forecast(outcome, forecast_path) if ahead else _drop(forecast_path)
+    if ahead and not outcome.targets:
+        click.echo("no forecast: it extrapolates the upward family, and this study has none")
+    ahead = _forecast(outcome, forecast_path) if ahead and outcome.targets else _drop(forecast_path)
     for path in study_plot(outcome.csv, grid_dir / "plots", formats(fmt)):
         click.echo(str(path))
     for row in summary:

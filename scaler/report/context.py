@@ -18,7 +18,7 @@ from scaler.arch.flops import complexity, human
 from scaler.coefficients import read_coefficients
 from scaler.errors import ScalerError
 from scaler.results import SCHEMA_SPLITS, read_results, read_run_yaml
-from scaler.scaling import family
+from scaler.scaling import compound
 
 FAMILY_PHIS = (0, 1, 2, 3, 4)
 
@@ -125,8 +125,14 @@ def family_table(run_dir: Path) -> dict[str, Any]:
     base = coef.base
     base_flops = complexity(base).flops
     proxy_acc = family_accuracy(run_dir, (coef.alpha, coef.beta, coef.gamma))
-    members = []
-    for phi, m in zip(FAMILY_PHIS, family(base, coef.alpha, coef.beta, coef.gamma, FAMILY_PHIS), strict=True):
+    phis = FAMILY_PHIS if coef.direction == "up" else tuple(-p for p in FAMILY_PHIS)
+    members, stop = [], ""
+    for phi in phis:
+        try:  # shrinking stops where the input gets too small for the network's stride
+            m = compound(base, coef.alpha, coef.beta, coef.gamma, phi)
+        except ScalerError as e:
+            stop = str(e)
+            break
         c, real = complexity(m), real_scale(base, m)
         members.append({
             "name": m.name, "phi": phi, "resolution": c.resolution, "params": human(c.params),
@@ -137,7 +143,8 @@ def family_table(run_dir: Path) -> dict[str, Any]:
             "notes": rounding_notes(base, m, coef.alpha**phi, coef.beta**phi, coef.gamma**phi) if phi else [],
             "proxy": proxy_acc.get(float(phi))})
     return {"base": base.name, "coefficients": (coef.alpha, coef.beta, coef.gamma), "members": members,
-            "proxy": bool(proxy_acc)}
+            "proxy": bool(proxy_acc), "stop": stop,
+            "phis": "..".join(str(f(m["phi"] for m in members)) for f in (min, max))}
 
 
 def _study(run_dir: Path, fit: dict[str, Any]) -> dict[str, Any] | None:
@@ -153,7 +160,9 @@ def _study(run_dir: Path, fit: dict[str, Any]) -> dict[str, Any] | None:
         run_dir / "study.yaml").exists() else {}
     coef = settings.get("coefficients") or {}
     current = same_coefficients(coef, tuple(float(fit.get(k, -1)) for k in ("alpha", "beta", "gamma")))
-    return {"rows": rows, "coefficients": coef, "max_phi": settings.get("max_phi"), "current": current,
+    phis = [row["phi"] for row in rows] or [0.0]
+    return {"rows": rows, "coefficients": coef, "max_phi": settings.get("max_phi"),
+            "span": f"{min(phis):g}…{max(phis):g}", "down": settings.get("down") or {}, "current": current,
             "seeds": (settings.get("proxy") or {}).get("seeds"), "first_seed": settings.get("first_seed")}
 
 

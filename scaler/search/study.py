@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from scaler.arch.flops import complexity
-from scaler.coefficients import read_coefficients
+from scaler.coefficients import Coefficients, by_direction, read_coefficients
 from scaler.config import ProxyConfig
 from scaler.errors import ScalerError
 from scaler.results import COLUMNS, RunDir, read_run_yaml
@@ -46,6 +46,60 @@ def check_grid_dir(grid_dir: str | Path) -> Path:
     return grid_dir
 
 
+@dataclass(frozen=True)
+class StudyGrids:
+    """The grids a study scales from: one, or one per direction (phi > 0 and phi < 0) of the same base and proxy.
+    The study is written into ``home``: the upward grid, or the only one."""
+
+    home: Path
+    sets: dict[str, Coefficients]  # by direction: "up", "down"
+    recorded: dict[str, Any]  # home's run.yaml settings
+
+    @property
+    def by_sign(self) -> dict[int, tuple[float, float, float]]:
+        """Compound's coefficients by the sign of the phi they scale to."""
+        return {1 if d == "up" else -1: (c.alpha, c.beta, c.gamma) for d, c in self.sets.items()}
+
+    def recorded_coefficients(self) -> dict[str, Any]:
+        """study.yaml's record of them: the home grid's set, and with two grids the downward one with its grid."""
+        def values(c: Coefficients) -> dict[str, float]:
+            return {"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma}
+
+        home = self.sets.get("up") or self.sets["down"]
+        out: dict[str, Any] = {"coefficients": values(home)}
+        if len(self.sets) == 2:
+            down = self.sets["down"]
+            out["down"] = {"grid": str(Path(down.path or ".").parent), "coefficients": values(down)}
+        return out
+
+
+# What two grids must share to be one study's two directions (run.yaml's settings)
+SHARED = ("base", "proxy", "search.flops_factor", "search.match_flops")
+
+
+def study_grids(dirs: str | Path | list[str | Path] | tuple[str | Path, ...]) -> StudyGrids:
+    """The finished grid(s) of a study, checked: at most one per direction, the same base, proxy and FLOPs factor."""
+    dirs = [check_grid_dir(d) for d in ([dirs] if isinstance(dirs, str | Path) else dirs)]
+    if not 1 <= len(dirs) <= 2:
+        raise ScalerError(f"a study scales from one grid directory, or two (one per direction), not {len(dirs)}")
+    sets = by_direction([read_coefficients(d / "coefficients.yaml") for d in dirs])
+    home = Path(sets["up"].path or dirs[0]).parent if "up" in sets else dirs[0]
+    recorded = {d: read_run_yaml(d / "run.yaml")["settings"] for d in dirs}
+    for d in dirs[1:]:
+        for key in SHARED:
+            mine, theirs = _setting(recorded[dirs[0]], key), _setting(recorded[d], key)
+            if mine != theirs:
+                raise ScalerError(f"{key} differs from {dirs[0]}'s: a study trains both directions with one base and "
+                                  "one proxy, so both grids must share them", where=d / "run.yaml")
+    return StudyGrids(home=home, sets=sets, recorded=recorded[home])
+
+
+def _setting(settings: dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        settings = (settings or {}).get(part)
+    return settings
+
+
 @dataclass
 class StudyOutcome:
     csv: Path
@@ -57,16 +111,23 @@ class StudyOutcome:
     same: list[str] = field(default_factory=list)  # strategies trained as compound: the very same networks
 
 
-def study_candidates(coefficients: tuple[float, float, float], factor: float, max_phi: int,
+Coefs = dict[int, tuple[float, float, float]]  # compound's coefficients by the sign of phi they scale to
+
+
+def study_candidates(coefficients: tuple[float, float, float] | Coefs, factor: float, max_phi: int,
                      strategies: tuple[str, ...] = DEFAULT_STRATEGIES) -> list[Candidate]:
-    """The shared base, then phi = 1..max_phi of every strategy (``compound``: the given coefficients)."""
+    """The shared base, then phi = 1..max_phi of every strategy (``compound``: the given coefficients), and
+    phi = -1..-max_phi when ``coefficients`` holds a downward set (key -1; the upward one is key 1)."""
+    by_sign = coefficients if isinstance(coefficients, dict) else {1: coefficients}
     out = [BASE]
-    for phi in range(1, max_phi + 1):
-        for strategy in strategies:
-            if strategy == "compound":
-                out.append(Candidate("compound", *coefficients, float(phi)))
-            else:
-                out.append(strategy_candidate(strategy, factor, float(phi)))
+    for step in range(1, max_phi + 1):
+        for sign in sorted(by_sign, reverse=True):
+            phi = float(sign * step)
+            for strategy in strategies:
+                if strategy == "compound":
+                    out.append(Candidate("compound", *by_sign[sign], phi))
+                else:
+                    out.append(strategy_candidate(strategy, factor, phi))
     return out
 
 
@@ -81,51 +142,55 @@ def same_as_compound(members: list[tuple[Candidate, NetSpec, str]]) -> list[str]
     return [k for k, nets in by_kind.items() if compound and k != "compound" and nets == compound]
 
 
-def forecast_targets(base: NetSpec, coefficients: tuple[float, float, float], factor: float, match: bool,
+def forecast_targets(base: NetSpec, coefficients: tuple[float, float, float] | Coefs, factor: float, match: bool,
                      max_phi: int, ahead: int, strategies: tuple[str, ...]) -> list[tuple[str, float, int, int]]:
-    """phi = max_phi + 1..max_phi + ahead of every strategy, as the study would build them, with real FLOPs."""
+    """phi = max_phi + 1..max_phi + ahead of every strategy, as the study would build them, with real FLOPs (none
+    without an upward set: the forecast extrapolates upward)."""
+    up = coefficients if not isinstance(coefficients, dict) else coefficients.get(1)
+    if up is None:
+        return []
     out = []
-    for c in study_candidates(coefficients, factor, max_phi + ahead, strategies):
+    for c in study_candidates(up, factor, max_phi + ahead, strategies):
         if c.phi > max_phi:
             spec = candidate_spec(base, c, match_flops=match, factor=factor)
             out.append((c.kind, c.phi, complexity(spec).flops, spec.resolution))
     return out
 
 
-def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, max_phi: int = 3,
-              overrides: dict[str, Any] | None = None, strategies: tuple[str, ...] = DEFAULT_STRATEGIES,
-              limit: int | None = None, forecast: int = 0) -> StudyOutcome:
+def run_study(grid_dir: str | Path | list[str | Path], executor: Executor, observer: Observer, *,
+              max_phi: int = 3, overrides: dict[str, Any] | None = None,
+              strategies: tuple[str, ...] = DEFAULT_STRATEGIES, limit: int | None = None,
+              forecast: int = 0) -> StudyOutcome:
     """Train phi = 0..max_phi of every strategy with the grid's proxy settings, on seeds disjoint from the grid's
-    (2 per network unless ``overrides`` say otherwise); write ``study.csv``. ``forecast``: also plan (not train)
+    (2 per network unless ``overrides`` say otherwise); write ``study.csv``. Given an upward and a downward grid
+    (:func:`study_grids`), phi = -max_phi..max_phi, into the upward one. ``forecast``: also plan (not train)
     phi = max_phi + 1..max_phi + forecast, the targets of the outcome."""
-    grid_dir = check_grid_dir(grid_dir)
+    grids = study_grids(grid_dir)
     strategies = tuple(dict.fromkeys(strategies))  # a strategy named twice is trained once
-    recorded = read_run_yaml(grid_dir / "run.yaml")["settings"]
-    coef = read_coefficients(grid_dir / "coefficients.yaml")
+    recorded, coefs = grids.recorded, grids.by_sign
     proxy = ProxyConfig.model_validate({**(recorded.get("proxy") or {}), "seeds": STUDY_SEEDS, **(overrides or {})})
     search = recorded.get("search") or {}
     factor, match = float(search.get("flops_factor", 2.0)), bool(search.get("match_flops", False))
-    run = RunDir(grid_dir, csv_name="study.csv", settings_name="study.yaml", columns=STUDY_COLUMNS,
+    run = RunDir(grids.home, csv_name="study.csv", settings_name="study.yaml", columns=STUDY_COLUMNS,
                  start_over="move study.csv and study.yaml aside to start the study over")
-    recorded_base = parse_spec(recorded["base"], grid_dir)
+    recorded_base = parse_spec(recorded["base"], grids.home)
     if isinstance(recorded_base, FactorySpec):
-        recorded_base = recorded_base.located(None, where=str(grid_dir / "run.yaml"))
+        recorded_base = recorded_base.located(None, where=str(grids.home / "run.yaml"))
     run.lock()
     try:
         settings = {"max_phi": max_phi, "flops_factor": factor, "match_flops": match, "first_seed": FIRST_SEED,
-                    "coefficients": {"alpha": coef.alpha, "beta": coef.beta, "gamma": coef.gamma},
-                    "proxy": proxy.model_dump(mode="json"), "base": spec_data(recorded_base, grid_dir)}
+                    **grids.recorded_coefficients(), "proxy": proxy.model_dump(mode="json"),
+                    "base": spec_data(recorded_base, grids.home)}
         if strategies != DEFAULT_STRATEGIES:  # recorded only when asked for: older study.yaml files stay valid
             settings["strategies"] = list(strategies)
         run.check_settings(settings, ignore=("proxy.seeds", "max_phi"))
         data = load_proxy_data(proxy)
         base = proxy_spec(recorded_base, proxy, data.num_classes, data.channels)
-        cands = study_candidates((coef.alpha, coef.beta, coef.gamma), factor, max_phi, strategies)
         members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")
-                   for c in cands]
+                   for c in study_candidates(coefs, factor, max_phi, strategies)]
         if same := same_as_compound(members):
             observer.message(f"note: {', '.join(same)} scaling builds the very networks of the compound family "
-                             f"{coef.alpha:g}, {coef.beta:g}, {coef.gamma:g} at every phi: trained once, as compound")
+                             f"{_described(coefs)} at every phi: trained once, as compound")
             members = [m for m in members if m[0].kind not in same]
         for _, spec, _ in members:
             if isinstance(spec, FactorySpec):
@@ -133,10 +198,15 @@ def run_study(grid_dir: str | Path, executor: Executor, observer: Observer, *, m
         trials = make_trials(base, members, proxy, first_seed=FIRST_SEED)
         if note := upsampling_note(trials, data.image_size):
             observer.message(note)
-        targets = forecast_targets(base, (coef.alpha, coef.beta, coef.gamma), factor, match, max_phi, forecast,
+        targets = forecast_targets(base, coefs, factor, match, max_phi, forecast,
                                    tuple(s for s in strategies if s not in same))
         ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="study")
         return StudyOutcome(csv=run.csv, ran=ran, failed=failed, targets=targets, native=data.image_size,
                             same=same)
     finally:
         run.unlock()
+
+
+def _described(coefs: Coefs) -> str:
+    return "; ".join(f"{'up' if sign > 0 else 'down'} {a:g}, {b:g}, {g:g}" if len(coefs) > 1 else f"{a:g}, {b:g}, {g:g}"
+                     for sign, (a, b, g) in sorted(coefs.items(), reverse=True))
