@@ -41,8 +41,6 @@ def grid(*args: str) -> str:
     return result.output
 
 
-
-
 def records(run: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((run / "trials").glob("*.json"))}
 
@@ -102,7 +100,11 @@ def test_a_downward_grid_trains_below_the_base_and_fits_per_unit_of_phi(tmp_path
     assert len(df) == 6 and set(df["phi"]) == {0.0, -1.0} and len(compound) == 2
     assert (df[df["kind"] != "base"]["flops"] < int(df[df["kind"] == "base"]["flops"].iloc[0])).all()
     fitted = yaml.safe_load(Path("down/coefficients.yaml").read_text(encoding="utf-8"))
-    assert fitted["phi"] == -1.0
+    assert fitted["phi"] == -1.0 and "--phi -2..0" in out
+    # what emit uses: the chosen network's real multipliers per unit of phi, put on alpha * beta^2 * gamma^2 = 2
+    # (not on the 0.5 of phi = -1, which would grow the network as phi falls)
+    assert fitted["alpha"] * fitted["beta"] ** 2 * fitted["gamma"] ** 2 == pytest.approx(2, rel=1e-4)
+    assert min(fitted["alpha"], fitted["beta"], fitted["gamma"]) >= 1 - 1e-6
     best = fitted["best"]
     row = df.set_index("trial_id").loc[f"{best['candidate']}-s0"]
     assert [best["real"][k] for k in ("alpha", "beta", "gamma")] == pytest.approx(

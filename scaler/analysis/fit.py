@@ -142,14 +142,15 @@ def fit_results(df: Any, *, factor: float, phi: float, alpha_range: tuple[float,
     out["fit_real"] = real_quadratic_fit(on_surface, factor**phi, phi)
     out["baselines"] = {str(r["kind"]): _measured(r) for _, r in table[table["kind"] != "compound"].iterrows()}
     out.update(_compound_vs_single(table, noise, alpha))
-    chosen, out["source"], out["form"] = _choose(out, use, form, factor**phi)
+    # the real form is per unit of phi (real multiplier ** (1 / phi)): on the constraint of one unit, factor
+    chosen, out["source"], out["form"] = _choose(out, use, form, factor)
     out["alpha"], out["beta"], out["gamma"] = chosen["alpha"], chosen["beta"], chosen["gamma"]
     out["phi"], out["flops_factor"] = phi, factor
     if noise is not None:
         def refit(t: Any) -> dict[str, Any]:
             return quadratic_fit(t, factor, beta_range, gamma_range, alpha_range)
 
-        used = [_emitted(r, out["form"], factor**phi, phi) for _, r in on_surface.iterrows()]
+        used = [_emitted(r, out["form"], factor, phi) for _, r in on_surface.iterrows()]
         out["bootstrap"] = bootstrap(on_surface, noise, used, refit if out["fit"].get("ok") else None)
     return out
 

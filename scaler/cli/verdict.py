@@ -54,7 +54,8 @@ def print_fit(path: Path | None, fit: dict[str, Any], out: Any) -> None:
         lines.append(f"fit not used:  {fit['fallback']}")
     lines.append(f"coefficients ({fit['source']}, {fit.get('form', 'nominal')} form): alpha {fit['alpha']}, "
                  f"beta {fit['beta']}, gamma {fit['gamma']} -> {path}")
-    lines.append(f"next:          scaler emit --coefficients {path} --phi 0..4")
+    phis = "-2..0" if float(fit.get("phi", 1) or 1) < 0 else "0..4"  # a downward set scales below the base
+    lines.append(f"next:          scaler emit --coefficients {path} --phi {phis}")
     text = "\n".join(lines)
     if out is not None:
         from rich.panel import Panel
