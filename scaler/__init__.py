@@ -2,10 +2,13 @@
 
 ``load_spec``, ``complexity`` and the scaling functions import no torch; ``build_model`` imports it on first use,
 and so does ``complexity`` of a factory spec (a network that exists only as code is counted by building it).
+``grid``, ``open_run``, ``study``, ``emit`` and ``Run`` are the Python API of the command line (:mod:`scaler.api`),
+imported on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from scaler.arch.flops import complexity
@@ -15,10 +18,12 @@ from scaler.scaling import compound, family, scale, strategy_factors
 from scaler.spec import FactorySpec, Spec
 
 if TYPE_CHECKING:
+    from scaler.api import Run, Study, emit, grid, open_run, study
     from scaler.arch.torch_model import build_model
 
-__all__ = ["FactorySpec", "ScalerError", "Spec", "build_model", "complexity", "compound", "family", "load_spec",
-           "scale", "strategy_factors"]
+API = ("Run", "Study", "emit", "grid", "open_run", "study")
+__all__ = ["FactorySpec", "Run", "ScalerError", "Spec", "Study", "build_model", "complexity", "compound", "emit",
+           "family", "grid", "load_spec", "open_run", "scale", "strategy_factors", "study"]
 __version__ = "0.1.0"
 
 
@@ -27,4 +32,6 @@ def __getattr__(name: str) -> Any:
         from scaler.arch.torch_model import build_model
 
         return build_model
+    if name in API:
+        return getattr(importlib.import_module("scaler.api"), name)
     raise AttributeError(f"module 'scaler' has no attribute {name!r}")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,15 @@ class Coefficients:
     alpha: float
     beta: float
     gamma: float
-    base: NetSpec
+    base: NetSpec = field(repr=False)
     source: str = ""
     interval: dict[str, list[float]] | None = None  # the bootstrap's 95% interval of the winner's, if recorded
     wins: float | None = None  # the chosen candidate's share of bootstrap wins
     phi: float = 1.0  # the phi its grid searched at: below 0 they were measured shrinking the base
-    path: Path | None = None  # the file they were read from
+    path: Path | None = field(default=None, repr=False)  # the file they were read from
+    candidate: str | None = None  # the chosen candidate's name (a1.000-b1.000-g1.414, or a baseline's kind)
+    tie_set: tuple[str, ...] = ()  # the candidates not separable from the best (Hsu's MCB on the seed noise)
+    objective: str = "accuracy"  # what "best" meant
 
     @property
     def direction(self) -> str:
@@ -66,8 +69,12 @@ def read_coefficients(path: str | Path) -> Coefficients:
     phi = data.get("phi", 1.0)
     if isinstance(phi, bool) or not isinstance(phi, int | float) or phi == 0:
         raise doc.error(("phi",), f"must be the nonzero phi the grid searched at, got {phi!r}")
+    selection = data.get("selection") if isinstance(data.get("selection"), dict) else {}
+    objective = data.get("objective") if isinstance(data.get("objective"), dict) else {}
     return Coefficients(base=spec, source=source, interval=interval if valid else None,
-                        wins=None if wins is None else float(wins), phi=float(phi), path=Path(path), **values)
+                        wins=None if wins is None else float(wins), phi=float(phi), path=Path(path),
+                        candidate=best.get("candidate"), tie_set=tuple(map(str, selection.get("tie_set") or ())),
+                        objective=str(objective.get("name", "accuracy")), **values)
 
 
 REVERSED_WARNING = ("warning: phi < 0 with coefficients searched upward: they are applied in reverse, but TinyNet "

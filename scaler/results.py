@@ -376,6 +376,17 @@ def read_results(path: str | Path) -> Any:
     return df
 
 
+def typed(df: Any) -> Any:
+    """A results table with one dtype per column, as :class:`TrialRow` declares it: text as ``string``, counts as
+    nullable ``Int64`` (a failed trial has no count), measurements as ``float64``; other columns (a study's
+    ``strategy``) as ``string``."""
+    hints = get_type_hints(TrialRow)
+    kinds = {str: "string", int: "Int64", float: "float64"}
+    out = df.astype({c: kinds.get(hints.get(c, str), "string") for c in df.columns})
+    out.attrs.update(df.attrs)
+    return out
+
+
 def _schema_version(run_yaml: Path) -> int | None:
     """What the columns mean, from the run's settings file: 1 when it predates the version; None when there is no
     readable file (a CSV on its own)."""

@@ -23,10 +23,14 @@ RUN_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
 FLOPS_LABEL = "real FLOPs per image (multiply-accumulates after rounding, log scale)"
 
 def setup() -> Any:
-    """pyplot on the Agg backend with scaler's style (no display needed)."""
+    """pyplot with scaler's style: on the Agg backend (no display needed), except inside a Jupyter kernel, whose
+    inline backend shows the figures the Python API returns."""
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 160, "font.size": 10, "axes.grid": True,

@@ -114,14 +114,25 @@ def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
 
 
 def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[Path]:
-    """Accuracy over the constraint surface: (beta, gamma) with alpha solved; best and fitted optimum marked."""
+    """Write ``coefficients.<format>`` (see :func:`coefficient_figure`); [] without a candidate to map."""
+    fig = coefficient_figure(label, df)
+    if fig is None:
+        return []
+    paths = save(fig, out, "coefficients", formats)
+    setup().close(fig)
+    return paths
+
+
+def coefficient_figure(label: str, df: Any) -> Any:
+    """Accuracy over the constraint surface: (beta, gamma) with alpha solved; best and fitted optimum marked.
+    None when the table has no candidate on the constraint."""
     import numpy as np
 
     plt = setup()
     table = summarize(df)
     on = table[table["kind"].isin(["compound", "depth", "width", "resolution"])]
     if on.empty:
-        return []
+        return None
     fig, ax = plt.subplots(figsize=(6.4, 5.0))
     chosen = _chosen(Path(df.attrs["path"])) or {}
     fit = chosen.get("fit") or {}
@@ -157,9 +168,7 @@ def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[
     ax.set_title(f"{label}: accuracy on α·β²·γ² = {chosen.get('flops_factor', 2):g} (α solved)", pad=14)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False, fontsize=8, ncol=1)
-    paths = save(fig, out, "coefficients", formats)
-    plt.close(fig)
-    return paths
+    return fig
 
 
 def _mark_choice(ax: Any, on: Any, chosen: dict[str, Any]) -> None:

@@ -11,7 +11,16 @@ from scaler.analysis.study_forecast import read_forecast
 
 
 def study_plot(csv_path: str | Path, out: Path, formats: list[str]) -> list[Path]:
-    """Accuracy against FLOPs, one line per strategy (the paper's Figure 8)."""
+    """Write ``study.<format>`` (see :func:`study_figure`)."""
+    fig = study_figure(csv_path)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = save(fig, out, "study", formats)
+    setup().close(fig)
+    return paths
+
+
+def study_figure(csv_path: str | Path) -> Any:
+    """Accuracy against FLOPs, one line per strategy (the paper's Figure 8), with the forecast's fan."""
     plt = setup()
     table, _ = study_table(csv_path)
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
@@ -33,10 +42,7 @@ def study_plot(csv_path: str | Path, out: Path, formats: list[str]) -> list[Path
     order = sorted(range(len(labels)), key=lambda i: "forecast" in labels[i])  # measured lines first
     ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper left", bbox_to_anchor=(1.02, 1.0),
               frameon=False, fontsize=9)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = save(fig, out, "study", formats)
-    plt.close(fig)
-    return paths
+    return fig
 
 
 def _fan(ax: Any, path: Path, table: Any) -> list[float]:

@@ -41,9 +41,9 @@ def command(specs: tuple[str, ...], batch: int, runtimes: tuple[str, ...], threa
     scaler bench efficientnet-b0 efficientnet-b1 efficientnet-b2 efficientnet-b3 --out results/bench-cpu.csv
     scaler bench specs/*-phi*.yaml --runtime eager --batch 32
     """
+    from scaler.api.execution import available_cores
     from scaler.catalog import load_spec
     from scaler.latencies import write_latencies
-    from scaler.search.executors.base import available_cores
     from scaler.train.bench import bench
 
     runtimes = runtimes or (("eager", "onnxruntime") if _deploy_installed() else ("eager",))

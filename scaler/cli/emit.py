@@ -200,10 +200,10 @@ def _study_accuracy(grid_dir: Path, coefs: tuple[float, float, float], down: tup
     """The proxy accuracy of the study beside the coefficients, by phi (below the base when it studied the
     downward set ``down`` too), and the note that explains the column. A study file that cannot be read leaves
     the column out with a warning: the specs are still written."""
-    from scaler.analysis.study_forecast import family_accuracy
+    from scaler.api.family import study_accuracy
 
     try:
-        proxy = family_accuracy(grid_dir, coefs, down)
+        proxy = study_accuracy(grid_dir, coefs, down)
     except ScalerError as e:
         return {}, f"\nwarning: no proxy accuracy column: {e}"
     if not proxy:

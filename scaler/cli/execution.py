@@ -1,4 +1,4 @@
-"""How grid and study run their trials: the executor flags, the executor they ask for, and the live display."""
+"""How grid and study run their trials: the executor flags, collected for the API (:mod:`scaler.api.execution`)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,11 @@ from typing import Any
 
 import click
 
-from scaler.cli.options import console
-from scaler.errors import ScalerError
-
-
-def observer(quiet: bool) -> Any:
-    """The live rich display, or plain lines with ``--quiet``."""
-    from scaler.ui.progress import PlainUI, RichUI
-
-    return PlainUI() if quiet else RichUI(console())
+EXECUTION_FLAGS = ("workers", "device", "executor", "ray_address", "cpus_per_trial", "gpus_per_trial", "retries")
 
 
 def executor_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--workers, --device and the Ray flags, collected by :func:`make_executor`."""
+    """--workers, --device and the Ray flags, collected by :func:`execution`."""
     options = [
         click.option("--workers", type=click.IntRange(min=1), help="Trials at once, each in its own process; the "
                      "CPU threads are split among them [default: 1; local executor only]."),
@@ -41,22 +33,10 @@ def executor_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def make_executor(workers: int | None, device: str, executor: str, ray_address: str | None,
-                  cpus_per_trial: float | None, gpus_per_trial: float | None, retries: int | None) -> Any:
-    """The executor the flags ask for; flags of the other executor are one-line errors."""
-    if executor == "ray":
-        from scaler.search.executors.ray import RayExecutor, RayOptions, import_ray
+def execution(workers: int | None, device: str, executor: str, ray_address: str | None,
+              cpus_per_trial: float | None, gpus_per_trial: float | None, retries: int | None) -> Any:
+    """What the executor flags ask for (checked when the run starts)."""
+    from scaler.api.execution import Execution
 
-        import_ray()  # fail fast, before any work, when Ray is not installed
-        if workers is not None:
-            raise ScalerError("--workers is for the local executor; under Ray, --cpus-per-trial and "
-                              "--gpus-per-trial decide how many trials run at once")
-        options = RayOptions(address=ray_address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
-                             retries=2 if retries is None else retries)
-        return RayExecutor(options, device)
-    if any(v is not None for v in (ray_address, cpus_per_trial, gpus_per_trial, retries)):
-        raise ScalerError("--ray-address, --cpus-per-trial, --gpus-per-trial and --retries need --executor ray")
-    from scaler.search.executors.pool import local_executor
-    from scaler.train.measure import resolve_device
-
-    return local_executor(workers or 1, str(resolve_device(device)))
+    return Execution(executor=executor, workers=workers, device=device, ray_address=ray_address,
+                     cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, retries=retries)

@@ -41,8 +41,8 @@ def command(results: Path, use: str | None, form: str, objective: str, budget_ms
     choice (share of wins, interval of the coefficients), the test accuracies beside the validation ones, and
     two quadratic surfaces with their leave-one-out R² (used only where they earn it).
     """
-    from scaler.analysis.fit import fit_run
+    from scaler.api.runs import fit_results
 
-    path, data = fit_run(results, use=use, form=form, objective=objective, w=w, v=v, out=out_path,
-                         budget_ms=budget_ms)
+    path, data = fit_results(results, use=use, form=form, objective=objective, w=w, v=v, out=out_path,
+                             latency_budget_ms=budget_ms)
     print_fit(path, data, console())

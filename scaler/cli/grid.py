@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from scaler.cli.execution import executor_options, make_executor, observer
+from scaler.cli.execution import EXECUTION_FLAGS, execution, executor_options
 from scaler.cli.options import LIMIT_HELP, complete_spec, console
 from scaler.cli.report import refresh
 from scaler.cli.verdict import print_fit
-
-if TYPE_CHECKING:
-    from scaler.results import RunDir
-
-# flag -> settings key; a flag left unset keeps the file's value (or the default)
-OVERRIDES = {
-    "dataset": "proxy.dataset", "epochs": "proxy.epochs", "batch_size": "proxy.batch_size",
-    "subset": "proxy.subset", "seeds": "proxy.seeds", "progressive": "proxy.progressive", "mode": "search.mode",
-    "step": "search.step", "phi": "search.phi", "flops_factor": "search.flops_factor",
-    "match_flops": "search.match_flops", "confirm": "search.confirm", "seed_offset": "proxy.seed_offset",
-    "strategy": "search.strategy", "eta": "search.eta", "rungs": "search.rungs", "max_seeds": "search.max_seeds",
-}
 
 
 @click.command("grid")
@@ -90,38 +77,13 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
             DIR/plots/            Pareto plot, coefficient map, training curves (PNG and SVG)
             DIR/report.html       all of it on one self-contained page (scaler report)
     """
-    from scaler.search.driver import run_grid
-    from scaler.search.settings import load_grid_settings
+    from scaler.api.grids import grid
 
-    overrides = {key: value for flag, key in OVERRIDES.items() if (value := flags.pop(flag)) is not None}
-    settings = load_grid_settings(spec_path, overrides)
-    executor = make_executor(**flags)
-    outcome = run_grid(settings, out_dir or Path("results") / settings.base.name, executor, observer(quiet),
-                       limit=limit, fresh=fresh, finish=_fit, race=_race, keep_checkpoints=keep_checkpoints)
-    if outcome.finished is None:
-        click.echo(f"no successful compound trial yet: nothing fitted ({outcome.out / 'results.csv'})")
+    how = execution(**{k: flags.pop(k) for k in EXECUTION_FLAGS})
+    run = grid(spec_path, out_dir, limit=limit, fresh=fresh, keep_checkpoints=keep_checkpoints, progress=not quiet,
+               console=None if quiet else console(), execution=how, **flags)  # unset flags keep the file's values
+    if run.fitted is None:
+        click.echo(f"no successful compound trial yet: nothing fitted ({run.path / 'results.csv'})")
         return
-    print_fit(*outcome.finished, None if quiet else console())
-    refresh(outcome.out)
-
-
-def _fit(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
-    """The grid's fit, when it has a successful compound trial to fit."""
-    from scaler.analysis.fit import fit_run
-    from scaler.analysis.rungs import final_rung
-    from scaler.results import read_results
-
-    if not run.csv.exists():
-        return None
-    last = final_rung(read_results(run.csv))  # a halving run decides on its last rung
-    if not ((last["kind"] == "compound") & (last["status"] == "ok")).any():
-        return None
-    return fit_run(run.csv)
-
-
-def _race(run: RunDir, trial_ids: Sequence[str]) -> list[str]:
-    """Halving's racing round: the networks of the tie set at the full budget, and the base."""
-    from scaler.analysis.rungs import race_members
-    from scaler.results import read_results
-
-    return race_members(read_results(run.csv), trial_ids)
+    print_fit(*run.fitted, None if quiet else console())
+    refresh(run.path)

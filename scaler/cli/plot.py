@@ -23,7 +23,7 @@ def command(csvs: tuple[Path, ...], out_dir: Path | None, fmt: str, x_axis: str)
 
     Several CSVs overlay as separate runs. PNG at 160 dpi plus SVG by default.
     """
-    from scaler.analysis.plots import plot_results
+    from scaler.api.figures import plot_files
 
-    for p in plot_results(list(csvs), out_dir, tuple(formats(fmt)), x=x_axis):
+    for p in plot_files(list(csvs), out_dir, tuple(formats(fmt)), x=x_axis):
         click.echo(str(p))

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from scaler.cli.execution import executor_options, make_executor, observer
-from scaler.cli.options import LIMIT_HELP, formats
+from scaler.cli.execution import EXECUTION_FLAGS, execution, executor_options
+from scaler.cli.options import LIMIT_HELP, console, formats
 from scaler.cli.report import refresh
 
 STRATEGY_HELP = ("Comma-separated strategies beside compound: depth, width, resolution, uniform (d1_w1_r1), fast "
@@ -51,65 +51,27 @@ def command(grid_dirs: tuple[Path, ...], max_phi: int, strategies: str, limit: i
     writes GRID_DIR/forecast.csv, which the plot draws as a fan and `scaler emit` prints beside its members.
     At the end it refreshes GRID_DIR/report.html (scaler report).
     """
-    from scaler.analysis.study import summarize_study
-    from scaler.analysis.study_plot import study_plot
-    from scaler.scaling import strategy_factors
-    from scaler.search.study import run_study, study_grids
+    from scaler.api.studies import study
 
-    overrides = {k: v for k in ("epochs", "batch_size", "subset", "seeds") if (v := flags.pop(k)) is not None}
-    chosen = tuple(s for s in (x.strip() for x in strategies.split(",")) if s and s != "compound")
-    for s in chosen:
-        strategy_factors(s, 2.0)  # a bad name is a one-line error before any work
-    grid_dir = study_grids(list(grid_dirs)).home
-    outcome = run_study(list(grid_dirs), make_executor(**flags), observer(quiet), max_phi=max_phi, overrides=overrides,
-                        strategies=("compound", *chosen), limit=limit, forecast=ahead)
-    summary = summarize_study(outcome.csv) if outcome.csv.exists() else []
-    if not summary:
-        click.echo("no finished study trials yet")
+    how = execution(**{k: flags.pop(k) for k in EXECUTION_FLAGS})
+    result = study(list(grid_dirs), max_phi=max_phi, strategies=strategies.split(","), forecast=ahead, limit=limit,
+                   formats=formats(fmt), progress=not quiet, console=None if quiet else console(), execution=how,
+                   **flags)
+    for line in result.messages:
+        click.echo(line, err=line.startswith("warning:"))
+    if not result.verdicts:
         return
-    forecast_path = grid_dir / "forecast.csv"
-    if ahead and not outcome.targets:
-        click.echo("no forecast: it extrapolates the upward family, and this study has none")
-    ahead = _forecast(outcome, forecast_path) if ahead and outcome.targets else _drop(forecast_path)
-    for path in study_plot(outcome.csv, grid_dir / "plots", formats(fmt)):
-        click.echo(str(path))
-    for row in summary:
+    for row in result.verdicts:
         click.echo(_line(row))
-    if ahead:
-        _print_forecast(forecast_path, outcome.native)
-    refresh(grid_dir)
+    if result.forecast is not None:
+        _print_forecast(result.forecast, result.path.parent / "forecast.csv", result.native)
+    refresh(result.path.parent)
 
 
-def _forecast(outcome: Any, path: Path) -> int:
-    """Fit, forecast and back-test the study; write forecast.csv. A study that cannot be forecast (its base
-    failed) warns: its verdicts, plot and report still follow."""
-    from scaler.analysis.study_forecast import Target, study_forecast, write_forecast
-    from scaler.errors import ScalerError
-
-    same = {s: "builds the compound family's very networks at every phi: see compound" for s in outcome.same}
-    try:
-        write_forecast(path, study_forecast(outcome.csv, [Target(*t) for t in outcome.targets], same=same))
-    except ScalerError as e:
-        click.echo(f"warning: no forecast: {e}", err=True)
-        _drop(path)
-        return 0
-    return 1
-
-
-def _drop(path: Path) -> int:
-    """No forecast this time: an older forecast.csv would describe another state of the study."""
-    if path.exists():
-        path.unlink()
-        click.echo(f"removed {path} (no forecast this time)")
-    return 0
-
-
-def _print_forecast(path: Path, native: int) -> None:
+def _print_forecast(result: Any, path: Path, native: int) -> None:
     """The forecast and its back-test, as lines a reviewer can check."""
-    from scaler.analysis.study_forecast import read_forecast
     from scaler.arch.flops import human
 
-    result = read_forecast(path)
     made = result.of("forecast")
     if made:
         click.echo(f"forecast (error = a + b (FLOPs/FLOPs_0)^-c per strategy, c = {made[0].exponent:.3f} shared; "

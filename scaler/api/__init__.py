@@ -1,0 +1,33 @@
+"""scaler's Python API: what the command line does, as functions that return data, for notebooks and scripts.
+
+    import scaler
+    run = scaler.grid("specs/quickstart.yaml", epochs=1, subset=2000)   # -> Run (results/quickstart/)
+    run.results                    # pandas DataFrame, one typed row per trial
+    coef = run.fit()               # Coefficients: alpha, beta, gamma, interval, tie_set
+    study = run.study(max_phi=2)   # Study: verdicts per phi, its table, its forecast
+    run.plot("pareto")             # a matplotlib Figure
+    scaler.emit(coef, phi=range(5))  # the family, as specs
+
+The CLI is a layer over these functions. Errors are :class:`scaler.ScalerError` (one line naming the file, line
+and field), never ``SystemExit``. Importing this package loads nothing heavy: each name is imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scaler.api.family import emit
+    from scaler.api.grids import grid
+    from scaler.api.runs import Run, Study, open_run
+    from scaler.api.studies import study
+
+_HOME = {"Run": "runs", "Study": "runs", "open_run": "runs", "grid": "grids", "study": "studies", "emit": "family"}
+__all__ = ["Run", "Study", "emit", "grid", "open_run", "study"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"scaler.api.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'scaler.api' has no attribute {name!r}")

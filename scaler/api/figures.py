@@ -1,0 +1,54 @@
+"""The figures of a run, drawn (matplotlib Figures for the API) or written (files for the CLI). No torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scaler.errors import ScalerError
+
+KINDS = ("pareto", "coefficients", "curves", "study")
+
+
+def figure(run_dir: str | Path, kind: str) -> Any:
+    """One figure of the grid in ``run_dir``, closed in pyplot (shown once when a notebook displays it)."""
+    from scaler.analysis.curves import curves_figure
+    from scaler.analysis.figure import setup
+    from scaler.analysis.plots import coefficient_figure, pareto_figure
+    from scaler.analysis.rungs import final_rung
+    from scaler.analysis.study_plot import study_figure
+    from scaler.results import read_results
+
+    run_dir = Path(run_dir)
+    if kind not in KINDS:
+        raise ScalerError(f"unknown figure {kind!r}: one of {', '.join(KINDS)}")
+    if kind == "study":
+        if not (run_dir / "study.csv").exists():
+            raise ScalerError("no study yet: study.csv is missing (run a study first)", where=run_dir)
+        fig = study_figure(run_dir / "study.csv")
+    else:
+        df = final_rung(read_results(run_dir / "results.csv"))
+        draw = {"pareto": lambda: pareto_figure([(run_dir.name, df)]),
+                "coefficients": lambda: coefficient_figure(run_dir.name, df),
+                "curves": lambda: curves_figure(run_dir.name, df)}[kind]
+        fig = draw()
+        if fig is None:
+            raise ScalerError(f"nothing to draw as {kind}: no {'candidate' if kind == 'coefficients' else 'curve'} "
+                              "in this run", where=run_dir)
+    setup().close(fig)
+    return fig
+
+
+def plot_files(csv_paths: list[Path], out: Path | None = None, formats: tuple[str, ...] = ("png", "svg"),
+               x: str = "flops") -> list[Path]:
+    """Every figure of one or more results CSVs, written (``scaler plot``); returns the files."""
+    from scaler.analysis.plots import plot_results
+
+    return plot_results(csv_paths, out, formats, x=x)
+
+
+def study_files(study_csv: Path, out: Path, formats: list[str]) -> list[Path]:
+    """The study's figure, written."""
+    from scaler.analysis.study_plot import study_plot
+
+    return study_plot(study_csv, out, formats)

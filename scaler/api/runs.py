@@ -1,0 +1,100 @@
+"""A grid's results directory as an object: its trials, its fit, its study, its figures (no torch)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scaler.coefficients import Coefficients, read_coefficients
+from scaler.errors import ScalerError
+
+FIGURES = ("pareto", "coefficients", "curves", "study")
+
+
+@dataclass
+class Study:
+    """What a study found: the verdicts per phi (tie set, compound against each strategy with its interval),
+    one row per (strategy, phi) of accuracy over seeds, and the forecast beyond (None without one)."""
+
+    path: Path  # study.csv
+    verdicts: list[dict[str, Any]]
+    table: Any  # pandas DataFrame: strategy, phi, accuracy, accuracy_std, seeds, flops, test_accuracy
+    forecast: Any = None  # scaler.analysis.study_forecast.StudyForecast
+    ran: int = 0  # trials trained by this call
+    failed: int = 0
+    native: int = 0  # the data's own image size (beyond it, resolution scaling upsamples)
+    messages: list[str] = field(default_factory=list)  # what a reader should know (no forecast, and why)
+
+
+@dataclass
+class Run:
+    """A grid's directory (``results/<name>/``). ``ran`` and ``failed`` count the trials of the call that
+    returned it; ``fitted`` is the fit that call wrote (the coefficients file and its data), if any."""
+
+    path: Path
+    ran: int = 0
+    failed: int = 0
+    fitted: tuple[Path, dict[str, Any]] | None = None
+
+    @property
+    def results(self) -> Any:
+        """results.csv as a pandas DataFrame, one row per trial, one dtype per column (text ``string``, counts
+        ``Int64``, measurements ``float64``). A halving run holds every rung (column ``rung``)."""
+        from scaler.results import read_results, typed
+
+        return typed(read_results(self.path / "results.csv"))
+
+    @property
+    def coefficients(self) -> Coefficients | None:
+        """The fitted coefficients (coefficients.yaml), or None before the grid has fitted any."""
+        path = self.path / "coefficients.yaml"
+        return read_coefficients(path) if path.exists() else None
+
+    def fit(self, objective: str = "accuracy", *, use: str | None = None, form: str = "real", w: float | None = None,
+            v: float | None = None, latency_budget_ms: float | None = None,
+            out: str | Path | None = None) -> Coefficients:
+        """Fit again (as ``scaler fit``): rank on validation accuracy by ``objective`` (accuracy, flops, training,
+        latency), name the tie set, choose in it; writes coefficients.yaml (or ``out``) and returns it."""
+        self.fitted = fit_results(self.path / "results.csv", objective=objective, use=use, form=form, w=w, v=v,
+                                  latency_budget_ms=latency_budget_ms, out=out)
+        return read_coefficients(self.fitted[0])
+
+    def study(self, down: str | Path | Run | None = None, **options: Any) -> Study:
+        """Train the fitted family against single-dimension scaling (``scaler study``); ``down``: the grid
+        searched downward from the same base, for phi = -K..K. Options as :func:`scaler.api.studies.study`."""
+        studies = importlib.import_module("scaler.api.studies")  # by name: torch loads only when a study runs
+        dirs = [self.path] + ([Path(down.path if isinstance(down, Run) else down)] if down is not None else [])
+        return studies.study(dirs, **options)
+
+    def plot(self, kind: str = "pareto") -> Any:
+        """One figure of the run as a matplotlib Figure: ``pareto`` (accuracy against FLOPs, the front),
+        ``coefficients`` (accuracy on the constraint), ``curves`` (validation accuracy per epoch) or ``study``."""
+        from scaler.api.figures import figure
+
+        return figure(self.path, kind)
+
+    def report(self) -> Path:
+        """Write report.html (as ``scaler report``) and return its path."""
+        from scaler.report.render import write_report
+
+        return write_report(self.path)
+
+
+def fit_results(results: str | Path, objective: str = "accuracy", *, use: str | None = None, form: str = "real",
+                w: float | None = None, v: float | None = None, latency_budget_ms: float | None = None,
+                out: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """Fit a results CSV (or its directory) and write the coefficients file: its path and data."""
+    from scaler.analysis.fit import fit_run
+
+    return fit_run(results, use=use, form=form, objective=objective, w=w, v=v, out=Path(out) if out else None,
+                   budget_ms=latency_budget_ms)
+
+
+def open_run(path: str | Path) -> Run:
+    """The grid in ``path`` (a directory ``scaler grid`` wrote), or a one-line error."""
+    path = Path(path)
+    if not (path / "results.csv").exists():
+        raise ScalerError("not a grid directory: results.csv is missing (run `scaler grid` first)", where=path)
+    return Run(path)
