@@ -184,6 +184,8 @@ class ProxyConfig(TrainConfig):
     seeds: int = Field(1, ge=1, description="train every candidate with seeds seed_offset .. seed_offset+seeds-1")
     seed_offset: int = Field(0, ge=0, description="first seed: rerun a grid on new seeds (e.g. 100) to check that "
                              "its conclusions are not one draw's")
+    tensorboard: bool = Field(False, description="write one TensorBoard run per trial under DIR/tensorboard/ "
+                              "(pip install 'scaler[tensorboard]')")
 
     @field_validator("dataset")
     @classmethod

@@ -50,8 +50,8 @@ def test_candidates_run_both_ways_with_each_directions_coefficients():
 def test_a_two_direction_study_trains_phi_minus_k_to_k_into_the_upward_grid(tmp_path: Path):
     up, down = write_grid(tmp_path / "up", UP, 1.0), write_grid(tmp_path / "down", DOWN, -1.0)
     # the downward grid named first: the study still lives in the upward one
-    proc = run_scaler("study", str(down), str(up), "--max-phi", "1", "--strategies", "width", "--quiet",
-                      cwd=tmp_path)
+    proc = run_scaler("study", str(down), str(up), "--max-phi", "1", "--strategies", "width", "--seeds", "1",
+                      "--quiet", cwd=tmp_path)
     assert not (down / "study.csv").exists()
     df = read_results(up / "study.csv")
     assert sorted(set(df["phi"])) == [-1.0, 0.0, 1.0] and (df["status"] == "ok").all()

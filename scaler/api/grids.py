@@ -20,6 +20,7 @@ SETTINGS = {
     "step": "search.step", "phi": "search.phi", "flops_factor": "search.flops_factor",
     "match_flops": "search.match_flops", "confirm": "search.confirm", "seed_offset": "proxy.seed_offset",
     "strategy": "search.strategy", "eta": "search.eta", "rungs": "search.rungs", "max_seeds": "search.max_seeds",
+    "tensorboard": "proxy.tensorboard",
 }
 
 

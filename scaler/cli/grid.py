@@ -52,6 +52,9 @@ from scaler.cli.verdict import print_fit
               "cost; the gamma used is recorded.")
 @click.option("--progressive", is_flag=True, default=None, help="Train proxies with EfficientNetV2 progressive "
               "learning (image size and regularization grow by stage; settings under proxy.progressive).")
+@click.option("--tensorboard", is_flag=True, default=None, help="Write one TensorBoard run per trial under "
+              "DIR/tensorboard/<trial>/ (loss, validation accuracy, learning rate; FLOPs, params and coefficients as "
+              "hparams): tensorboard --logdir DIR/tensorboard. Needs pip install 'scaler[tensorboard]'.")
 @executor_options
 @click.option("--fresh", is_flag=True, help="Start over; the old results are moved to DIR/previous/.")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of live bars.")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from scaler.results import RunDir, TrialRow
 from scaler.search.executors.base import Executor
 from scaler.search.plan import Trial
+from scaler.search.tensorboard import check_installed, write_trial
 
 
 class Observer(Protocol):
@@ -33,6 +35,9 @@ def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], exe
     """Run the trials of a plan that ``run`` has not recorded yet (at most ``limit`` of them); returns (trials
     run, failed). ``planned``: the trials of the whole run, as run.yaml records them (default: these). The caller
     holds the directory's lock."""
+    board = run.path / "tensorboard" if (settings.get("proxy") or {}).get("tensorboard") else None
+    if board is not None:
+        check_installed()
     todo, done = _pending(run, trials, observer)
     if limit is not None:
         todo = todo[:limit]
@@ -51,11 +56,21 @@ def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], exe
             if blob is not None:
                 run.save_checkpoint(row.trial_id, blob)
             run.append(row, record, strategy=trial.candidate.kind)
+            if board is not None:
+                _log(board, row, record, observer)
             failed += row.status != "ok"
             observer.finished(row)
     finally:
         observer.end()
     return len(todo), failed
+
+
+def _log(board: Path, row: TrialRow, record: dict[str, Any] | None, observer: Observer) -> None:
+    """The trial's TensorBoard run; a log that cannot be written warns: the row is already safe on disk."""
+    try:
+        write_trial(board, row, record)
+    except Exception as e:  # a logging failure must not end the run
+        observer.message(f"warning: no TensorBoard log for {row.trial_id}: {type(e).__name__}: {e}")
 
 
 def _pending(run: RunDir, trials: Sequence[Trial], observer: Observer) -> tuple[list[Trial], int]:

@@ -183,7 +183,7 @@ def run_study(grid_dir: str | Path | list[str | Path], executor: Executor, obser
                     "base": spec_data(recorded_base, grids.home)}
         if strategies != DEFAULT_STRATEGIES:  # recorded only when asked for: older study.yaml files stay valid
             settings["strategies"] = list(strategies)
-        run.check_settings(settings, ignore=("proxy.seeds", "max_phi"))
+        run.check_settings(settings, ignore=("proxy.seeds", "max_phi", "proxy.tensorboard"))
         data = load_proxy_data(proxy)
         base = proxy_spec(recorded_base, proxy, data.num_classes, data.channels)
         members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")
