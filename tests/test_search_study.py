@@ -56,8 +56,8 @@ def test_a_two_direction_study_trains_phi_minus_k_to_k_into_the_upward_grid(tmp_
     df = read_results(up / "study.csv")
     assert sorted(set(df["phi"])) == [-1.0, 0.0, 1.0] and (df["status"] == "ok").all()
     compound = df[df["kind"] == "compound"].set_index("phi")
-    assert tuple(compound.loc[1.0, ["alpha", "beta", "gamma"]].iloc[0]) == pytest.approx(UP)
-    assert tuple(compound.loc[-1.0, ["alpha", "beta", "gamma"]].iloc[0]) == pytest.approx(DOWN)
+    assert tuple(compound.loc[[1.0], ["alpha", "beta", "gamma"]].iloc[0]) == pytest.approx(UP)
+    assert tuple(compound.loc[[-1.0], ["alpha", "beta", "gamma"]].iloc[0]) == pytest.approx(DOWN)
     base = float(df[df["kind"] == "base"]["flops"].iloc[0])
     below, above = df[df["phi"] < 0], df[df["phi"] > 0]
     assert (below["flops"] < base).all() and (above["flops"] > base).all()
