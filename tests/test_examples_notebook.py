@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+import nbclient  # in .[test], with ipykernel (the kernel) and nbformat
+import nbformat
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "examples" / "api.ipynb"
 
@@ -19,8 +20,6 @@ def texts(nb) -> list[str]:
 
 
 def test_the_notebook_runs_and_its_committed_outputs_are_its_own():
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
     committed = nbformat.read(NOTEBOOK, as_version=4)
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from _specs import TINY_YAML
+from tensorboard.backend.event_processing import event_accumulator  # in .[test]: the reader is the check
+from tensorboard.plugins.hparams import plugin_data_pb2
 
 import scaler
-
-event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
-plugin_data_pb2 = pytest.importorskip("tensorboard.plugins.hparams.plugin_data_pb2")
 
 
 def read_run(folder: Path):

@@ -126,3 +126,22 @@ def test_only_a_factory_spec_loads_torch(tmp_path: Path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=120, env=_env())
     assert proc.returncode == 0 and "170,298 params" in proc.stdout, proc.stderr
     assert proc.stderr.splitlines()[-1].startswith(MARK + "torch")
+
+
+def test_the_python_apis_reading_half_never_imports_torch(tmp_path: Path):
+    """scaler.open_run, Run.results, Run.fit, Run.plot and scaler.emit, in a fresh interpreter."""
+    shutil.copytree(ROOT / "results" / "quickstart", tmp_path / "quickstart",
+                    ignore=shutil.ignore_patterns("report.*", "plots"))
+    code = """
+import sys
+import scaler
+run = scaler.open_run("quickstart")
+assert len(run.results) > 10 and run.fit().candidate == "resolution"
+run.plot("pareto"), run.plot("study")
+assert len(scaler.emit(run.coefficients, range(4))) == 4
+print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env=_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
