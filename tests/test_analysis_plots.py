@@ -195,3 +195,19 @@ def test_study_verdict_falls_back_on_the_grids_seed_noise(tmp_path: Path):
     assert {k: v["verdict"] for k, v in row["compound_vs"].items()} == {"resolution": "tie", "width": "tie",
                                                                        "depth": "tie"}
     assert row["tie_set"][0] == "compound"
+
+
+def test_a_strategy_that_is_the_compound_network_says_so_in_the_legend(tmp_path: Path):
+    from scaler.analysis.study_plot import study_figure
+
+    run = RunDir(tmp_path)
+    flops = {("base", 0): 100, ("compound", 1): 200, ("resolution", 1): 200, ("width", 1): 210,
+             ("compound", -1): 50, ("resolution", -1): 55, ("width", -1): 52}
+    for (kind, phi), f in flops.items():
+        for seed in (1000, 1001):
+            append_row(run, {"trial_id": f"{kind}-phi{phi}-s{seed}", "kind": kind, "strategy": kind, "phi": phi,
+                             "flops": f, "accuracy": 0.8 + f / 10_000 + seed / 1e6, "seed": seed, "status": "ok",
+                             "alpha": 1.0, "beta": 1.0, "gamma": 1.0, "epochs": 1})
+    labels = study_figure(tmp_path / "results.csv").axes[0].get_legend_handles_labels()[1]
+    assert "resolution only scaling (= compound at φ 1)" in labels  # not at -1: another network there
+    assert "width only scaling" in labels and "compound scaling (fitted)" in labels

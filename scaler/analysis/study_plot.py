@@ -29,8 +29,11 @@ def study_figure(csv_path: str | Path) -> Any:
         sub = table[table["strategy"] == strategy].sort_values("phi")
         colour, marker, name = KIND_STYLE.get(strategy, ("#999999", "P", strategy))
         yerr = sub["accuracy_std"].fillna(0).to_numpy() if (sub["seeds"] > 1).any() else None
+        same = _same_as_compound(table, strategy)
+        label = "compound scaling (fitted)" if strategy == "compound" else f"{name} scaling" + (
+            f" (= compound at φ {', '.join(f'{p:g}' for p in same)})".replace("-", "−") if same else "")
         ax.errorbar(sub["flops"], sub["accuracy"], yerr=yerr, color=colour, marker=marker, ms=7, lw=1.8,
-                    capsize=3, label=f"{name} scaling" if strategy != "compound" else "compound scaling (fitted)")
+                    capsize=3, label=label, zorder=4 if strategy == "compound" else 2)
     fan = _fan(ax, Path(csv_path).with_name("forecast.csv"), table)
     log_axis(ax, table["flops"].tolist() + fan)
     ax.set_xlabel(FLOPS_LABEL)
@@ -43,6 +46,16 @@ def study_figure(csv_path: str | Path) -> Any:
     ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper left", bbox_to_anchor=(1.02, 1.0),
               frameon=False, fontsize=9)
     return fig
+
+
+def _same_as_compound(table: Any, strategy: str) -> list[float]:
+    """The phi at which ``strategy`` is the compound network itself (same FLOPs at the same phi: a fitted set
+    that scales one dimension only), drawn under compound's line."""
+    if strategy == "compound":
+        return []
+    mine = table[(table["strategy"] == strategy) & (table["phi"] != 0)].set_index("phi")["flops"]
+    compound = table[table["strategy"] == "compound"].set_index("phi")["flops"]
+    return [float(p) for p, f in mine.items() if p in compound.index and compound[p] == f]
 
 
 def _fan(ax: Any, path: Path, table: Any) -> list[float]:
