@@ -99,6 +99,24 @@ def test_emit_returns_the_specs_the_cli_writes(run: scaler.Run, tmp_path: Path):
         scaler.emit(down, 1)
 
 
+def test_a_family_says_which_set_scaled_each_member(run: scaler.Run, tmp_path: Path):
+    from scaler.api.family import coefficient_family, newest_coefficients
+
+    fam = coefficient_family(run.path / "coefficients.yaml", [-1, 0, 2])
+    assert fam.directions == ["up, reversed", "base", "up"] and list(fam.sets) == ["up"]
+    assert [m.derived.phi for m in fam.members] == [-1, 0, 2] and fam.base == run.coefficients.base
+    assert newest_coefficients(run.path.parent) == run.path / "coefficients.yaml"
+    with pytest.raises(ScalerError, match="--phi needs coefficients"):
+        newest_coefficients(tmp_path)
+
+
+def test_report_writes_the_page_the_cli_writes(run: scaler.Run):
+    from scaler.api.figures import report
+
+    assert run.report() == report(run.path, draw=False) == run.path / "report.html"
+    assert "data:image/svg+xml" in (run.path / "report.html").read_text(encoding="utf-8")  # the figures, inline
+
+
 def test_study_returns_its_verdicts_and_table(run: scaler.Run):
     from scaler.analysis.study import summarize_study
 

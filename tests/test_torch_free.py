@@ -102,7 +102,8 @@ MODULES = ["scaler.spec", "scaler.catalog", "scaler.scaling", "scaler.arch.plan"
            "scaler.arch.cost", "scaler.config", "scaler.search.plan", "scaler.analysis.fit", "scaler.analysis.plots",
            "scaler.analysis.figure", "scaler.analysis.curves", "scaler.analysis.study_plot",
            "scaler.analysis.forecast", "scaler.analysis.study_forecast", "scaler.report.context",
-           "scaler.report.render"]
+           "scaler.report.render", "scaler.api", "scaler.api.specs", "scaler.api.family", "scaler.api.budget",
+           "scaler.api.deploy", "scaler.api.figures", "scaler.api.runs"]
 
 
 def test_planning_and_analysis_modules_import_without_torch(tmp_path: Path):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from scaler.errors import ScalerError
+
 if TYPE_CHECKING:
     from scaler.api.family import emit
     from scaler.api.grids import grid
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from scaler.api.studies import study
 
 _HOME = {"Run": "runs", "Study": "runs", "open_run": "runs", "grid": "grids", "study": "studies", "emit": "family"}
-__all__ = ["Run", "Study", "emit", "grid", "open_run", "study"]
+__all__ = ["Run", "ScalerError", "Study", "emit", "grid", "open_run", "study"]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,32 +3,66 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scaler.coefficients import Coefficients, by_direction, for_phi, read_coefficients
+from scaler.coefficients import REVERSED_WARNING, Coefficients, by_direction, for_phi, read_coefficients
+from scaler.errors import ScalerError
 from scaler.spec import NetSpec
 
+__all__ = ["REVERSED_WARNING", "Family", "coefficient_family", "emit", "newest_coefficients", "study_accuracy"]
 
-def emit(coefficients: Coefficients | str | Path | Sequence[Coefficients | str | Path], phi: float | Iterable[float],
-         spec: NetSpec | str | Path | None = None) -> list[NetSpec]:
+CoefficientsLike = Coefficients | str | Path
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family from recorded coefficients: its base, the members in the order asked, and per member the set
+    that scaled it (``up``, ``down``, ``up, reversed`` below 0 without a downward set, ``base`` at phi 0)."""
+
+    base: NetSpec
+    members: list[NetSpec]
+    directions: list[str]
+    sets: dict[str, Coefficients]  # by direction, each with the file it came from
+
+
+def coefficient_family(coefficients: CoefficientsLike | Sequence[CoefficientsLike], phi: float | Iterable[float],
+                       spec: NetSpec | str | Path | None = None) -> Family:
     """The members at each ``phi`` of the family of ``coefficients`` (a set or a coefficients.yaml, or one of each
-    direction), as specs with exact rounding. Below 0 the downward set scales, or the upward one in reverse (TinyNet
-    found that questionable); growing with a downward set only is refused. ``spec``: another base than the one
-    the coefficients were searched on (a spec, a YAML file or a preset name)."""
+    direction). Below 0 the downward set scales, or the upward one in reverse (TinyNet found that questionable);
+    growing with a downward set only is refused. ``spec``: another base than the one the coefficients were
+    searched on (a spec, a YAML file or a preset name)."""
     from scaler.catalog import load_spec
     from scaler.scaling import compound
 
-    given = [coefficients] if isinstance(coefficients, Coefficients | str | Path) else list(coefficients)
+    given = [coefficients] if isinstance(coefficients, CoefficientsLike) else list(coefficients)
     sets = by_direction([c if isinstance(c, Coefficients) else read_coefficients(c) for c in given])
     first = next(iter(sets.values()))
     base = first.base if spec is None else spec if isinstance(spec, NetSpec) else load_spec(spec)
     phis = [float(phi)] if isinstance(phi, int | float) else [float(p) for p in phi]
-    members = []
+    members, directions = [], []
     for p in phis:
-        c = for_phi(sets, p)[0] if p else first
+        c, how = for_phi(sets, p) if p else (first, "base")
         members.append(compound(base, c.alpha, c.beta, c.gamma, p))
-    return members
+        directions.append(how)
+    return Family(base, members, directions, sets)
+
+
+def emit(coefficients: CoefficientsLike | Sequence[CoefficientsLike], phi: float | Iterable[float],
+         spec: NetSpec | str | Path | None = None) -> list[NetSpec]:
+    """The members at each ``phi``, as specs with exact rounding (:func:`coefficient_family`)."""
+    return coefficient_family(coefficients, phi, spec).members
+
+
+def newest_coefficients(root: str | Path = "results") -> Path:
+    """The coefficients file written last under ``root/*/`` (what ``scaler emit --phi`` uses without a file)."""
+    found = sorted(Path(root).glob("*/coefficients.yaml"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise ScalerError("--phi needs coefficients: run `scaler grid BASE.yaml` (it writes "
+                          "results/<name>/coefficients.yaml), or pass --coefficients FILE, or "
+                          "--alpha A --beta B --gamma G --base SPEC (the paper's: 1.2 1.1 1.15)")
+    return found[-1]
 
 
 def study_accuracy(grid_dir: Path, coefficients: tuple[float, float, float],

@@ -52,3 +52,11 @@ def study_files(study_csv: Path, out: Path, formats: list[str]) -> list[Path]:
     from scaler.analysis.study_plot import study_plot
 
     return study_plot(study_csv, out, formats)
+
+
+def report(run_dir: str | Path, draw: bool = True) -> Path:
+    """Write ``run_dir/report.html`` (``scaler report``): the answer, its figures (redrawn unless ``draw`` is
+    False), every table, the settings, in one offline file; returns its path."""
+    from scaler.report.render import write_report
+
+    return write_report(Path(run_dir), draw=draw)

@@ -77,9 +77,9 @@ class Run:
 
     def report(self) -> Path:
         """Write report.html (as ``scaler report``) and return its path."""
-        from scaler.report.render import write_report
+        from scaler.api.figures import report
 
-        return write_report(self.path)
+        return report(self.path)
 
 
 def fit_results(results: str | Path, objective: str = "accuracy", *, use: str | None = None, form: str = "real",

@@ -10,8 +10,8 @@ import sys
 
 import click
 
+from scaler.api import ScalerError
 from scaler.cli import bench, emit, export, fit, grid, info, plot, report, schema, study
-from scaler.errors import ScalerError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -3,14 +3,12 @@ CSV that ``scaler emit --max-latency-ms`` reads."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import click
 
 from scaler.cli.options import complete_spec, console
-from scaler.errors import ScalerError
 
 
 @click.command("bench")
@@ -41,21 +39,12 @@ def command(specs: tuple[str, ...], batch: int, runtimes: tuple[str, ...], threa
     scaler bench efficientnet-b0 efficientnet-b1 efficientnet-b2 efficientnet-b3 --out results/bench-cpu.csv
     scaler bench specs/*-phi*.yaml --runtime eager --batch 32
     """
+    from scaler.api.deploy import bench, write_latencies
+    from scaler.api.deploy import runtimes as checked_runtimes
     from scaler.api.execution import available_cores
-    from scaler.catalog import load_spec
-    from scaler.latencies import write_latencies
-    from scaler.train.bench import bench
+    from scaler.api.specs import complexity, load_spec
 
-    runtimes = runtimes or (("eager", "onnxruntime") if _deploy_installed() else ("eager",))
-    if "onnxruntime" in runtimes and not _deploy_installed():
-        raise ScalerError("--runtime onnxruntime needs the deploy extra: pip install 'scaler[deploy]'")
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ScalerError("--device cuda: no CUDA device is visible")
-    from scaler.arch.flops import complexity
-
+    runtimes = checked_runtimes(runtimes, device)
     networks = [load_spec(s) for s in specs]  # every spec is read and counted before anything is timed
     for spec in networks:
         complexity(spec)
@@ -70,17 +59,10 @@ def command(specs: tuple[str, ...], batch: int, runtimes: tuple[str, ...], threa
     console().print(_table(rows, out_path, threads))
 
 
-def _deploy_installed() -> bool:
-    """What `scaler export --format onnx` needs (its one list), and onnxruntime to run the file."""
-    from scaler.cli.export import ONNX_PACKAGES
-
-    return all(importlib.util.find_spec(m) is not None for m in (*ONNX_PACKAGES, "onnxruntime"))
-
-
 def _table(rows: list[Any], out_path: Path, threads: int) -> Any:
     from rich.table import Table
 
-    from scaler.arch.flops import human
+    from scaler.api.specs import human
 
     table = Table(title=f"latency per call, median (IQR), {threads} thread(s) -> {out_path}",
                   caption="torch.utils.benchmark blocked_autorange after 3 warm-up calls; FLOPs are "

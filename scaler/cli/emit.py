@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
+from scaler.api import ScalerError
 from scaler.cli.options import ACTIVATIONS_NOTE, FLOPS_NOTE, complete_preset, complete_spec, console, parse_phis
-from scaler.errors import ScalerError
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def command(**options: Any) -> None:
     if req.latencies is not None and req.max_latency_ms is None:
         raise ScalerError("--latencies is read for --max-latency-ms; give the budget too")
     if req.max_latency_ms is not None:
-        from scaler.cli.budget import within_budget
+        from scaler.api.budget import within_budget
 
         members, budget_note = within_budget(members, req.max_latency_ms, req.latencies, req.latency_runtime)
         note = "\n".join(filter(None, (note, budget_note)))
@@ -105,7 +105,7 @@ def command(**options: Any) -> None:
 
 
 def _preset(req: _Request) -> tuple[list[Any], Any, str]:
-    from scaler.catalog import PRESETS, preset
+    from scaler.api.specs import PRESETS, preset
 
     if req.preset not in PRESETS:
         raise ScalerError(f"--preset: unknown preset {req.preset!r}; presets: {', '.join(PRESETS)}")
@@ -117,8 +117,7 @@ def _preset(req: _Request) -> tuple[list[Any], Any, str]:
 
 
 def _explicit(req: _Request) -> tuple[list[Any], Any, str]:
-    from scaler.catalog import load_spec
-    from scaler.scaling import scale
+    from scaler.api.specs import load_spec, scale
 
     if req.phi_text or req.coef_path or any(req.coefficients_given):
         raise ScalerError("--width/--depth/--resolution apply explicit multipliers; do not combine them "
@@ -135,8 +134,7 @@ def _explicit(req: _Request) -> tuple[list[Any], Any, str]:
 def _compound(req: _Request) -> tuple[list[Any], Any, str, dict[float, dict[str, Any]], dict[float, str]]:
     """The family of given or recorded coefficients, and the proxy accuracy of its study by phi (when the
     coefficients come from a grid whose study studied them, for that grid's base)."""
-    from scaler.catalog import load_spec
-    from scaler.scaling import family
+    from scaler.api.specs import family, load_spec
 
     if req.phi_text is None:
         raise ScalerError("nothing to emit: give --preset NAME, --phi with coefficients, or "
@@ -166,21 +164,14 @@ def _recorded(req: _Request, phis: list[float]) -> tuple[Any, list[Any], str, di
                                                           dict[float, str]]:
     """The family from coefficient files (the newest under results/ by default): per member the set of its
     direction, said in the note; and the upward set's study accuracy by phi."""
-    from scaler.catalog import load_spec
-    from scaler.coefficients import REVERSED_WARNING, by_direction, for_phi, read_coefficients
-    from scaler.scaling import compound
+    from scaler.api.family import REVERSED_WARNING, coefficient_family, newest_coefficients
 
-    paths = list(req.coef_path) or [_newest_coefficients()]
-    sets = by_direction([read_coefficients(p) for p in paths])
-    first = next(iter(sets.values()))
-    base = load_spec(req.base_path) if req.base_path else first.base
+    paths = list(req.coef_path) or [newest_coefficients()]
+    fam = coefficient_family(paths, phis, req.base_path)
     lines = [f"coefficients from {paths[0]} (newest under results/)"] if not req.coef_path else []
-    lines += [f"{c.path} ({d}ward, searched at phi {c.phi:g}): {c.describe_interval()}" for d, c in sets.items()]
-    members, used, directions = [], {}, {}
-    for phi in phis:
-        coef, how = for_phi(sets, phi) if phi else (first, "base")
-        members.append(compound(base, coef.alpha, coef.beta, coef.gamma, phi))
-        directions[phi] = how
+    lines += [f"{c.path} ({d}ward, searched at phi {c.phi:g}): {c.describe_interval()}" for d, c in fam.sets.items()]
+    used: dict[str, list[str]] = {}
+    for phi, how in zip(phis, fam.directions, strict=True):
         if phi:
             used.setdefault(how, []).append(f"{phi:g}")
     if len(used) > 1 or "up, reversed" in used:
@@ -188,11 +179,12 @@ def _recorded(req: _Request, phis: list[float]) -> tuple[Any, list[Any], str, di
     if "up, reversed" in used:
         lines.append(REVERSED_WARNING)
     proxy, proxy_note = ({}, "")
-    if not req.base_path and "up" in sets:
-        up, down = sets["up"], sets.get("down")
+    if not req.base_path and "up" in fam.sets:
+        up, down = fam.sets["up"], fam.sets.get("down")
         proxy, proxy_note = _study_accuracy(Path(up.path or ".").parent, (up.alpha, up.beta, up.gamma),
                                             (down.alpha, down.beta, down.gamma) if down else None)
-    return base, members, "\n".join(lines) + proxy_note, proxy, directions
+    directions = dict(zip(phis, fam.directions, strict=True))
+    return fam.base, fam.members, "\n".join(lines) + proxy_note, proxy, directions
 
 
 def _study_accuracy(grid_dir: Path, coefs: tuple[float, float, float], down: tuple[float, float, float] | None
@@ -212,19 +204,10 @@ def _study_accuracy(grid_dir: Path, coefs: tuple[float, float, float], down: tup
                    "measured (m) at the phi it trained, forecast beyond with its interval of the mean")
 
 
-def _newest_coefficients() -> Path:
-    found = sorted(Path("results").glob("*/coefficients.yaml"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise ScalerError("--phi needs coefficients: run `scaler grid BASE.yaml` (it writes "
-                          "results/<name>/coefficients.yaml), or pass --coefficients FILE, or "
-                          "--alpha A --beta B --gamma G --base SPEC (the paper's: 1.2 1.1 1.15)")
-    return found[-1]
-
-
 def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_json: bool,
                    export: str | None = None, proxy: dict[float, dict[str, Any]] | None = None,
                    directions: dict[float, str] | None = None) -> None:
-    from scaler.arch.flops import complexity
+    from scaler.api.specs import complexity, member_yaml
 
     exporter = _exporter(export)  # its packages are checked before any file is written
     try:
@@ -236,7 +219,7 @@ def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_j
     rows = []
     for m, c in counted:
         path = out_dir / f"{m.name}.yaml"
-        path.write_text(_member_yaml(m, c, out_dir), encoding="utf-8")
+        path.write_text(member_yaml(m, c, out_dir), encoding="utf-8")
         d = m.derived
         rows.append({"name": m.name, "phi": d.phi if d else None, "depth": d.depth if d else 1.0,
                      "width": d.width if d else 1.0, "resolution": c.resolution,
@@ -281,26 +264,10 @@ def _export_members(exporter: Any, fmt: str | None, members: list[Any], rows: li
             click.echo(exporter.describe(done))
 
 
-def _member_yaml(m: Any, c: Any, out_dir: Path) -> str:
-    """A member's file: a header with its cost, then the spec. A factory member names its factory's folder
-    relative to the file, so the family folder and the code can move together."""
-    import yaml
-
-    from scaler.spec import spec_data
-
-    header = f"# {m.name}: {c.params:,} params, {c.flops:,} FLOPs (multiply-accumulates) at {c.resolution}px\n"
-    if not c.measured:
-        return header + "# written by `scaler emit`; the stages are timm-style block strings (see README)\n" + (
-            m.to_yaml())
-    return header + (f"# written by `scaler emit`; built by {m.factory}(depth={m.depth:g}, width={m.width:g}, "
-                     f"num_classes={m.num_classes}, in_channels={m.in_channels}), measured\n") + yaml.safe_dump(
-        spec_data(m, out_dir), sort_keys=False, width=120)
-
-
 def _print_table(rows: list[dict[str, Any]], out_dir: Path, note: str) -> None:
     from rich.table import Table
 
-    from scaler.arch.flops import human
+    from scaler.api.specs import human
 
     table = Table(title=f"{len(rows)} spec(s) written to {out_dir}/", caption=f"{FLOPS_NOTE} {ACTIVATIONS_NOTE}")
     proxy = any("proxy_accuracy" in r for r in rows)

@@ -9,8 +9,6 @@ from typing import Any
 import click
 
 from scaler.cli.options import ACTIVATIONS_NOTE, FLOPS_NOTE, complete_spec, console
-from scaler.errors import ScalerError
-from scaler.spec import FactorySpec
 
 
 @click.command("info")
@@ -22,25 +20,22 @@ def command(spec_path: str, resolution: int | None, as_json: bool) -> None:
 
     A factory spec (factory: module:function) is built and measured instead: its totals, and what its
     factory was called with."""
-    from scaler.arch.flops import complexity
-    from scaler.catalog import load_spec
+    from scaler.api.specs import FactorySpec, check_resolution, complexity, load_spec
 
     spec = load_spec(spec_path)
-    if resolution is not None and resolution < 1:
-        raise ScalerError(f"--resolution: {resolution} px is not an image size")
-    if isinstance(spec, FactorySpec):
-        _factory_info(spec, complexity(spec, resolution), as_json)
-        return
-    if resolution is not None and resolution < spec.total_stride:
-        raise ScalerError(f"--resolution: {resolution} px is too small for a total stride of {spec.total_stride}")
+    if resolution is not None:
+        check_resolution(spec, resolution)
     c = complexity(spec, resolution)
+    if isinstance(spec, FactorySpec):
+        _factory_info(spec, c, as_json)
+        return
     if as_json:
         click.echo(json.dumps(_as_json(spec, c), indent=2))
     else:
         console().print(_table(spec, c))
 
 
-def _factory_info(spec: FactorySpec, c: Any, as_json: bool) -> None:
+def _factory_info(spec: Any, c: Any, as_json: bool) -> None:
     """A factory network has no parts scaler can see: its totals, as built and measured."""
     data = {**c.to_dict(), "factory": spec.factory, "path": spec.path, "depth": spec.depth, "width": spec.width,
             "derived": spec.derived.model_dump() if spec.derived else None}
@@ -68,7 +63,7 @@ def _as_json(spec: Any, c: Any) -> dict[str, Any]:
 def _table(spec: Any, c: Any) -> Any:
     from rich.table import Table
 
-    from scaler.arch.flops import human
+    from scaler.api.specs import human
 
     table = Table(title=f"{spec.name} at {c.resolution}px: {c.params:,} params, {c.flops:,} FLOPs, "
                   f"{c.activations:,} activations", caption=f"{FLOPS_NOTE} {ACTIVATIONS_NOTE}")

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any
 
-from scaler.errors import ScalerError
+from scaler.api import ScalerError
 
 FLOPS_NOTE = "FLOPs are multiply-accumulates per image (the EfficientNet paper's unit: B0 = 0.39B)."
 ACTIVATIONS_NOTE = "Activations (acts) are the output elements of every convolution per image (FAMS's runtime proxy)."
@@ -48,7 +48,7 @@ def complete_preset(ctx: Any, param: Any, incomplete: str) -> list[Any]:
     """Shell completion of a preset name (``emit --preset``)."""
     from click.shell_completion import CompletionItem
 
-    from scaler.catalog import PRESETS
+    from scaler.api.specs import PRESETS
 
     return [CompletionItem(name) for name in PRESETS if name.startswith(incomplete)]
 

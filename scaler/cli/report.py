@@ -22,19 +22,19 @@ def command(run_dir: Path, no_draw: bool) -> None:
     \b
       scaler report results/quickstart      # then open results/quickstart/report.html
     """
-    from scaler.report.render import write_report
+    from scaler.api.figures import report
 
-    click.echo(str(write_report(run_dir, draw=not no_draw)))
+    click.echo(str(report(run_dir, draw=not no_draw)))
 
 
 def refresh(run_dir: Path) -> None:
     """Rewrite the run's figures and report at the end of grid or study. A report that cannot be written is a
     warning there, whatever the reason, not a failure: the results it would show are already safe on disk."""
-    from scaler.errors import ScalerError
-    from scaler.report.render import write_report
+    from scaler.api import ScalerError
+    from scaler.api.figures import report
 
     try:
-        path = write_report(run_dir)
+        path = report(run_dir)
     except ScalerError as e:
         click.echo(f"warning: no report: {e}", err=True)
         return

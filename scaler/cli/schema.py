@@ -10,6 +10,6 @@ import click
 @click.command("schema")
 def command() -> None:
     """Print the JSON Schema of the spec format (point your editor's YAML plugin at it)."""
-    from scaler.spec import spec_json_schema
+    from scaler.api.specs import spec_json_schema
 
     click.echo(json.dumps(spec_json_schema(), indent=2))

@@ -70,7 +70,7 @@ def command(grid_dirs: tuple[Path, ...], max_phi: int, strategies: str, limit: i
 
 def _print_forecast(result: Any, path: Path, native: int) -> None:
     """The forecast and its back-test, as lines a reviewer can check."""
-    from scaler.arch.flops import human
+    from scaler.api.specs import human
 
     made = result.of("forecast")
     if made:

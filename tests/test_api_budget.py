@@ -1,5 +1,5 @@
-"""`scaler emit --max-latency-ms`: the members within a latency budget, from a hand-made bench CSV (no timed
-test), or measured here when no CSV is given."""
+"""The latency budget (scaler.api.budget) through `scaler emit --max-latency-ms`: the members within it, from a
+hand-made bench CSV (no timed test), or measured here when no CSV is given."""
 
 from __future__ import annotations
 
