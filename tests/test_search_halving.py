@@ -185,7 +185,7 @@ def test_a_limit_stops_between_rungs_and_the_fit_reads_the_highest_rung(settings
 
     assert set(final_rung(read_results(tmp_path / "run"))["rung"]) == {1}
     from scaler.analysis.fit import fit_run
-    from scaler.cli.grid import _fit
+    from scaler.api.grids import _fit
 
     assert _fit(RunDir(tmp_path / "run")) is None  # rung 1 holds only the base so far: nothing to fit, no error
     run_grid(settings, tmp_path / "run", FakeExecutor(quality), PlainUI(), race=race, limit=5)  # rung 1 done
