@@ -144,8 +144,8 @@ def test_a_strategy_that_builds_the_compound_networks_is_trained_once():
         for c in (Candidate("compound", 1.0, 1.0, 2**0.5, phi), Candidate("resolution", 1.0, 1.0, 2**0.5, phi),
                   Candidate("width", 1.0, 2**0.5, 1.0, phi)):
             members.append((c, candidate_spec(base, c), f"{c.kind}-phi{phi:g}"))
-    assert same_as_compound(members) == ["resolution"]
-    assert same_as_compound([m for m in members if m[0].kind != "compound"]) == []
+    assert same_as_compound(members) == {"resolution": [1.0, 2.0]}
+    assert same_as_compound([m for m in members if m[0].kind != "compound"]) == {}
 
 
 def test_a_network_with_one_seed_gets_no_interval_and_says_so(tmp_path: Path):

@@ -167,3 +167,22 @@ def test_a_downward_grid_shows_the_family_below_its_base_until_the_input_is_too_
     assert "coefficients.yaml --phi -1..0</code>" in text
     assert "It stops there: quickstart-phi-2: the scaled resolution, 7 px, is too small" in text
     assert [int(m) for m in re.findall(r'<td class="l">quickstart-phi-?\d</td><td>(-?\d)</td>', text)] == [0, -1]
+
+
+def test_a_strategy_trained_as_compound_at_some_phi_reads_the_same_network(tmp_path: Path):
+    import csv
+
+    run = copy_run(tmp_path / "aliased", ("results.csv", "run.yaml", "coefficients.yaml", "study.csv", "study.yaml",
+                                          "trials"))
+    with open(run / "study.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    kept = [r for r in rows if not r["trial_id"].startswith("width-phi1-")]  # as if trained once, as compound
+    for r in kept:
+        if r["trial_id"].startswith("compound-phi1-"):
+            r["aliases"] = "width"
+    with open(run / "study.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    html = report(run, "--no-draw").read_text(encoding="utf-8")
+    assert html.count('<span class="tie-word">the same network</span> as width (trained once)') == 1  # phi 1 only

@@ -81,6 +81,28 @@ def test_a_two_direction_study_trains_phi_minus_k_to_k_into_the_upward_grid(tmp_
         1: ("up", pytest.approx(measured[1.0]))}
 
 
+def test_a_strategy_that_is_the_compound_network_at_some_phi_is_trained_once_there(tmp_path: Path):
+    from scaler.analysis.study import study_table
+
+    width_only = (1.0, 2**0.5, 1.0)  # the upward grid chose width: the width strategy above the base
+    up, down = write_grid(tmp_path / "up", width_only, 1.0), write_grid(tmp_path / "down", UP, -1.0)
+    proc = run_scaler("study", str(up), str(down), "--max-phi", "1", "--strategies", "width", "--seeds", "2",
+                      "--quiet", cwd=tmp_path)
+    assert "note: width scaling at phi 1 builds the compound family's network: trained once" in proc.stdout
+    df = read_results(up / "study.csv")
+    assert sorted(set(df["trial_id"].str.rsplit("-s", n=1).str[0])) == [
+        "base-phi0", "compound-phi-1", "compound-phi1", "width-phi-1"]  # no width-phi1: it is compound-phi1
+    assert set(df[(df["kind"] == "compound") & (df["phi"] == 1.0)]["aliases"]) == {"width"}
+    assert set(df[(df["kind"] == "compound") & (df["phi"] == -1.0)]["aliases"].fillna("")) == {""}
+    # the analysis sees width at phi 1 as measured (compound's trials), judged "same network", not a tie
+    table = study_table(up / "study.csv")[0].set_index(["strategy", "phi"])
+    assert table.loc[("width", 1.0), "accuracy"] == table.loc[("compound", 1.0), "accuracy"]
+    assert table.loc[("width", 1.0), "seeds"] == 2
+    verdicts = {r["phi"]: r["compound_vs"]["width"]["verdict"] for r in summarize_study(up / "study.csv")}
+    assert verdicts[1.0] == "same network" and verdicts[-1.0] in ("better", "worse", "tie")
+    assert "the same network as width (trained once)" in proc.stdout
+
+
 def test_a_downward_grid_alone_studies_below_the_base(tmp_path: Path):
     down = write_grid(tmp_path / "down", DOWN, -1.0)
     proc = run_scaler("study", str(down), "--max-phi", "1", "--strategies", "depth", "--seeds", "1", "--quiet",

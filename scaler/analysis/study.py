@@ -19,7 +19,7 @@ def study_table(csv_path: str | Path) -> Any:
     import pandas as pd
 
     df = read_results(csv_path)
-    ok = df[df["status"] == "ok"]
+    ok = with_aliases(df[df["status"] == "ok"])
     if "test_accuracy" not in ok.columns:
         ok = ok.assign(test_accuracy=float("nan"))
     g = ok.groupby(["kind", "phi"]).agg(accuracy=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
@@ -32,6 +32,29 @@ def study_table(csv_path: str | Path) -> Any:
             parts.append(base.assign(kind=s))
     table = pd.concat(parts, ignore_index=True).rename(columns={"kind": "strategy"})
     return table.sort_values(["strategy", "phi"]).reset_index(drop=True), df
+
+
+def with_aliases(df: Any) -> Any:
+    """Study rows with every compound trial that is another strategy's network too (its ``aliases``: the study
+    trained it once) repeated under that strategy's name. Seed noise is pooled on the rows as trained, not these."""
+    import pandas as pd
+
+    if "aliases" not in df.columns:
+        return df
+    names = df["aliases"].fillna("").astype(str).str.split()
+    named = df[(df["kind"] == "compound") & (names.str.len() > 0)]
+    if named.empty:
+        return df
+    copies = named.assign(kind=names[named.index]).explode("kind").assign(aliases="")
+    return pd.concat([df, copies], ignore_index=True)
+
+
+def aliased(df: Any) -> set[tuple[str, float]]:
+    """(strategy, phi) that the study measured as the compound network itself."""
+    if "aliases" not in df.columns:
+        return set()
+    return {(a, float(phi)) for text, phi, kind in zip(df["aliases"].fillna(""), df["phi"], df["kind"], strict=True)
+            if kind == "compound" for a in str(text).split()}
 
 
 def study_noise(df: Any, csv_path: str | Path) -> tuple[Noise | None, str]:
@@ -56,7 +79,8 @@ def summarize_study(csv_path: str | Path, alpha: float = ALPHA) -> list[dict[str
     the verdict ``better``, ``worse`` or ``tie``."""
     table, df = study_table(csv_path)
     noise, source = study_noise(df, csv_path)
-    ok = df[df["status"] == "ok"]
+    ok = with_aliases(df[df["status"] == "ok"])
+    same = aliased(df)
     out = []
     for phi, group in table[table["phi"] != 0].groupby("phi"):
         ranked = group.sort_values(["accuracy", "flops", "strategy"], ascending=[False, True, True])
@@ -73,14 +97,15 @@ def summarize_study(csv_path: str | Path, alpha: float = ALPHA) -> list[dict[str
         if noise is None:
             row["verdict"] = "unverified: one seed per network, so the seed noise is unknown (use --seeds 2)"
         else:
-            row.update(_judged(values, noise, alpha), noise={"seed_std": round(noise.sigma, 5), "df": noise.df,
-                                                             "source": source})
+            row.update(_judged(values, noise, alpha, {k for k, p in same if p == phi}),
+                       noise={"seed_std": round(noise.sigma, 5), "df": noise.df, "source": source})
         out.append(row)
     return out
 
 
-def _judged(values: dict[str, list[float]], noise: Noise, alpha: float) -> dict[str, Any]:
-    """The tie set of one phi, and compound against every other strategy."""
+def _judged(values: dict[str, list[float]], noise: Noise, alpha: float, same: set[str]) -> dict[str, Any]:
+    """The tie set of one phi, and compound against every other strategy (``same``: the compound network itself,
+    verdict ``same network``)."""
     groups = {k: Group.of(k, v) for k, v in values.items()}
     judged: dict[str, Any] = {"tie_set": list(tie_set(list(groups.values()), noise, alpha).members)}
     if "compound" in groups:
@@ -89,7 +114,7 @@ def _judged(values: dict[str, list[float]], noise: Noise, alpha: float) -> dict[
             if k == "compound":
                 continue
             d = difference(groups["compound"], g, noise, alpha)
-            verdict = "better" if d.low > 0 else "worse" if d.high < 0 else "tie"
+            verdict = "same network" if k in same else "better" if d.low > 0 else "worse" if d.high < 0 else "tie"
             versus[k] = {"difference": round(d.diff, 5), "interval": [round(d.low, 5), round(d.high, 5)],
                          "p": float(f"{d.p:.3g}"), "verdict": verdict}
         judged["compound_vs"] = versus

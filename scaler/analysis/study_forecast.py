@@ -82,7 +82,9 @@ def study_points(csv_path: str | Path) -> tuple[dict[str, dict[float, Point]], f
     """Measured points per strategy by phi (the base, phi 0, under every strategy) from study.csv's finished
     trials at phi >= 0, and the base's FLOPs. A downward study's phi < 0 are left out: the forecast extrapolates
     the upward family, and compound below the base is another family (the downward coefficients)."""
-    df = read_results(csv_path)
+    from scaler.analysis.study import with_aliases
+
+    df = with_aliases(read_results(csv_path))
     ok = df[(df["status"] == "ok") & df["accuracy"].notna() & (df["phi"] >= 0)]
     points: dict[tuple[str, float], Point] = {}
     for (kind, phi), g in ok.groupby(["kind", "phi"]):

@@ -101,9 +101,15 @@ def _line(row: dict[str, Any]) -> str:
                      for k, v in row["accuracies"].items())
     if "verdict" in row:
         return f"phi {row['phi']:g}: {accs}; {row['verdict']}"
-    versus = "; ".join(f"{v['verdict']} than {k} ({v['difference']:+.4f}, 95% interval {v['interval'][0]:+.4f}.."
-                       f"{v['interval'][1]:+.4f})" if v["verdict"] != "tie" else
-                       f"tie with {k} ({v['difference']:+.4f}, interval {v['interval'][0]:+.4f}.."
-                       f"{v['interval'][1]:+.4f})" for k, v in row.get("compound_vs", {}).items())
+    versus = "; ".join(_versus(k, v) for k, v in row.get("compound_vs", {}).items())
     return (f"phi {row['phi']:g}: {accs}\n  tie set: {', '.join(row['tie_set'])}"
             + (f"\n  compound: {versus}" if versus else ""))
+
+
+def _versus(strategy: str, v: dict[str, Any]) -> str:
+    interval = f"{v['interval'][0]:+.4f}..{v['interval'][1]:+.4f}"
+    if v["verdict"] == "same network":
+        return f"the same network as {strategy} (trained once)"
+    if v["verdict"] == "tie":
+        return f"tie with {strategy} ({v['difference']:+.4f}, interval {interval})"
+    return f"{v['verdict']} than {strategy} ({v['difference']:+.4f}, 95% interval {interval})"

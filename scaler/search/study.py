@@ -3,6 +3,7 @@ pycls-style) strategies, with the grid's proxy and training settings, run by the
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,15 +132,35 @@ def study_candidates(coefficients: tuple[float, float, float] | Coefs, factor: f
     return out
 
 
-def same_as_compound(members: list[tuple[Candidate, NetSpec, str]]) -> list[str]:
-    """Strategies whose network at every phi is the compound family's (e.g. resolution-only when the grid chose
-    (1, 1, 1.414)): training them again would repeat the compound trials seed for seed."""
+def same_as_compound(members: list[tuple[Candidate, NetSpec, str]]) -> dict[str, list[float]]:
+    """Per strategy, the phi at which its network is the compound family's (e.g. resolution-only above the base
+    when the upward grid chose (1, 1, 1.414)): training it there would repeat the compound trials seed for seed."""
     by_kind: dict[str, dict[float, str]] = {}
     for c, spec, _ in members:
         if c.kind != BASE.kind:
             by_kind.setdefault(c.kind, {})[c.phi] = network_identity(spec)
-    compound = by_kind.get("compound")
-    return [k for k, nets in by_kind.items() if compound and k != "compound" and nets == compound]
+    compound = by_kind.get("compound", {})
+    same = {k: sorted(p for p, net in nets.items() if compound.get(p) == net) for k, nets in by_kind.items()
+            if k != "compound"}
+    return {k: phis for k, phis in same.items() if phis}
+
+
+def _trained_once(members: list[tuple[Candidate, NetSpec, str]], observer: Observer, coefs: Coefs
+                  ) -> tuple[list[tuple[Candidate, NetSpec, str]], list[str], dict[str, list[float]]]:
+    """The members left to train, the strategies that are the compound family at every phi (left out whole),
+    and those that are at some phi only (left out there; compound's trial names them as aliases)."""
+    same = same_as_compound(members)
+    count = {k: sum(c.kind == k for c, _, _ in members) for k in same}
+    whole = [k for k, phis in same.items() if len(phis) == count[k]]
+    partial = {k: phis for k, phis in same.items() if k not in whole}
+    if whole:
+        observer.message(f"note: {', '.join(whole)} scaling builds the very networks of the compound family "
+                         f"{_described(coefs)} at every phi: trained once, as compound")
+    for k, phis in partial.items():
+        observer.message(f"note: {k} scaling at phi {', '.join(f'{p:g}' for p in phis)} builds the compound "
+                         f"family's network: trained once, as compound (its rows name {k} as an alias)")
+    kept = [m for m in members if m[0].kind not in whole and m[0].phi not in partial.get(m[0].kind, ())]
+    return kept, whole, partial
 
 
 def forecast_targets(base: NetSpec, coefficients: tuple[float, float, float] | Coefs, factor: float, match: bool,
@@ -188,14 +209,13 @@ def run_study(grid_dir: str | Path | list[str | Path], executor: Executor, obser
         base = proxy_spec(recorded_base, proxy, data.num_classes, data.channels)
         members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")
                    for c in study_candidates(coefs, factor, max_phi, strategies)]
-        if same := same_as_compound(members):
-            observer.message(f"note: {', '.join(same)} scaling builds the very networks of the compound family "
-                             f"{_described(coefs)} at every phi: trained once, as compound")
-            members = [m for m in members if m[0].kind not in same]
+        members, same, partial = _trained_once(members, observer, coefs)
         for _, spec, _ in members:
             if isinstance(spec, FactorySpec):
                 measure_before_training(spec, recorded_base)
-        trials = make_trials(base, members, proxy, first_seed=FIRST_SEED)
+        trials = [dataclasses.replace(t, aliases=tuple(k for k, phis in partial.items() if t.candidate.phi in phis))
+                  if t.candidate.kind == "compound" else t
+                  for t in make_trials(base, members, proxy, first_seed=FIRST_SEED)]
         if note := upsampling_note(trials, data.image_size):
             observer.message(note)
         targets = forecast_targets(base, coefs, factor, match, max_phi, forecast,
