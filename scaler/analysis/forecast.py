@@ -118,14 +118,3 @@ def _resampled(data: Mapping[str, Sequence[Point]], rng: np.random.Generator) ->
             if id(p) not in drawn:
                 drawn[id(p)] = Point(p.flops, tuple(rng.choice(p.errors, size=len(p.errors))))
     return {s: [drawn[id(p)] for p in pts] for s, pts in data.items()}
-
-
-def back_test(data: Mapping[str, Sequence[Point]]) -> dict[str, tuple[float, float]]:
-    """(predicted, measured) mean error at each strategy's largest measured FLOPs, from a fit without it; only
-    for strategies that keep :data:`MIN_POINTS` points without it and whose accuracy rises."""
-    held = {s: sorted(p, key=lambda q: q.flops) for s, p in data.items()}
-    train = {s: p[:-1] for s, p in held.items() if len(p) - 1 >= MIN_POINTS and rising(p[:-1])}
-    if not train:
-        return {}
-    law = fit(train)
-    return {s: (law.predict(s, held[s][-1].flops), held[s][-1].mean) for s in train}
