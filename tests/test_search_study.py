@@ -126,3 +126,15 @@ def test_grids_that_are_not_one_family_are_refused_before_training(tmp_path: Pat
     line = user_error(capsys, "study", *(g[0] for g in grids))
     assert message in line
     assert not any(Path(g[0], "study.csv").exists() for g in grids)
+
+
+def test_a_strategy_trained_under_its_own_name_is_not_also_read_from_compound_s_aliases():
+    import pandas as pd
+
+    from scaler.analysis.study import with_aliases
+
+    rows = pd.DataFrame({"kind": ["compound", "compound", "width", "width"], "phi": [1.0, -1.0, 1.0, -1.0],
+                         "accuracy": [0.9, 0.8, 0.7, 0.6], "aliases": ["width", "width", "", ""]})
+    # an older study trained width at phi 1 and -1 itself: its own rows, no copies
+    assert with_aliases(rows).equals(rows)
+    assert sorted(with_aliases(rows.iloc[[0, 1, 3]])["kind"]) == ["compound", "compound", "width", "width"]

@@ -46,6 +46,8 @@ def with_aliases(df: Any) -> Any:
     if named.empty:
         return df
     copies = named.assign(kind=names[named.index]).explode("kind").assign(aliases="")
+    own = set(zip(df["kind"], df["phi"], strict=True))  # rows trained under the name (an older study) stand alone
+    copies = copies[[(k, p) not in own for k, p in zip(copies["kind"], copies["phi"], strict=True)]]
     return pd.concat([df, copies], ignore_index=True)
 
 
