@@ -8,8 +8,11 @@
     run.plot("pareto")             # a matplotlib Figure
     scaler.emit(coef, phi=range(5))  # the family, as specs
 
-The CLI is a layer over these functions. Errors are :class:`scaler.ScalerError` (one line naming the file, line
-and field), never ``SystemExit``. Importing this package loads nothing heavy: each name is imported on first use.
+The CLI is a layer over these functions and imports nothing else of scaler's: the other commands' work is in
+:mod:`scaler.api.specs` (info, emit's files), :mod:`scaler.api.family`, :mod:`scaler.api.budget`,
+:mod:`scaler.api.deploy` (export, bench) and :mod:`scaler.api.figures` (plot, report). Errors are
+:class:`scaler.ScalerError` (one line naming the file, line and field), never ``SystemExit``. Importing this package
+loads nothing heavy: each name is imported on first use.
 """
 
 from __future__ import annotations
