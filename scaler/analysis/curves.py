@@ -130,9 +130,4 @@ def curves_figure(label: str, df: Any) -> Any:
 
 def curves_plot(label: str, df: Any, out: Path, formats: list[str]) -> list[Path]:
     """Write ``curves.<format>`` (see :func:`curves_figure`); [] when no trial left a curve."""
-    fig = curves_figure(label, df)
-    if fig is None:
-        return []
-    paths = save(fig, out, "curves", formats)
-    setup().close(fig)
-    return paths
+    return save(curves_figure(label, df), out, "curves", formats)

@@ -40,12 +40,17 @@ def setup() -> Any:
 
 
 def save(fig: Any, out: Path, stem: str, formats: list[str]) -> list[Path]:
-    """Write ``out/stem.<format>`` for every format; returns the paths."""
+    """Write ``out/stem.<format>`` for every format and close the figure; returns the paths ([] for no figure:
+    nothing to draw)."""
+    if fig is None:
+        return []
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in formats:
         p = out / f"{stem}.{fmt}"
         fig.savefig(p, bbox_inches="tight")
         paths.append(p)
+    setup().close(fig)
     return paths
 
 

@@ -52,11 +52,7 @@ def _chosen(csv_path: Path) -> dict[str, Any] | None:
 def pareto_plot(runs: list[tuple[str, Any]], out: Path, formats: list[str], x: str = "flops") -> list[Path]:
     """Accuracy against FLOPs (or ``x``, a key of :data:`X_AXES`) for every successful candidate, with each
     run's Pareto front. Files: ``pareto.*`` for FLOPs, ``pareto-<x>.*`` otherwise."""
-    plt = setup()
-    fig = pareto_figure(runs, x)
-    paths = save(fig, out, "pareto" if x == "flops" else f"pareto-{x}", formats)
-    plt.close(fig)
-    return paths
+    return save(pareto_figure(runs, x), out, "pareto" if x == "flops" else f"pareto-{x}", formats)
 
 
 def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
@@ -115,12 +111,7 @@ def pareto_figure(runs: list[tuple[str, Any]], x: str = "flops") -> Any:
 
 def coefficient_map(label: str, df: Any, out: Path, formats: list[str]) -> list[Path]:
     """Write ``coefficients.<format>`` (see :func:`coefficient_figure`); [] without a candidate to map."""
-    fig = coefficient_figure(label, df)
-    if fig is None:
-        return []
-    paths = save(fig, out, "coefficients", formats)
-    setup().close(fig)
-    return paths
+    return save(coefficient_figure(label, df), out, "coefficients", formats)
 
 
 def coefficient_figure(label: str, df: Any) -> Any:

@@ -12,11 +12,7 @@ from scaler.analysis.study_forecast import read_forecast
 
 def study_plot(csv_path: str | Path, out: Path, formats: list[str]) -> list[Path]:
     """Write ``study.<format>`` (see :func:`study_figure`)."""
-    fig = study_figure(csv_path)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = save(fig, out, "study", formats)
-    setup().close(fig)
-    return paths
+    return save(study_figure(csv_path), out, "study", formats)
 
 
 def study_figure(csv_path: str | Path) -> Any:
