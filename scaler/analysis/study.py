@@ -39,24 +39,28 @@ def with_aliases(df: Any) -> Any:
     trained it once) repeated under that strategy's name. Seed noise is pooled on the rows as trained, not these."""
     import pandas as pd
 
-    if "aliases" not in df.columns:
-        return df
-    names = df["aliases"].fillna("").astype(str).str.split()
-    named = df[(df["kind"] == "compound") & (names.str.len() > 0)]
-    if named.empty:
-        return df
-    copies = named.assign(kind=names[named.index]).explode("kind").assign(aliases="")
-    own = set(zip(df["kind"], df["phi"], strict=True))  # rows trained under the name (an older study) stand alone
-    copies = copies[[(k, p) not in own for k, p in zip(copies["kind"], copies["phi"], strict=True)]]
-    return pd.concat([df, copies], ignore_index=True)
+    copies = _alias_copies(df)
+    return df if copies.empty else pd.concat([df, copies], ignore_index=True)
 
 
 def aliased(df: Any) -> set[tuple[str, float]]:
     """(strategy, phi) that the study measured as the compound network itself."""
+    copies = _alias_copies(df)
+    return {(str(k), float(p)) for k, p in zip(copies["kind"], copies["phi"], strict=True)}
+
+
+def _alias_copies(df: Any) -> Any:
+    """Compound's rows once more under each alias, except where the strategy has rows of its own (an older study
+    that trained it under its name)."""
     if "aliases" not in df.columns:
-        return set()
-    return {(a, float(phi)) for text, phi, kind in zip(df["aliases"].fillna(""), df["phi"], df["kind"], strict=True)
-            if kind == "compound" for a in str(text).split()}
+        return df.iloc[0:0]
+    names = df["aliases"].fillna("").astype(str).str.split()
+    named = df[(df["kind"] == "compound") & (names.str.len() > 0)]
+    if named.empty:
+        return named
+    copies = named.assign(kind=names[named.index]).explode("kind").assign(aliases="")
+    own = set(zip(df["kind"], df["phi"], strict=True))
+    return copies[[(k, p) not in own for k, p in zip(copies["kind"], copies["phi"], strict=True)]]
 
 
 def study_noise(df: Any, csv_path: str | Path) -> tuple[Noise | None, str]:

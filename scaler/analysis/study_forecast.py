@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from scaler.analysis.forecast import MIN_POINTS, Point, forecast
+from scaler.analysis.study import with_aliases
 from scaler.errors import ScalerError
 from scaler.results import read_results, read_run_yaml, write_atomic
 
@@ -82,8 +83,6 @@ def study_points(csv_path: str | Path) -> tuple[dict[str, dict[float, Point]], f
     """Measured points per strategy by phi (the base, phi 0, under every strategy) from study.csv's finished
     trials at phi >= 0, and the base's FLOPs. A downward study's phi < 0 are left out: the forecast extrapolates
     the upward family, and compound below the base is another family (the downward coefficients)."""
-    from scaler.analysis.study import with_aliases
-
     df = with_aliases(read_results(csv_path))
     ok = df[(df["status"] == "ok") & df["accuracy"].notna() & (df["phi"] >= 0)]
     points: dict[tuple[str, float], Point] = {}
