@@ -10,8 +10,9 @@ from typing import Any
 from scaler.api.execution import Execution, make_executor, observer
 from scaler.api.runs import Study
 from scaler.errors import ScalerError
+from scaler.scaling import SINGLE_DIMENSIONS
 
-DEFAULT_STRATEGIES = ("width", "depth", "resolution")
+DEFAULT_STRATEGIES = SINGLE_DIMENSIONS
 
 
 def study(grid_dirs: str | Path | Sequence[str | Path], *, max_phi: int = 3,

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from scaler.api.specs import SINGLE_DIMENSIONS
 from scaler.cli.execution import EXECUTION_FLAGS, execution, executor_options
 from scaler.cli.options import LIMIT_HELP, console, formats
 from scaler.cli.report import refresh
@@ -21,7 +22,7 @@ STRATEGY_HELP = ("Comma-separated strategies beside compound: depth, width, reso
 @click.option("--max-phi", type=click.IntRange(min=1), default=3, show_default=True,
               help="Train phi = 0..K of every strategy (-K..K with an upward and a downward grid; 0..-K with a "
               "downward one alone).")
-@click.option("--strategies", default="width,depth,resolution", show_default=True, help=STRATEGY_HELP)
+@click.option("--strategies", default=",".join(SINGLE_DIMENSIONS), show_default=True, help=STRATEGY_HELP)
 @click.option("--epochs", type=click.IntRange(min=1), help="Training epochs per proxy (default: the grid's).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size (default: the grid's).")
 @click.option("--subset", type=click.IntRange(min=1), help="Use at most N training images.")

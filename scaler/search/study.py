@@ -13,6 +13,7 @@ from scaler.coefficients import Coefficients, by_direction, read_coefficients
 from scaler.config import ProxyConfig
 from scaler.errors import ScalerError
 from scaler.results import COLUMNS, RunDir, read_run_yaml
+from scaler.scaling import SINGLE_DIMENSIONS
 from scaler.search.executors.base import Executor
 from scaler.search.plan import (
     BASE,
@@ -29,7 +30,7 @@ from scaler.search.runner import Observer, run_plan
 from scaler.search.trial import load_proxy_data
 from scaler.spec import FactorySpec, NetSpec, parse_spec, spec_data
 
-DEFAULT_STRATEGIES = ("compound", "width", "depth", "resolution")  # the paper's Figure 8
+DEFAULT_STRATEGIES = ("compound", *SINGLE_DIMENSIONS)
 STUDY_COLUMNS = (*COLUMNS, "strategy")
 # Study seeds start here, disjoint from any grid's (0, 1, ...): its phi = 1 runs are new evidence, not the grid's
 # seed-0 runs again.
