@@ -201,11 +201,11 @@ def test_the_quickstart_surfaces_do_not_earn_their_use():
     """The committed quickstart grid (--strategy grid; 14 px proxy, 12 distinct networks at phi = 1): the nominal
     quadratic predicts unseen networks a little (leave-one-out R² 0.22) but has 6 parameters for 12 networks and
     its optimum on the boundary; the real one fits in sample (0.99) and predicts nothing (-3.2)."""
-    from pathlib import Path
+    from _runs import RUNS
 
     from scaler.results import read_results
 
-    csv = Path(__file__).parents[1] / "results" / "quickstart-grid" / "results.csv"
+    csv = RUNS / "quickstart-grid" / "results.csv"
     out = fit_results(read_results(csv), factor=2.0, phi=1.0, alpha_range=(1.0, 2.0), beta_range=(1.0, 1.4),
                       gamma_range=(1.0, 1.4))
     assert (out["fit"]["r2"], out["fit"]["loo_r2"], out["fit"]["points"]) == (0.8059, 0.2161, 12)

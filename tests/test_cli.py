@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _runs import copy_run
 from _specs import MINIMAL_YAML as MINIMAL
 
 from scaler.cli.app import main
@@ -96,15 +97,10 @@ def test_emit_family(capsys, tmp_path):
 def test_emit_prints_the_studys_proxy_accuracy_beside_each_member(capsys, tmp_path):
     """From a grid whose study studied these coefficients: measured at the phi the study trained, the forecast
     (with its interval) beyond, nothing past the forecast; with another base, nothing."""
-    import shutil
-
     from scaler.analysis.study_forecast import read_forecast
 
-    quickstart = Path(__file__).parents[1] / "results" / "quickstart"
-    grid = tmp_path / "grid"
-    grid.mkdir()
-    for name in ("coefficients.yaml", "run.yaml", "results.csv", "study.csv", "study.yaml", "forecast.csv"):
-        shutil.copy(quickstart / name, grid / name)
+    grid = copy_run("quickstart", tmp_path / "grid", ("coefficients.yaml", "run.yaml", "results.csv", "study.csv",
+                                                     "study.yaml", "forecast.csv"))
     code, out, err = run(capsys, "emit", "--coefficients", str(grid / "coefficients.yaml"), "--phi", "0..7",
                          "--out", str(tmp_path / "fam"), "--json")
     assert (code, err) == (0, "")

@@ -1,5 +1,5 @@
 """`scaler report`: one self-contained page per run, checked in a real headless browser with networking off, and
-its content against the run's own files (the committed quickstart run, grid and study)."""
+its content against the run's own files (the frozen quickstart run, grid and study, tests/fixtures/runs)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,20 @@ import pytest
 import yaml
 from _browser import offline_browser, open_offline
 from _cli import user_error
+from _runs import RUNS
+from _runs import copy_run as copy_frozen
 from click.testing import CliRunner
 
 from scaler.analysis.study_forecast import read_forecast
 from scaler.cli.app import cli
 
-QUICKSTART = Path(__file__).parents[1] / "results" / "quickstart"
+QUICKSTART = RUNS / "quickstart"
 RUN_FILES = ("results.csv", "run.yaml", "coefficients.yaml", "study.csv", "study.yaml", "forecast.csv", "trials")
 
 
 def copy_run(dest: Path, files: tuple[str, ...] = RUN_FILES) -> Path:
-    """The committed quickstart run's files (not its plots or report) in ``dest``."""
-    dest.mkdir()
-    for name in files:
-        src = QUICKSTART / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
-    return dest
+    """The frozen quickstart run's files in ``dest``."""
+    return copy_frozen("quickstart", dest, files)
 
 
 def report(run: Path, *args: str) -> Path:
@@ -125,7 +123,7 @@ def test_a_directory_that_is_not_a_grid_is_one_line(tmp_path: Path, capsys, monk
         "error: nowhere: not a finished grid directory: results.csv is missing (run `scaler grid` first)")
 
 
-RESULTS = QUICKSTART.parent
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.mark.parametrize("name", ["quickstart-reference", "quickstart-seed100", "quickstart-grid", "quickstart-match",
@@ -138,8 +136,8 @@ def test_every_committed_run_renders(tmp_path: Path, name: str, monkeypatch):
     # my-resnet's factory module, imported from the copy: this test's own, as in a process of its own
     monkeypatch.setitem(sys.modules, "my_resnet", None)
     monkeypatch.delitem(sys.modules, "my_resnet")
-    shutil.copytree(RESULTS / name, tmp_path / "results" / name)
-    shutil.copytree(RESULTS.parent / "examples", tmp_path / "examples")  # my-resnet's factory, relative to it
+    copy_frozen(name, tmp_path / "results" / name)
+    shutil.copytree(EXAMPLES, tmp_path / "examples")  # my-resnet's factory, relative to it
     html = report(tmp_path / "results" / name, "--no-draw").read_text(encoding="utf-8")
     split = "test" if name == "quickstart-match" else "validation"
     assert f"Chosen on {split} accuracy:" in html and 'id="family"' in html

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _runs import copy_run
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "v0.1-grid"
@@ -131,8 +132,7 @@ def test_only_a_factory_spec_loads_torch(tmp_path: Path):
 
 def test_the_python_apis_reading_half_never_imports_torch(tmp_path: Path):
     """scaler.open_run, Run.results, Run.fit, Run.plot and scaler.emit, in a fresh interpreter."""
-    shutil.copytree(ROOT / "results" / "quickstart", tmp_path / "quickstart",
-                    ignore=shutil.ignore_patterns("report.*", "plots"))
+    copy_run("quickstart", tmp_path / "quickstart")
     code = """
 import sys
 import scaler
