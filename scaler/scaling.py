@@ -17,6 +17,7 @@ from typing import Any
 from scaler.errors import ScalerError
 from scaler.spec import FactorySpec, NetSpec
 from scaler.spec.model import Derivation, Spec
+from scaler.spec.paths import plain_name
 
 # Products such as 3 * sqrt(2)**2 land a hair above an integer; ceil must not count that hair.
 _EPS = 1e-9
@@ -103,7 +104,7 @@ def scale(spec: NetSpec, *, width: float = 1.0, depth: float = 1.0, resolution: 
     for label, m in (("width", width), ("depth", depth), ("resolution", resolution)):
         if not (m > 0 and math.isfinite(m)):
             raise ScalerError(f"{label} multiplier must be a positive number, got {m}")
-    name = name or f"{spec.name}-scaled"
+    name = plain_name(name or f"{spec.name}-scaled")  # a factory spec is copied, not validated
     res = scaled_resolution(spec, resolution, resolution_px, name)
     # Multipliers compose when a scaled spec is scaled again; the base stays the original.
     prev = spec.derived

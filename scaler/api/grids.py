@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from scaler.api.execution import Execution, make_executor, observer
 from scaler.api.runs import Run
 from scaler.errors import ScalerError
+from scaler.spec.paths import plain_name
 
 if TYPE_CHECKING:
     from scaler.results import RunDir
@@ -43,7 +44,8 @@ def grid(spec: str | Path, out: str | Path | None = None, *, limit: int | None =
                           "the spec's search: or proxy: section")
     overrides = {SETTINGS.get(k, k): v for k, v in settings.items() if v is not None}
     loaded = load_grid_settings(spec, overrides)
-    outcome = run_grid(loaded, Path(out) if out else Path("results") / loaded.base.name,
+    # a plain name cannot leave results/; results/<name> may be a symlink the user made to a bigger disk
+    outcome = run_grid(loaded, Path(out) if out else Path("results") / plain_name(loaded.base.name),
                        make_executor(execution or Execution()), observer(progress, console), limit=limit,
                        fresh=fresh, finish=_fit, race=_race, keep_checkpoints=keep_checkpoints)
     return Run(outcome.out, ran=outcome.ran, failed=outcome.failed, fitted=outcome.finished)

@@ -11,9 +11,11 @@ from scaler.catalog import PRESETS, load_spec, preset
 from scaler.errors import ScalerError
 from scaler.scaling import SINGLE_DIMENSIONS, compound, family, scale
 from scaler.spec import FactorySpec, NetSpec, spec_data, spec_json_schema
+from scaler.spec.paths import contained, plain_name, refuse_overwrite
 
 __all__ = ["PRESETS", "SINGLE_DIMENSIONS", "FactorySpec", "NetSpec", "ScalerError", "check_resolution", "complexity",
-           "compound", "family", "human", "load_spec", "member_yaml", "preset", "scale", "spec_json_schema"]
+           "compound", "contained", "family", "human", "load_spec", "member_yaml", "plain_name", "preset",
+           "refuse_overwrite", "scale", "spec_json_schema"]
 
 
 def check_resolution(spec: NetSpec, resolution: int | None) -> int:

@@ -42,8 +42,9 @@ def command(specs: tuple[str, ...], batch: int, runtimes: tuple[str, ...], threa
     from scaler.api.deploy import bench, write_latencies
     from scaler.api.deploy import runtimes as checked_runtimes
     from scaler.api.execution import available_cores
-    from scaler.api.specs import complexity, load_spec
+    from scaler.api.specs import complexity, load_spec, refuse_overwrite
 
+    refuse_overwrite(out_path, [("a spec", s) for s in specs], "bench", "--out")
     runtimes = checked_runtimes(runtimes, device)
     networks = [load_spec(s) for s in specs]  # every spec is read and counted before anything is timed
     for spec in networks:

@@ -86,6 +86,10 @@ def command(**options: Any) -> None:
         --latencies bench.csv
     """
     req = _Request(**options)
+    if req.name is not None:
+        from scaler.api.specs import plain_name
+
+        plain_name(req.name, "--name")
     proxy: dict[float, dict[str, Any]] = {}
     directions: dict[float, str] = {}
     if req.preset:
@@ -101,7 +105,33 @@ def command(**options: Any) -> None:
 
         members, budget_note = within_budget(members, req.max_latency_ms, req.latencies, req.latency_runtime)
         note = "\n".join(filter(None, (note, budget_note)))
-    _write_members(members, base, req.out_dir, note, req.as_json, req.export, proxy, directions)
+    paths = _member_paths(members, req.out_dir, req.export, _read_files(req))
+    _write_members(members, base, paths, req.out_dir, note, req.as_json, req.export, proxy, directions)
+
+
+def _read_files(req: _Request) -> list[tuple[str, Any]]:
+    """The files this emit read, by what they are: none of them may be written over."""
+    coefs = list(req.coef_path)
+    if not coefs and req.phi_text is not None and not req.preset and not req.explicit and not any(
+            req.coefficients_given):
+        from scaler.api.family import newest_coefficients
+
+        coefs = [newest_coefficients()]  # the file _recorded read
+    return [("the base spec", req.base_path), ("the latencies file", req.latencies),
+            *(("the coefficients file", c) for c in coefs)]
+
+
+def _member_paths(members: list[Any], out_dir: Path, export: str | None, read: list[tuple[str, Any]]
+                  ) -> list[Path]:
+    """Each member's YAML under ``out_dir``, checked before any file is written: inside ``out_dir`` (symlinks
+    resolved), and neither it nor its ``--export`` file one this emit read."""
+    from scaler.api.specs import contained, refuse_overwrite
+
+    paths = [contained(out_dir, f"{m.name}.yaml") for m in members]
+    exports = [contained(out_dir, f"{m.name}.{export}") for m in members] if export else []
+    for path in (*paths, *exports):
+        refuse_overwrite(path, read, "emit", "--out or --name")
+    return paths
 
 
 def _preset(req: _Request) -> tuple[list[Any], Any, str]:
@@ -204,7 +234,7 @@ def _study_accuracy(grid_dir: Path, coefs: tuple[float, float, float], down: tup
                    "measured (m) at the phi it trained, forecast beyond with its interval of the mean")
 
 
-def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_json: bool,
+def _write_members(members: list[Any], base: Any, paths: list[Path], out_dir: Path, note: str, as_json: bool,
                    export: str | None = None, proxy: dict[float, dict[str, Any]] | None = None,
                    directions: dict[float, str] | None = None) -> None:
     from scaler.api.specs import complexity, member_yaml
@@ -217,8 +247,7 @@ def _write_members(members: list[Any], base: Any, out_dir: Path, note: str, as_j
     base_flops = complexity(base).flops
     counted = [(m, complexity(m)) for m in members]  # all of them before any file: a failure writes nothing
     rows = []
-    for m, c in counted:
-        path = out_dir / f"{m.name}.yaml"
+    for (m, c), path in zip(counted, paths, strict=True):
         path.write_text(member_yaml(m, c, out_dir), encoding="utf-8")
         d = m.derived
         rows.append({"name": m.name, "phi": d.phi if d else None, "depth": d.depth if d else 1.0,

@@ -41,20 +41,23 @@ def command(spec_path: str, fmt: str, resolution: int | None, out_path: Path | N
     scaler export specs/my-resnet.yaml --format onnx --resolution 28
     """
     from scaler.api.deploy import export
-    from scaler.api.specs import check_resolution, load_spec
+    from scaler.api.specs import check_resolution, contained, load_spec, refuse_overwrite
 
     require(fmt)
     spec = load_spec(spec_path)
     size = check_resolution(spec, resolution)
-    done = export(spec, fmt, out_path or Path(f"{spec.name}.{fmt}"), size, batch)
+    out = out_path or contained(Path("."), f"{spec.name}.{fmt}")
+    refuse_overwrite(out, [("the spec", spec_path)], "export", "--out")
+    done = export(spec, fmt, out, size, batch)
     click.echo(describe(done))
 
 
 def export_member(spec: Any, out_dir: Path, fmt: str) -> Any:
     """``out_dir/<name>.<fmt>`` at the member's own resolution, checked (emit --export)."""
     from scaler.api.deploy import export
+    from scaler.api.specs import contained
 
-    return export(spec, fmt, out_dir / f"{spec.name}.{fmt}", spec.resolution, 2)
+    return export(spec, fmt, contained(out_dir, f"{spec.name}.{fmt}"), spec.resolution, 2)
 
 
 def describe(done: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
-from scaler.spec.model import AtLeast1, Derivation, Int, Positive
+from scaler.spec.model import AtLeast1, Derivation, Int, Name, Positive
 
 FACTORY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -40,7 +40,7 @@ class FactorySpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="scaler factory spec")
 
-    name: str = Field(description="the network's name")
+    name: Name = Field(description="the network's name, a plain file name (no / or \\)")
     factory: Annotated[str, AfterValidator(_module_function)] = Field(
         description="module:function that builds the network, called as function(depth=, width=, num_classes=, "
         "in_channels=)", json_schema_extra={"pattern": FACTORY_PATTERN})

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from scaler.spec.blocks import PATTERN, BlockType, decode_block, encode_block
 from scaler.spec.document import FieldError
+from scaler.spec.paths import name_problem
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -47,6 +48,7 @@ Expand = Annotated[float, NoBool, _check(lambda v: v >= 1, "must be at least 1")
                    _check(math.isfinite, "must be a finite number")]
 Ratio = Annotated[float, NoBool, _check(lambda v: 0 <= v <= 1, "must be between 0 and 1")]
 AtLeast1 = Annotated[int, Ge(1), NoBool]  # in a union too: pydantic's message, the schema's "minimum": 1
+Name = Annotated[str, _check(lambda v: name_problem(v) is None, name_problem)]  # it names files: a plain name
 
 
 class StageSpec(BaseModel):
@@ -176,7 +178,7 @@ class Spec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="scaler network spec")
 
-    name: str = Field(description="the network's name")
+    name: Name = Field(description="the network's name, a plain file name (no / or \\)")
     resolution: Positive = Field(description="input image size in pixels (square)")
     num_classes: Int = Field(1000, ge=1)
     in_channels: Int = Field(3, ge=1, description="input image channels")

@@ -21,6 +21,7 @@ from scaler.arch.torch_model import build_model
 from scaler.errors import ScalerError
 from scaler.latencies import Latency
 from scaler.spec import NetSpec
+from scaler.spec.paths import contained
 
 RUNTIMES = ("eager", "onnxruntime")
 WARMUP = 3
@@ -100,7 +101,7 @@ def bench(spec: NetSpec, *, batches: Sequence[int], runtimes: Sequence[str], dev
 def _onnx_file(spec: NetSpec, folder: Path) -> Path:
     from scaler.train.export import export
 
-    path = folder / f"{spec.name}.onnx"
+    path = contained(folder, f"{spec.name}.onnx")
     done = export(spec, "onnx", path, spec.resolution, 2)
     if not done.ok:
         raise ScalerError(f"{spec.name}: the ONNX export differs from PyTorch (relative {done.rel_diff:.3g}); "
