@@ -1,9 +1,10 @@
 """A results directory: ``results.csv`` (one row per finished trial), ``trials/<id>.json``, ``run.yaml``, and the
 one schema of a results row (:class:`TrialRow`).
 
-Rows are appended with one ``write`` of a whole line and fsynced the moment a trial ends; a reader drops a torn
-last line, so a killed run (kill -9 included) loses only the trials in flight and never duplicates a row. One
-writer at a time: the directory is locked with ``flock`` for the run's lifetime.
+Rows are appended whole and fsynced the moment a trial ends (:mod:`scaler.storage`: a failed write is cut back, a
+reader drops a torn last line), so a killed run (kill -9 included) loses only the trials in flight and never
+duplicates a row. One writer at a time: the directory is locked for the run's lifetime. A CSV saved with a UTF-8
+byte-order mark (as spreadsheets do) reads as one without.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from scaler.errors import ScalerError
+from scaler.storage import DirLock, append_whole, write_atomic
 
 # What the columns of a results directory mean. 1: `accuracy` is scored on the dataset's evaluation split (its
 # test split when it ships one), which also ranked the candidates. 2: `accuracy` is validation (carved from the
@@ -110,31 +112,18 @@ class RunDir:
         self.run_yaml = self.path / settings_name
         self.columns = columns
         self.start_over = start_over  # how a user starts over, for the refusals below
-        self._lock_fd: int | None = None
+        self._lock = DirLock(self.path)
 
     # -- locking ------------------------------------------------------------------------------------------------
 
     def lock(self) -> None:
-        """Take the directory's lock or refuse with the holder's pid."""
-        import fcntl
-
+        """Take the directory's lock or refuse, naming the holder (pid, host, start time)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise ScalerError(f"another scaler run (pid {holder}) is using this directory; wait for it to "
-                              "finish or use another --out", where=self.path) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._lock_fd = fd
+        self._lock.acquire("wait for it to finish or use another --out")
 
     def unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        """Release the lock and remove its file (also when the run failed)."""
+        self._lock.release()
 
     # -- rows ---------------------------------------------------------------------------------------------------
 
@@ -142,7 +131,7 @@ class RunDir:
         """Finished rows, first occurrence of each trial_id; a torn last line is ignored."""
         if not self.csv.exists():
             return []
-        text = self.csv.read_text(encoding="utf-8")
+        text = _read_text(self.csv)
         if text and not text.endswith("\n"):
             text = text[: text.rfind("\n") + 1]
         seen: dict[str, dict[str, str]] = {}
@@ -165,11 +154,8 @@ class RunDir:
         """The columns of the existing CSV (None: no file or an empty one)."""
         if not self.csv.exists():
             return None
-        with open(self.csv, encoding="utf-8") as f:
-            first = f.readline()
-        if not first.endswith("\n"):
-            return None
-        return next(csv.reader([first]))
+        line, newline, _ = _read_text(self.csv).partition("\n")
+        return next(csv.reader([line])) if newline else None
 
     def append(self, row: TrialRow, record: dict[str, Any] | None = None, **extra: Any) -> None:
         """Write the trial's JSON, then its CSV row (plus ``extra`` columns) as one appended, fsynced line."""
@@ -186,12 +172,7 @@ class RunDir:
             writer.writerow(header)
         # A file begun by an older scaler keeps its own header: rows follow it, so it stays rectangular.
         writer.writerow([_cell(values.get(c)) for c in header])
-        fd = os.open(self.csv, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, buf.getvalue().encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_whole(self.csv, buf.getvalue().encode())
 
     # -- checkpoints (successive halving: a promoted trial continues where its rung stopped) ----------------------
 
@@ -224,8 +205,11 @@ class RunDir:
         """Refuse to resume a directory whose recorded settings differ from these (apart from ``ignore``). A
         setting added since the directory began counts as equal when it is falsy or holds its value in
         ``defaults`` (what runs did before the setting existed)."""
-        if not self.run_yaml.exists() or not self.csv.exists():
+        if not self.csv.exists() or not self.rows():
             return
+        if not self.run_yaml.exists():  # rows of unknown settings (a copied-in file) are not done work of these
+            raise ScalerError(f"{self.csv.name} has rows but there is no {self.run_yaml.name} to say what settings "
+                              f"trained them; {self.start_over}", where=self.path)
         old = self.recorded() or {}
         version = old.get("schema_version")
         if version != SCHEMA_VERSION:
@@ -256,6 +240,16 @@ class RunDir:
         for p in names:
             shutil.move(str(p), dest / p.name)
         return dest
+
+
+def _read_text(path: Path) -> str:
+    """A CSV's text, with or without the UTF-8 byte-order mark spreadsheets write; anything else is one line."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ScalerError("not a UTF-8 text file (a results table is CSV text)", where=path) from None
+    except OSError as e:
+        raise ScalerError(f"cannot read: {e.strerror}", where=path) from None
 
 
 def environment() -> dict[str, str]:
@@ -329,15 +323,6 @@ def _json(o: Any) -> Any:
     return str(o)
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def read_results(path: str | Path) -> Any:
     """A results CSV as a pandas DataFrame, checked: required columns, numeric values, at least one row.
 
@@ -351,8 +336,8 @@ def read_results(path: str | Path) -> Any:
     if not p.exists():
         raise ScalerError("no such file", where=p)
     try:
-        df = pd.read_csv(p, dtype={"trial_id": str, "kind": str, "status": str, "message": str, "aliases": str},
-                         keep_default_na=True)
+        df = pd.read_csv(p, encoding="utf-8-sig", keep_default_na=True,
+                         dtype={"trial_id": str, "kind": str, "status": str, "message": str, "aliases": str})
     except pd.errors.EmptyDataError:
         raise ScalerError("the file is empty (no header, no rows)", where=p) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:

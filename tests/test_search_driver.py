@@ -207,3 +207,28 @@ def test_workers_run_trials_in_parallel_processes(tiny: Path, tmp_path: Path):
     table = rows(tmp_path / "results" / "tiny" / "results.csv")
     assert sorted(r["trial_id"] for r in table) == ["a1.020-b1.000-g1.400-s0", "a1.389-b1.000-g1.200-s0"]
     assert all(r["status"] == "ok" and float(r["accuracy"]) > 0 for r in table)
+
+
+def test_a_spreadsheet_saved_file_resumes_and_rows_of_another_network_are_refused(tiny: Path, tmp_path: Path):
+    """A results.csv saved with a UTF-8 BOM resumes (it used to say '0 already done' and append rows with an empty
+    trial_id); rows whose FLOPs are not this plan's network (another base spec's results under the same trial ids)
+    are not done work of this run."""
+    base = ["grid", str(tiny), "--epochs", "1", "--subset", "300", "--limit", "1", "--quiet"]
+    scaler(*base, cwd=tmp_path)
+    run = RunDir(tmp_path / "results" / "tiny")
+    run.csv.write_bytes(b"\xef\xbb\xbf" + run.csv.read_bytes())
+    assert "1 already done" in scaler(*base, cwd=tmp_path).stdout
+    table = run.rows()
+    assert len(table) == 2 and all(r["trial_id"] for r in table)
+    first = table[0]
+    foreign = [{**r, "flops": str(int(r["flops"]) + 1000)} if r is first else r for r in table]
+    with open(run.csv, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(first), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(foreign)
+    before = run.csv.read_bytes()
+    refused = scaler(*base, cwd=tmp_path, check=False)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert (f"row {first['trial_id']} measured another network (flops {int(first['flops']) + 1000}, this plan's is "
+            f"{first['flops']})") in refused.stderr
+    assert run.csv.read_bytes() == before

@@ -14,8 +14,9 @@ from scaler.analysis.selection import REAL, network_noise, select, summarize
 from scaler.analysis.stats import Group, Noise, difference
 from scaler.coefficients import coefficients_document
 from scaler.errors import ScalerError
-from scaler.results import SCHEMA_SPLITS, read_results, read_run_yaml, write_atomic
+from scaler.results import SCHEMA_SPLITS, read_results, read_run_yaml
 from scaler.spec import parse_spec
+from scaler.storage import write_atomic
 
 # A surface earns its use only with at least this many distinct networks per parameter.
 POINTS_PER_PARAMETER = 3

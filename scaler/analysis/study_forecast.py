@@ -18,7 +18,8 @@ import numpy as np
 from scaler.analysis.forecast import MIN_POINTS, Point, forecast
 from scaler.analysis.study import with_aliases
 from scaler.errors import ScalerError
-from scaler.results import read_results, read_run_yaml, write_atomic
+from scaler.results import read_results, read_run_yaml
+from scaler.storage import write_atomic
 
 LEVEL = 0.9  # the prediction intervals' coverage
 COLUMNS = ("row", "strategy", "phi", "flops", "flops_ratio", "resolution", "accuracy", "low", "high", "measured",

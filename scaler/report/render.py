@@ -12,7 +12,8 @@ from scaler.analysis.plots import plot_results
 from scaler.analysis.study_plot import study_plot
 from scaler.errors import ScalerError
 from scaler.report.context import run_context
-from scaler.results import environment, write_atomic
+from scaler.results import environment
+from scaler.storage import write_atomic
 
 # (file stem in plots/, title, what it answers)
 FIGURES = (

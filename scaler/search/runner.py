@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from scaler.errors import ScalerError
 from scaler.results import RunDir, TrialRow
 from scaler.search.executors.base import Executor
-from scaler.search.plan import Trial
+from scaler.search.plan import Trial, trial_row
 from scaler.search.tensorboard import check_installed, write_trial
 
 
@@ -82,9 +83,27 @@ def _pending(run: RunDir, trials: Sequence[Trial], observer: Observer) -> tuple[
         observer.message(f"note: {run.csv} was begun by an older scaler; its rows keep their columns, so "
                          f"{', '.join(missing)} will not be recorded (--fresh starts a complete file, keeping the "
                          "old one)")
-    done_ids = {r["trial_id"] for r in run.rows()}
-    todo = [t for t in trials if t.trial_id not in done_ids]
+    recorded = {r["trial_id"]: r for r in run.rows()}
+    _refuse_foreign(run, trials, recorded)
+    todo = [t for t in trials if t.trial_id not in recorded]
     return todo, len(trials) - len(todo)
+
+
+def _refuse_foreign(run: RunDir, trials: Sequence[Trial], recorded: dict[str, dict[str, str]]) -> None:
+    """A recorded row counts as done only when it measured this plan's network: same FLOPs and parameters (one
+    check per network). Rows of another base spec copied in under the same trial ids are refused."""
+    checked: set[tuple[str, float]] = set()
+    for t in trials:
+        row = recorded.get(t.trial_id)
+        if row is None or (t.candidate.key, t.candidate.phi) in checked:
+            continue
+        checked.add((t.candidate.key, t.candidate.phi))
+        planned = trial_row(t)
+        for column, value in (("flops", planned.flops), ("params", planned.params)):
+            if row.get(column) not in (None, "") and float(row[column]) != value:
+                raise ScalerError(f"row {t.trial_id} measured another network ({column} {row[column]}, this "
+                                  f"plan's is {value}): these results are not this run's; {run.start_over}",
+                                  where=run.csv)
 
 
 def _epochs(trials: Sequence[Trial]) -> int:
