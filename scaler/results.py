@@ -356,9 +356,28 @@ def read_results(path: str | Path) -> Any:
             raise ScalerError(f"column {col!r} has a non-numeric value {df[col].iloc[i]!r}",
                               where=f"{p}:{i + 2}")
         df[col] = num
+    _check_measurements(df, p)
     df.attrs["path"] = str(p)
     df.attrs["schema_version"] = _schema_version(p.with_name("study.yaml" if p.name == "study.csv" else "run.yaml"))
     return df
+
+
+# What a measurement can be: a value outside it (an accuracy of 7.5, FLOPs of 0) would silently change the choice.
+# Missing values are allowed where a trial may lack them: a failed trial has no accuracy.
+MAY_LACK = ("accuracy", "test_accuracy")
+UNIT, POSITIVE = "between 0 and 1", "a positive finite number"
+RANGES = {"accuracy": UNIT, "test_accuracy": UNIT, **dict.fromkeys(("flops", "alpha", "beta", "gamma"),
+                                                                   POSITIVE)}
+
+
+def _check_measurements(df: Any, path: Path) -> None:
+    """One line naming the file, row and column of the first value that cannot be a measurement."""
+    for col, what in ((c, w) for c, w in RANGES.items() if c in df.columns):
+        v = df[col]
+        bad = ~(v.between(0.0, 1.0) if what == UNIT else (v > 0) & (v < math.inf)) & (v.notna() | (col not in MAY_LACK))
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise ScalerError(f"column {col!r} is {v.iloc[i]!r}; it must be {what}", where=f"{path}:{i + 2}")
 
 
 def typed(df: Any) -> Any:

@@ -68,3 +68,29 @@ def test_a_broken_run_yaml_is_one_located_error(tmp_path: Path):
     (tmp_path / "run.yaml").write_text("- a list\n")
     with pytest.raises(ScalerError, match="expected a mapping"):
         read_run_yaml(tmp_path / "run.yaml")
+
+
+@pytest.mark.parametrize(("column", "value", "what"), [
+    ("accuracy", "-0.5", "between 0 and 1"), ("accuracy", "7.5", "between 0 and 1"),
+    ("accuracy", "inf", "between 0 and 1"),
+    ("test_accuracy", "1.5", "between 0 and 1"), ("flops", "0", "a positive finite number"),
+    ("flops", "-1850000", "a positive finite number"), ("flops", "inf", "a positive finite number"),
+    ("alpha", "nan", "a positive finite number"), ("alpha", "-1", "a positive finite number")])
+def test_values_that_cannot_be_measurements_are_one_located_line(tmp_path: Path, column: str, value: str, what: str):
+    """Issue #32: accuracy -0.5 made width the choice, FLOPs 0 made a1.389 the choice; now the file, line and
+    column are named. A failed trial's missing accuracy stays allowed."""
+    from _runs import RUNS
+
+    with open(RUNS / "quickstart-grid" / "results.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert read_results(RUNS / "quickstart-grid" / "results.csv") is not None
+    table[3][column] = value
+    table[4]["accuracy"] = ""  # a failed trial's
+    path = tmp_path / "results.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(table[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(table)
+    with pytest.raises(ScalerError) as e:
+        read_results(path)
+    assert str(e.value).startswith(f"{path}:5: column {column!r} is ") and str(e.value).endswith(f"must be {what}")
