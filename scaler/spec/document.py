@@ -76,7 +76,7 @@ def parse_yaml(text: str, path: str | None = None) -> Document:
         node = loader.get_single_node()
         if node is None:
             raise ScalerError("the file is empty; a spec is a mapping of fields", where=path)
-        doc.data = _build(loader, doc, node, ())
+        doc.data = _build(_Walk(loader, doc), node, ())
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = location(path, mark.line + 1, mark.column + 1) if mark else location(path)
@@ -88,25 +88,59 @@ def parse_yaml(text: str, path: str | None = None) -> Document:
     return doc
 
 
-def _build(loader: yaml.SafeLoader, doc: Document, n: yaml.Node, at: tuple[Any, ...]) -> Any:
+# A spec of the largest preset has a few hundred values; aliases (*name) may not expand a file past this (nine
+# nested anchors of ten references each would be 10**9 values: gigabytes before any check).
+MAX_VALUES = 100_000
+
+
+@dataclass
+class _Walk:
+    """What building one document has seen: values built so far, and the collections being built (an alias to
+    one of those is a recursive alias)."""
+
+    loader: yaml.SafeLoader
+    doc: Document
+    values: int = 0
+    open: set[int] = field(default_factory=set)
+
+    def enter(self, n: yaml.Node) -> None:
+        self.values += 1
+        where = location(self.doc.path, n.start_mark.line + 1, n.start_mark.column + 1)
+        if self.values > MAX_VALUES:
+            raise ScalerError(f"more than {MAX_VALUES:,} values once its aliases (*name) are expanded; a spec or "
+                              "coefficients file is far smaller", where=where)
+        if id(n) in self.open:
+            raise ScalerError("an alias (*name) refers to a value that contains it (a recursive alias)",
+                              where=where)
+
+
+def _build(w: _Walk, n: yaml.Node, at: tuple[Any, ...]) -> Any:
+    doc, loader = w.doc, w.loader
+    w.enter(n)
     doc.positions.setdefault(at, (n.start_mark.line + 1, n.start_mark.column + 1))
-    if isinstance(n, yaml.MappingNode):
+    if not isinstance(n, yaml.MappingNode | yaml.SequenceNode):
+        return loader.construct_object(n, deep=True)
+    w.open.add(id(n))
+    try:
+        if isinstance(n, yaml.SequenceNode):
+            return [_build(w, item, (*at, i)) for i, item in enumerate(n.value)]
         loader.flatten_mapping(n)
         out: dict[Any, Any] = {}
         for k, v in n.value:
-            key = loader.construct_object(k, deep=True)
             pos = (k.start_mark.line + 1, k.start_mark.column + 1)
+            if not isinstance(k, yaml.ScalarNode):  # checked before building it: an alias key could be a bomb
+                raise ScalerError("mapping keys must be plain names", where=location(doc.path, *pos))
+            key = loader.construct_object(k, deep=True)
             if not isinstance(key, str | int | float | bool):
                 raise ScalerError("mapping keys must be plain names", where=location(doc.path, *pos))
             if key in out:  # located at the repeated key, not the first one
                 raise ScalerError(f"duplicate key {key!r}", where=location(doc.path, *pos),
                                   field=format_loc((*at, key)))
             doc.key_positions[(*at, key)] = pos
-            out[key] = _build(loader, doc, v, (*at, key))
+            out[key] = _build(w, v, (*at, key))
         return out
-    if isinstance(n, yaml.SequenceNode):
-        return [_build(loader, doc, item, (*at, i)) for i, item in enumerate(n.value)]
-    return loader.construct_object(n, deep=True)
+    finally:
+        w.open.discard(id(n))
 
 
 def read_yaml(path: str | Path) -> Document:
