@@ -9,6 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from scaler.spec.limits import MAX_GRID_POINTS, MAX_GROWTH
+
+MAX_SEEDS = 100  # seeds of one network: the seed noise is measured well with 3-5
+MAX_RUNG_RATIO = 1000  # halving: the first rung trains at least 1/1000 of the full budget
+
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -37,8 +42,11 @@ class Range(BaseModel):
 
     def values(self, step: float) -> list[float]:
         """Grid points min, min + step, ... <= max, rounded so that 1.0 + 4 * 0.05 is exactly 1.2."""
-        n = math.floor((self.max - self.min) / step + 1e-9)
-        return [round(self.min + i * step, 10) for i in range(n + 1)]
+        return [round(self.min + i * step, 10) for i in range(self.count(step))]
+
+    def count(self, step: float) -> int:
+        """How many grid points :meth:`values` gives, without making them."""
+        return math.floor((self.max - self.min) / step + 1e-9) + 1
 
     def __contains__(self, x: float) -> bool:
         return self.min - 1e-9 <= x <= self.max + 1e-9
@@ -63,7 +71,7 @@ class SearchConfig(BaseModel):
     confirm: int = Field(3, ge=0, description="after the grid, retrain the base and the top `confirm` candidates "
                          "(by validation accuracy) with `confirm_seeds` more seeds, so the seed noise is measured "
                          "and ties can be named (0: off)")
-    confirm_seeds: int = Field(2, ge=1, description="extra seeds of each confirmed candidate")
+    confirm_seeds: int = Field(2, ge=1, le=MAX_SEEDS, description="extra seeds of each confirmed candidate")
     strategy: Literal["grid", "halving"] = Field("halving", description="halving: synchronous successive halving "
                                                  "over rungs of growing budget, then seeds for the tie set (the "
                                                  "default: benchmarks/halving.py); grid: every candidate at the "
@@ -72,8 +80,8 @@ class SearchConfig(BaseModel):
                      "trains eta times longer than the one before")
     rungs: int = Field(2, ge=1, description="halving: the number of cuts; budgets are full/eta^rungs, ..., "
                        "full/eta, full")
-    max_seeds: int = Field(3, ge=1, description="halving: seeds of every tie-set member (and the base) after the "
-                           "last rung")
+    max_seeds: int = Field(3, ge=1, le=MAX_SEEDS, description="halving: seeds of every tie-set member (and the "
+                           "base) after the last rung")
     use: Literal["best", "fit"] = Field("best", description="which coefficients emit uses: the candidate chosen "
                                         "inside the tie set, or the smooth fit's optimum where the fit earns its use")
     match_flops: bool = Field(False, description="give every candidate the input size (on the resolution divisor) "
@@ -85,6 +93,28 @@ class SearchConfig(BaseModel):
         if v == 0:
             raise ValueError("phi 0 is the base itself: search at phi 1 to grow it, or at phi -1 to shrink it")
         return v
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SearchConfig:
+        """Refuse, before any point is made, a grid too large to train or candidates too large to build."""
+        if not (math.isfinite(self.flops_factor) and math.isfinite(self.phi) and math.isfinite(self.step)):
+            raise ValueError("flops_factor, phi and step must be finite numbers")
+        growth = abs(self.phi) * math.log2(self.flops_factor)
+        if growth > math.log2(MAX_GROWTH) + 1e-9:
+            raise ValueError(f"phi {self.phi:g} at flops_factor {self.flops_factor:g} asks for candidates at "
+                             f"{self.flops_factor:g}^{abs(self.phi):g} = 2^{growth:.3g} times the proxy's FLOPs (or "
+                             f"1/that); a search's candidates are proxies: at most {MAX_GROWTH}x")
+        if self.rungs * math.log(self.eta) > math.log(MAX_RUNG_RATIO) + 1e-9:
+            raise ValueError(f"eta {self.eta} and rungs {self.rungs} would train the first rung 1/{self.eta}^"
+                             f"{self.rungs} of the full budget; at most 1/{MAX_RUNG_RATIO} (eta^rungs <= "
+                             f"{MAX_RUNG_RATIO})")
+        axes = ("beta", "gamma") if self.mode == "solve" else ("alpha", "beta", "gamma")
+        points = math.prod(getattr(self, a).count(self.step) for a in axes)
+        if points > MAX_GRID_POINTS:
+            raise ValueError(f"step {self.step:g} makes a grid of {points:,} points ({' x '.join(axes)}), more "
+                             f"than {MAX_GRID_POINTS:,}: every kept point trains a proxy; use a larger step or "
+                             "narrower ranges")
+        return self
 
     @property
     def target(self) -> float:
@@ -181,9 +211,10 @@ class ProxyConfig(TrainConfig):
                                 "training images before subset applies; every decision reads it")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="test share held out when the data has no test "
                                  "split of its own; scored once per trial, decides nothing")
-    seeds: int = Field(1, ge=1, description="train every candidate with seeds seed_offset .. seed_offset+seeds-1")
-    seed_offset: int = Field(0, ge=0, description="first seed: rerun a grid on new seeds (e.g. 100) to check that "
-                             "its conclusions are not one draw's")
+    seeds: int = Field(1, ge=1, le=MAX_SEEDS, description="train every candidate with seeds seed_offset .. "
+                       "seed_offset+seeds-1")
+    seed_offset: int = Field(0, ge=0, lt=2**31 - MAX_SEEDS, description="first seed: rerun a grid on new seeds "
+                             "(e.g. 100) to check that its conclusions are not one draw's")
     tensorboard: bool = Field(False, description="write one TensorBoard run per trial under DIR/tensorboard/ "
                               "(pip install 'scaler[tensorboard]')")
 

@@ -14,8 +14,12 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import ValidationError
+
 from scaler.errors import ScalerError
 from scaler.spec import FactorySpec, NetSpec
+from scaler.spec.document import format_loc
+from scaler.spec.limits import MAX_RESOLUTION, SIZES, multiplier_problem, power_problem
 from scaler.spec.model import Derivation, Spec
 from scaler.spec.paths import plain_name
 
@@ -102,8 +106,9 @@ def scale(spec: NetSpec, *, width: float = 1.0, depth: float = 1.0, resolution: 
     is scaled by recording the multipliers its factory will be called with; scaler rounds only its input size.
     """
     for label, m in (("width", width), ("depth", depth), ("resolution", resolution)):
-        if not (m > 0 and math.isfinite(m)):
-            raise ScalerError(f"{label} multiplier must be a positive number, got {m}")
+        problem = multiplier_problem(label, m)
+        if problem:
+            raise ScalerError(problem)
     name = plain_name(name or f"{spec.name}-scaled")  # a factory spec is copied, not validated
     res = scaled_resolution(spec, resolution, resolution_px, name)
     # Multipliers compose when a scaled spec is scaled again; the base stays the original.
@@ -119,7 +124,12 @@ def scale(spec: NetSpec, *, width: float = 1.0, depth: float = 1.0, resolution: 
         return spec.model_copy(update={"name": name, "resolution": res, "derived": derived})
     data = spec.model_dump()
     data.update(scale_layers(spec, width, depth), name=name, resolution=res, derived=derived.model_dump())
-    return Spec.model_validate(data)
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as e:  # a size beyond scaler's limits (the base's own fields were valid)
+        first = e.errors()[0]
+        raise ScalerError(f"{name}: {format_loc(first['loc'])} after scaling: "
+                          f"{first['msg'].removeprefix('Value error, ')}") from None
 
 
 def scale_layers(spec: Spec, width: float, depth: float) -> dict[str, Any]:
@@ -150,6 +160,8 @@ def scaled_resolution(spec: NetSpec, resolution: float, resolution_px: int | Non
     if resolution_px is None and rules.max_resolution is not None and resolution > 1:
         res = min(res, max(rules.max_resolution, spec.resolution))
     stride = spec.total_stride if isinstance(spec, Spec) else 1
+    if res > MAX_RESOLUTION:
+        raise ScalerError(f"{name}: the scaled resolution, {res} px, is above {MAX_RESOLUTION} px ({SIZES})")
     if res < stride:
         raise ScalerError(f"{name}: the scaled resolution, {res} px, is too small for a total stride "
                           f"of {stride} (base {spec.resolution} px)")
@@ -165,6 +177,12 @@ def compound(spec: NetSpec, alpha: float, beta: float, gamma: float, phi: float,
     """EfficientNet compound scaling: depth alpha**phi, width beta**phi, resolution gamma**phi."""
     if not all(c > 0 and math.isfinite(c) for c in (alpha, beta, gamma)):
         raise ScalerError(f"alpha, beta and gamma must be positive numbers, got {alpha:g}, {beta:g}, {gamma:g}")
+    if not math.isfinite(phi):
+        raise ScalerError(f"phi must be a finite number, got {phi:g}")
+    for label, c in (("depth", alpha), ("width", beta), ("resolution", gamma)):
+        problem = power_problem(label, c, phi)
+        if problem:
+            raise ScalerError(problem)
     return scale(spec, depth=alpha**phi, width=beta**phi, resolution=gamma**phi,
                  name=name or member_name(spec.name, phi), phi=phi, alpha=alpha, beta=beta, gamma=gamma)
 

@@ -20,6 +20,21 @@ def _failed(path: Path, e: OSError) -> ScalerError:
     return ScalerError(f"cannot write: {e.strerror or e}", where=path)
 
 
+def make_dir(path: Path) -> None:
+    """``path`` and its parents as directories (existing ones kept), or a one-line error naming it: a file in the
+    way, a symlink loop or a folder without write permission."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        if path.is_symlink() and not path.exists():
+            why = "is a symlink that leads nowhere (or to itself)"
+        elif isinstance(e, FileExistsError | NotADirectoryError):
+            why = "is not a directory (a file is in the way)"
+        else:
+            why = f"cannot create this directory: {e.strerror or e}"
+        raise ScalerError(why, where=path) from None
+
+
 def append_whole(path: Path, data: bytes) -> None:
     """Append ``data`` to ``path`` (created if missing) and fsync it: a short write is continued, and a failure
     cuts the file back to its old length, so no torn line survives."""

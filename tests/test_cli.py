@@ -155,8 +155,9 @@ def test_parse_phis(text, phis):
     assert parse_phis(text) == phis
 
 
-@pytest.mark.parametrize("text", ["a", "2..1", "0..2:0", "0..2:-1", "1,,2", ""])
+@pytest.mark.parametrize("text", ["a", "2..1", "0..2:0", "0..2:-1", "1,,2", "", "nan", "0..inf", "0..1:nan"])
 def test_parse_phis_errors(text):
+    """Unreadable, empty, backwards and non-finite ranges are one line (a NaN phi once became a NaN multiplier)."""
     with pytest.raises(ScalerError) as e:
         parse_phis(text)
     assert str(e.value) == (f"--phi: cannot read {text!r}; use a number (4), a list (0,1,2) or a range (0..7, "
@@ -202,7 +203,7 @@ def test_emit_phi_without_coefficients(tmp_path, capsys, monkeypatch):
      "error: --phi: cannot read 'x'; use a number (4), a list (0,1,2) or a range (0..7, 0..2:0.5)"),
     (["emit", "--base", "mini.yaml", *PAPER, "--phi=-20"],
      "error: mini-phi-20: the scaled resolution, 4 px, is too small for a total stride of 8 (base 64 px)"),
-    (["emit", "--base", "mini.yaml", "--width", "-1"], "error: width multiplier must be a positive number, got -1.0"),
+    (["emit", "--base", "mini.yaml", "--width", "-1"], "error: width multiplier must be a positive number, got -1"),
     (["emit", "--base", "nope.yaml", *PAPER, "--phi", "1"], "error: nope.yaml: no such file"),
     (["info", "nope.yaml"], "error: nope.yaml: no such file"),
     (["info", "mini.yaml", "--resolution", "4"], "error: --resolution: 4 px is too small for a total stride of 8"),

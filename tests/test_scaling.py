@@ -209,7 +209,11 @@ def test_scaling_below_the_total_stride_is_a_user_error():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"width": 0}, "width multiplier must be a positive number, got 0"),
-    ({"depth": -1.0}, "depth multiplier must be a positive number, got -1.0"),
+    ({"depth": -1.0}, "depth multiplier must be a positive number, got -1"),
+    ({"depth": 1e9}, "depth multiplier 1e+09 is outside [0.01, 100], scaler's limit on one dimension "
+                     "(EfficientNet-L2 grows B0 by at most 5.3x)"),
+    ({"width": 0.005}, "width multiplier 0.005 is outside [0.01, 100], scaler's limit on one dimension "
+                       "(EfficientNet-L2 grows B0 by at most 5.3x)"),
     ({"resolution": math.inf}, "resolution multiplier must be a positive number, got inf"),
     ({"width": math.nan}, "width multiplier must be a positive number, got nan"),
 ])
@@ -217,6 +221,28 @@ def test_scale_rejects_bad_multipliers(kwargs, message):
     with pytest.raises(ScalerError) as e:
         scale(load_spec(MINI), **kwargs)
     assert str(e.value) == message
+
+
+@pytest.mark.parametrize("phi, message", [
+    (1e9, "phi 1e+09 makes the depth multiplier 1.2^1e+09, outside [0.01, 100], scaler's limit on one dimension"),
+    (-40, "phi -40 makes the depth multiplier 1.2^-40, outside [0.01, 100], scaler's limit on one dimension"),
+    (math.nan, "phi must be a finite number, got nan"),
+])
+def test_compound_refuses_a_phi_beyond_the_limits_without_overflowing(phi, message):
+    with pytest.raises(ScalerError) as e:
+        compound(load_spec(MINI), *PAPER, phi=phi)
+    assert str(e.value) == message
+
+
+def test_a_scaled_size_beyond_the_limits_is_one_line_naming_the_member_and_field():
+    with pytest.raises(ScalerError) as e:
+        scale(load_spec("efficientnet-b7"), depth=99, name="b7-deep")
+    assert str(e.value).startswith("b7-deep: stages[")
+    assert "repeats after scaling: must be at most 1,000" in str(e.value)
+    with pytest.raises(ScalerError) as e:
+        scale(load_spec("efficientnet-b7"), resolution=20, name="b7-big")
+    assert str(e.value) == ("b7-big: the scaled resolution, 12000 px, is above 8192 px (scaler builds networks up to "
+                            "8192 px, 65536 channels per layer and 1000 blocks per stage)")
 
 
 def test_compound_rejects_bad_coefficients():

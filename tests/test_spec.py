@@ -223,7 +223,18 @@ BAD_STAGES = [
     # expand < 1 (and not finite)
     ("ir_r2_k3_s2_e0.5_c40", "base.yaml:7:5: stages[2].expand: must be at least 1"),
     ("{block: mbconv, channels: 40, expand: .nan}", "base.yaml:7:43: stages[2].expand: must be at least 1"),
-    ("{block: mbconv, channels: 40, expand: .inf}", "base.yaml:7:43: stages[2].expand: must be a finite number"),
+    ("{block: mbconv, channels: 40, expand: .inf}",
+     "base.yaml:7:43: stages[2].expand: must be at most 64 (EfficientNet expands 6x)"),
+    # sizes beyond scaler's limits (scaler/spec/limits.py): refused before anything is counted or built
+    ("ir_r100000000_k3_s2_e4_c40",
+     "base.yaml:7:5: stages[2].repeats: must be at most 1,000 (scaler's limit on blocks per stage; ResNet-1001 has "
+     "111)"),
+    ("ir_r2_k3_s2_e4_c1000000000",
+     "base.yaml:7:5: stages[2].channels: must be at most 65,536 (scaler's limit on one layer's channels; ResNet-50 "
+     "ends at 2048)"),
+    ("ir_r2_k3_s2_e60_c2000",
+     "base.yaml:7:5: stages[2].expand: the stage's expanded layer has 120,000 channels, more than 65,536 (scaler's "
+     "limit on one layer's channels)"),
     # repeats < 1
     ("ir_r0_k3_s2_e6_c40", "base.yaml:7:5: stages[2].repeats: must be at least 1"),
     # se out of range
@@ -276,6 +287,11 @@ BAD_FILES = [
      "base.yaml:2:13: resolution: 3 px is too small for a total stride of 4"),
     ("name: m\nresolution: 0\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\n",
      "base.yaml:2:13: resolution: must be at least 1"),
+    ("name: m\nresolution: 100000\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\n",
+     "base.yaml:2:13: resolution: must be at most 8,192 (px, scaler's limit on the input size; EfficientNet-L2 uses "
+     "800)"),
+    ("name: m\nresolution: 64\nnum_classes: 1000000000\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\n",
+     "base.yaml:3:14: num_classes: must be at most 1,000,000 (scaler's limit on classes; ImageNet-21k has 21,841)"),
     ("name: m\nresolution: big\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\n",
      "base.yaml:2:13: resolution: Input should be a valid integer, unable to parse string as an integer"),
     # stem and head
@@ -307,7 +323,7 @@ BAD_FILES = [
     ("name: m\nresolution: 64\nactivation: tanh\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\n",
      "base.yaml:3:13: activation: Input should be 'silu', 'relu', 'relu6', 'gelu' or 'hardswish'"),
     ("name: m\nresolution: 64\nnum_classes: 0\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\n",
-     "base.yaml:3:14: num_classes: Input should be greater than or equal to 1"),
+     "base.yaml:3:14: num_classes: must be at least 1"),
     ("name: m\nresolution: 64\nstem: {channels: 8}\nstages: [ir_c8]\nhead: {channels: 8}\n"
      "scaling: {channel_divisor: 0}\n",
      "base.yaml:6:28: scaling.channel_divisor: Input should be greater than or equal to 1"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ def export(spec: Any, fmt: str, path: Path, resolution: int | None = None, batch
     require(fmt)
     if path.is_dir():
         raise ScalerError("is a directory; --out names the file to write", where=path)
+    check_batch(spec, batch, resolution)
     done = write(spec, fmt, path, resolution or spec.resolution, batch)
     if not done.ok:
         top1 = f"; top-1 class differs on {done.top1_differs} of {done.input_shape[0]} image(s)" if (
@@ -72,7 +74,39 @@ def bench(spec: Any, **options: Any) -> list[Any]:
     """Latency rows of one network (:func:`scaler.train.bench.bench`'s options)."""
     from scaler.train.bench import bench as time_network
 
+    check_batch(spec, max(options.get("batches", (1,))))
     return time_network(spec, **options)
+
+
+def check_threads(threads: int) -> None:
+    """Refuse more intra-op threads than this machine's cores: they only time contention (and OpenMP fails
+    outright at tens of thousands)."""
+    from scaler.api.execution import available_cores
+
+    cores = available_cores()
+    if threads > cores:
+        raise ScalerError(f"--threads {threads}: this machine has {cores} cores; more threads than cores time "
+                          "contention, not the network (bench where the model will run)")
+
+
+def check_batch(spec: Any, batch: int, resolution: int | None = None) -> None:
+    """Refuse, before anything is allocated, a ``--batch`` whose one forward pass cannot fit in this machine's
+    memory: float32 weights, and per image the input and the largest stage's activations (a lower bound: a
+    refused batch could never run)."""
+    from scaler.arch.flops import complexity
+
+    cost = complexity(spec, resolution)
+    per_image = spec.in_channels * cost.resolution**2 + max((s.activations for s in cost.stages), default=0)
+    need, have = 4 * (cost.params + batch * per_image), physical_memory()
+    if need > have:
+        raise ScalerError(f"--batch {batch}: one forward pass of {spec.name} at {cost.resolution} px holds at least "
+                          f"{need / 2**30:,.1f} GiB (float32 weights, and per image its input and largest stage's "
+                          f"activations); this machine has {have / 2**30:,.1f} GiB")
+
+
+def physical_memory() -> int:
+    """This machine's memory in bytes."""
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def write_latencies(rows: Sequence[Any], path: Path) -> None:

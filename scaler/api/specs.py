@@ -11,10 +11,11 @@ from scaler.catalog import PRESETS, load_spec, preset
 from scaler.errors import ScalerError
 from scaler.scaling import SINGLE_DIMENSIONS, compound, family, scale
 from scaler.spec import FactorySpec, NetSpec, spec_data, spec_json_schema
+from scaler.spec.limits import MAX_MEMBERS, MAX_RESOLUTION
 from scaler.spec.paths import contained, plain_name, refuse_overwrite
 
-__all__ = ["PRESETS", "SINGLE_DIMENSIONS", "FactorySpec", "NetSpec", "ScalerError", "check_resolution", "complexity",
-           "compound", "contained", "family", "human", "load_spec", "member_yaml", "plain_name", "preset",
+__all__ = ["MAX_MEMBERS", "PRESETS", "SINGLE_DIMENSIONS", "FactorySpec", "NetSpec", "ScalerError", "check_resolution",
+           "complexity", "compound", "contained", "family", "human", "load_spec", "member_yaml", "plain_name", "preset",
            "refuse_overwrite", "scale", "spec_json_schema"]
 
 
@@ -25,6 +26,9 @@ def check_resolution(spec: NetSpec, resolution: int | None) -> int:
         return spec.resolution
     if resolution < 1:
         raise ScalerError(f"--resolution: {resolution} px is not an image size")
+    if resolution > MAX_RESOLUTION:
+        raise ScalerError(f"--resolution: {resolution} px is above {MAX_RESOLUTION} px, scaler's limit on the input "
+                          "size (EfficientNet-L2 uses 800)")
     if not isinstance(spec, FactorySpec) and resolution < spec.total_stride:
         raise ScalerError(f"--resolution: {resolution} px is too small for a total stride of {spec.total_stride}")
     return resolution

@@ -17,7 +17,8 @@ from scaler.cli.options import complete_spec, console
               help="The second batch size measured (batch 1 always is).")
 @click.option("--runtime", "runtimes", type=click.Choice(["eager", "onnxruntime"]), multiple=True,
               help="Repeatable [default: eager, and onnxruntime when the deploy extra is installed].")
-@click.option("--threads", type=click.IntRange(min=1), help="Intra-op threads [default: this machine's cores].")
+@click.option("--threads", type=click.IntRange(min=1), help="Intra-op threads, at most this machine's cores "
+              "[default: all of them].")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Device of the eager runs (ONNX Runtime runs on the CPU).")
 @click.option("--min-seconds", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
@@ -39,7 +40,7 @@ def command(specs: tuple[str, ...], batch: int, runtimes: tuple[str, ...], threa
     scaler bench efficientnet-b0 efficientnet-b1 efficientnet-b2 efficientnet-b3 --out results/bench-cpu.csv
     scaler bench specs/*-phi*.yaml --runtime eager --batch 32
     """
-    from scaler.api.deploy import bench, write_latencies
+    from scaler.api.deploy import bench, check_threads, write_latencies
     from scaler.api.deploy import runtimes as checked_runtimes
     from scaler.api.execution import available_cores
     from scaler.api.specs import complexity, load_spec, refuse_overwrite
@@ -49,6 +50,8 @@ def command(specs: tuple[str, ...], batch: int, runtimes: tuple[str, ...], threa
     networks = [load_spec(s) for s in specs]  # every spec is read and counted before anything is timed
     for spec in networks:
         complexity(spec)
+    if threads is not None:
+        check_threads(threads)
     threads = threads or available_cores()
     rows = []
     with console().status("") as status:

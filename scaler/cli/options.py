@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from typing import Any
@@ -23,21 +24,23 @@ def console() -> Any:
 
 
 def parse_phis(text: str) -> list[float]:
-    """``4`` | ``0,1,2`` | ``0..7`` | ``0..2:0.5`` | ``-1..1`` -> list of phi values."""
+    """``4`` | ``0,1,2`` | ``0..7`` | ``0..2:0.5`` | ``-1..1`` -> list of phi values (at most
+    ``MAX_MEMBERS``, counted before any is made)."""
+    from scaler.api.specs import MAX_MEMBERS
+
     out: list[float] = []
     try:
         for part in text.split(","):
-            part = part.strip()
-            if ".." in part:
-                lo_s, rest = part.split("..", 1)
-                hi_s, _, step_s = rest.partition(":")
-                lo, hi, step = float(lo_s), float(hi_s), float(step_s or 1)
-                if step <= 0 or hi < lo:
-                    raise ValueError
-                n = round((hi - lo) / step)
-                out.extend(round(lo + i * step, 10) for i in range(n + 1) if lo + i * step <= hi + 1e-9)
-            else:
-                out.append(float(part))
+            lo_s, dots, rest = part.strip().partition("..")
+            hi_s, _, step_s = rest.partition(":")
+            lo, hi, step = float(lo_s), float(hi_s or lo_s), float(step_s or 1)
+            if not all(map(math.isfinite, (lo, hi, step))) or step <= 0 or hi < lo:
+                raise ValueError
+            n = round((hi - lo) / step) if dots else 0
+            if len(out) + n + 1 > MAX_MEMBERS:
+                raise ScalerError(f"--phi {text}: more than {MAX_MEMBERS} members; use a coarser step or a "
+                                  "shorter range")
+            out.extend(round(lo + i * step, 10) for i in range(n + 1) if lo + i * step <= hi + 1e-9)
     except ValueError:
         raise ScalerError(f"--phi: cannot read {text!r}; use a number (4), a list (0,1,2) or a range (0..7, "
                           "0..2:0.5)") from None

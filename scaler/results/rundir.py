@@ -17,7 +17,7 @@ import yaml
 from scaler.errors import ScalerError
 from scaler.results.row import COLUMNS, SCHEMA_SPLITS, SCHEMA_VERSION, TrialRow, _cell
 from scaler.results.tables import read_run_yaml
-from scaler.storage import DirLock, append_whole, write_atomic
+from scaler.storage import DirLock, append_whole, make_dir, write_atomic
 
 PACKAGES = ("scaler", "torch", "numpy", "pandas", "scipy", "matplotlib")  # recorded in run.yaml's environment
 
@@ -41,7 +41,7 @@ class RunDir:
 
     def lock(self) -> None:
         """Take the directory's lock or refuse, naming the holder (pid, host, start time)."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        make_dir(self.path)
         self._lock.acquire("wait for it to finish or use another --out")
 
     def unlock(self) -> None:
@@ -85,7 +85,7 @@ class RunDir:
         assert not set(extra) & set(COLUMNS), f"extra columns may not replace the row's: {sorted(extra)}"
         values = {**row.as_dict(), **extra}
         if record is not None:
-            self.trials.mkdir(parents=True, exist_ok=True)
+            make_dir(self.trials)
             write_atomic(self.trials / f"{row.trial_id}.json", json.dumps(record, indent=1, default=_json))
         header = self.header()
         buf = io.StringIO()
@@ -101,7 +101,7 @@ class RunDir:
 
     def save_checkpoint(self, trial_id: str, blob: bytes) -> None:
         """Keep a trial's checkpoint; written before its row, so a recorded trial has one unless removed."""
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        make_dir(self.checkpoints)
         write_atomic(self.checkpoints / f"{trial_id}.pt", blob)
 
     def checkpoint(self, trial_id: str) -> bytes | None:
@@ -159,7 +159,7 @@ class RunDir:
         while dest.exists():
             dest = dest.with_name(f"{dest.name.split('.')[0]}.{n}")
             n += 1
-        dest.mkdir(parents=True)
+        make_dir(dest)
         for p in names:
             shutil.move(str(p), dest / p.name)
         return dest

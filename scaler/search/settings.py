@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from scaler.catalog import load_document
 from scaler.config import ProxyConfig, SearchConfig
+from scaler.errors import ScalerError
 from scaler.spec import Document, NetSpec, spec_data, spec_from_document, validation_error
 
 M = TypeVar("M", bound=BaseModel)
@@ -49,13 +50,21 @@ def load_grid_settings(path: str | Path, overrides: dict[str, Any] | None = None
         if key == "proxy.progressive" and value is True:  # --progressive: the file's settings, or the defaults
             value = sections["proxy"].get("progressive") or {}
         sections[section][field] = value
-    search = _section(doc, "search", SearchConfig, sections["search"])
-    proxy = _section(doc, "proxy", ProxyConfig, sections["proxy"])
+    flags = {name: [k.partition(".")[2] for k in overrides or {} if k.startswith(name + ".")] for name in sections}
+    search = _section(doc, "search", SearchConfig, sections["search"], flags["search"])
+    proxy = _section(doc, "proxy", ProxyConfig, sections["proxy"], flags["proxy"])
     return GridSettings(base=base, base_path=str(path), search=search, proxy=proxy)
 
 
-def _section(doc: Document, name: str, model: type[M], data: dict[str, Any]) -> M:
+def _section(doc: Document, name: str, model: type[M], data: dict[str, Any], flagged: list[str]) -> M:
+    """The section validated. An error about the whole section or a field a flag set also names those flags: the
+    file's position alone would blame the file for a flag's value."""
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise validation_error(doc, e, (name,), model=model) from None
+        err = validation_error(doc, e, (name,), model=model)
+        loc = e.errors()[0]["loc"]
+        if flagged and (not loc or loc[0] in flagged):
+            flags = ", ".join(f"--{f.replace('_', '-')}" for f in flagged)
+            err = ScalerError(f"{err.message} (with {flags} from the command line)", where=err.where, field=err.field)
+        raise err from None

@@ -4,6 +4,7 @@ pycls-style) strategies, with the grid's proxy and training settings, run by the
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from scaler.search.plan import (
 from scaler.search.runner import Observer, run_plan
 from scaler.search.trial import load_proxy_data
 from scaler.spec import FactorySpec, NetSpec, parse_spec, spec_data
+from scaler.spec.limits import MAX_GROWTH
 
 DEFAULT_STRATEGIES = ("compound", *SINGLE_DIMENSIONS)
 STUDY_COLUMNS = (*COLUMNS, "strategy")
@@ -179,6 +181,16 @@ def forecast_targets(base: NetSpec, coefficients: tuple[float, float, float] | C
     return out
 
 
+def _check_growth(factor: float, max_phi: int, forecast: int) -> None:
+    """Refuse a study whose largest network (phi = max_phi + forecast) grows FLOPs beyond ``MAX_GROWTH``."""
+    top = max_phi + forecast
+    if top * math.log2(factor) > math.log2(MAX_GROWTH) + 1e-9:
+        most = math.floor(math.log2(MAX_GROWTH) / math.log2(factor) + 1e-9)
+        raise ScalerError(f"--max-phi {max_phi} with --forecast {forecast} reaches phi {top}: {factor:g}^{top} times "
+                          f"the proxy's FLOPs; a study's networks are proxies, at most {MAX_GROWTH}x (phi "
+                          f"{most} at this grid's flops_factor {factor:g})")
+
+
 def run_study(grid_dir: str | Path | list[str | Path], executor: Executor, observer: Observer, *,
               max_phi: int = 3, overrides: dict[str, Any] | None = None,
               strategies: tuple[str, ...] = DEFAULT_STRATEGIES, limit: int | None = None,
@@ -193,6 +205,7 @@ def run_study(grid_dir: str | Path | list[str | Path], executor: Executor, obser
     proxy = ProxyConfig.model_validate({**(recorded.get("proxy") or {}), "seeds": STUDY_SEEDS, **(overrides or {})})
     search = recorded.get("search") or {}
     factor, match = float(search.get("flops_factor", 2.0)), bool(search.get("match_flops", False))
+    _check_growth(factor, max_phi, forecast)
     run = RunDir(grids.home, csv_name="study.csv", settings_name="study.yaml", columns=STUDY_COLUMNS,
                  start_over="move study.csv and study.yaml aside to start the study over")
     recorded_base = parse_spec(recorded["base"], grids.home)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
-from scaler.spec.model import AtLeast1, Derivation, Int, Name, Positive
+from scaler.spec.model import AtLeast1, Classes, Derivation, InChannels, Int, Name, Resolution
 
 FACTORY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -46,9 +46,9 @@ class FactorySpec(BaseModel):
         "in_channels=)", json_schema_extra={"pattern": FACTORY_PATTERN})
     path: str | None = Field(None, description="folder the module is imported from, relative to this file "
                              "(default: the file's own folder); sys.path is searched after it")
-    resolution: Positive = Field(description="input image size in pixels (square)")
-    num_classes: Int = Field(1000, ge=1)
-    in_channels: Int = Field(3, ge=1, description="input image channels")
+    resolution: Resolution = Field(description="input image size in pixels (square)")
+    num_classes: Classes = 1000
+    in_channels: InChannels = Field(3, description="input image channels")
     scaling: FactoryScaling = FactoryScaling()
     derived: Derivation | None = Field(None, description="set by scaling: base and the multipliers the factory "
                                        "was called with")

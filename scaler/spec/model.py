@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from scaler.spec.blocks import PATTERN, BlockType, decode_block, encode_block
 from scaler.spec.document import FieldError
+from scaler.spec.limits import MAX_CHANNELS, MAX_CLASSES, MAX_EXPAND, MAX_IN_CHANNELS, MAX_REPEATS, MAX_RESOLUTION
 from scaler.spec.paths import name_problem
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -45,7 +46,20 @@ Kernel = Annotated[int, NoBool, _check(lambda v: v >= 1 and v % 2 == 1,
                                        lambda v: "must be odd" if v >= 1 else "must be an odd number >= 1")]
 Stride = Annotated[int, NoBool, _check(lambda v: v in (1, 2), "must be 1 or 2")]
 Expand = Annotated[float, NoBool, _check(lambda v: v >= 1, "must be at least 1"),
-                   _check(math.isfinite, "must be a finite number")]
+                   _check(lambda v: v <= MAX_EXPAND, f"must be at most {MAX_EXPAND} (EfficientNet expands 6x)")]
+
+
+def _at_most(limit: int, what: str) -> AfterValidator:
+    return _check(lambda v: v <= limit, f"must be at most {limit:,} ({what})")
+
+
+Repeats = Annotated[Positive, _at_most(MAX_REPEATS, "scaler's limit on blocks per stage; ResNet-1001 has 111")]
+Channels = Annotated[Positive, _at_most(MAX_CHANNELS, "scaler's limit on one layer's channels; ResNet-50 ends "
+                                                      "at 2048")]
+Resolution = Annotated[Positive, _at_most(MAX_RESOLUTION, "px, scaler's limit on the input size; EfficientNet-L2 "
+                                                          "uses 800")]
+InChannels = Annotated[Positive, _at_most(MAX_IN_CHANNELS, "scaler's limit on input image channels")]
+Classes = Annotated[Positive, _at_most(MAX_CLASSES, "scaler's limit on classes; ImageNet-21k has 21,841")]
 Ratio = Annotated[float, NoBool, _check(lambda v: 0 <= v <= 1, "must be between 0 and 1")]
 AtLeast1 = Annotated[int, Ge(1), NoBool]  # in a union too: pydantic's message, the schema's "minimum": 1
 Name = Annotated[str, _check(lambda v: name_problem(v) is None, name_problem)]  # it names files: a plain name
@@ -57,13 +71,13 @@ class StageSpec(BaseModel):
     model_config = _STRICT
 
     block: BlockType
-    repeats: Positive = Field(1, description="number of blocks")
+    repeats: Repeats = Field(1, description="number of blocks")
     kernel: Kernel = Field(3, description="depthwise (or full, for conv/fused_mbconv/basic/bottleneck) kernel "
                            "size, odd")
     stride: Stride = Field(1, description="stride of the first block: 1 or 2")
     expand: Expand = Field(1.0, description="expansion ratio of the hidden channels (bottleneck: output over "
                            "hidden channels, torchvision's expansion, 4 in ResNet-50)")
-    channels: Positive = Field(description="output channels")
+    channels: Channels = Field(description="output channels")
     se: Ratio = Field(0.0, description="squeeze-excitation ratio, relative to the block's input channels")
     skip: bool | None = Field(None, description="residual when shapes allow (basic/bottleneck: always, through a "
                               "1x1 projection where they differ); default: on, except for conv")
@@ -111,7 +125,7 @@ class StageSpec(BaseModel):
 class StemSpec(BaseModel):
     model_config = _STRICT
 
-    channels: Positive = Field(description="output channels of the stem convolution")
+    channels: Channels = Field(description="output channels of the stem convolution")
     kernel: Kernel = 3
     stride: Stride = 2
     pool: bool = Field(False, description="a 3x3 stride-2 max-pool after the stem convolution (ResNet)")
@@ -120,7 +134,7 @@ class StemSpec(BaseModel):
 class HeadSpec(BaseModel):
     model_config = _STRICT
 
-    channels: Positive = Field(description="channels of the 1x1 head convolution before pooling")
+    channels: Channels = Field(description="channels of the 1x1 head convolution before pooling")
 
 
 class NormSpec(BaseModel):
@@ -179,9 +193,9 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="scaler network spec")
 
     name: Name = Field(description="the network's name, a plain file name (no / or \\)")
-    resolution: Positive = Field(description="input image size in pixels (square)")
-    num_classes: Int = Field(1000, ge=1)
-    in_channels: Int = Field(3, ge=1, description="input image channels")
+    resolution: Resolution = Field(description="input image size in pixels (square)")
+    num_classes: Classes = 1000
+    in_channels: InChannels = Field(3, description="input image channels")
     stem: StemSpec
     stages: list[StageSpec] = Field(min_length=1)
     head: HeadSpec | None = Field(description="1x1 conv before pooling; null: the last stage is pooled straight "
@@ -198,6 +212,10 @@ class Spec(BaseModel):
         total = self.total_stride
         if self.resolution < total:
             raise FieldError(("resolution",), f"{self.resolution} px is too small for a total stride of {total}")
+        hidden = _widest_hidden(self)
+        if hidden is not None:
+            raise FieldError(("stages", hidden[0], "expand"), f"the stage's expanded layer has {hidden[1]:,} "
+                             f"channels, more than {MAX_CHANNELS:,} (scaler's limit on one layer's channels)")
         if self.scaling.first_deepened > len(self.stages):
             raise FieldError(("scaling", "depth_from"), f"stage {self.scaling.depth_from} does not exist (the "
                              f"spec has {len(self.stages)} stages)")
@@ -239,6 +257,18 @@ class Spec(BaseModel):
         """YAML in the documented layout: one stage per line, small sections inline."""
         data = {k: _Flow(v) if isinstance(v, dict) else v for k, v in self.to_dict().items()}
         return yaml.dump(data, Dumper=_SpecDumper, sort_keys=False, width=120)
+
+
+def _widest_hidden(spec: Spec) -> tuple[int, int] | None:
+    """(stage index, hidden channels) of the first expanded layer wider than :data:`MAX_CHANNELS`, or None."""
+    in_ch = spec.stem.channels
+    for i, st in enumerate(spec.stages):
+        if st.block in ("mbconv", "fused_mbconv"):
+            hidden = math.ceil(max(in_ch, st.channels) * st.expand)
+            if hidden > MAX_CHANNELS:
+                return i, hidden
+        in_ch = st.channels
+    return None
 
 
 class _Flow(dict):
