@@ -60,9 +60,13 @@ def read_latencies(path: str | Path, runtime: str = "eager", batch: int = 1) -> 
     """The figures of ``runtime`` at ``batch`` images by network name, from a bench CSV. A name measured twice
     (two runs appended, or two networks of one name) is refused: which figure is meant cannot be told."""
     p = Path(path)
-    try:
-        with open(p, newline="", encoding="utf-8") as f:
+    try:  # utf-8-sig: a CSV saved by a spreadsheet starts with a byte-order mark
+        with open(p, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
+    except UnicodeDecodeError:
+        raise ScalerError("not a UTF-8 text file (a bench CSV is text, written by scaler bench)", where=p) from None
+    except csv.Error as e:
+        raise ScalerError(f"not a readable CSV: {e}", where=p) from None
     except OSError as e:
         raise ScalerError(f"cannot read: {e.strerror}", where=p) from None
     missing = [c for c in ("name", "runtime", "batch", "median_ms") if rows and c not in rows[0]]

@@ -8,7 +8,8 @@ from typing import Any
 from scaler.results import RunDir, TrialRow
 
 _FIELDS = {f.name for f in fields(TrialRow)}
-_DEFAULTS = {"phi": 0.0, "depth": 1.0, "width": 1.0, "resolution": 16, "params": 0}
+# params: a real network has some (results refuse 0); the quickstart base's count
+_DEFAULTS = {"phi": 0.0, "depth": 1.0, "width": 1.0, "resolution": 16, "params": 188_412}
 
 
 def append_row(run: RunDir, values: dict[str, Any]) -> None:

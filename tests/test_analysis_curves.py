@@ -130,12 +130,12 @@ def test_x_ticks_are_whole_epochs_even_with_fractional_rung_points(tmp_path: Pat
     assert "base (φ = 0) (2 runs)" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
-def test_failed_trials_and_unreadable_curves_are_left_out(tmp_path: Path):
+def test_failed_trials_and_missing_curves_are_left_out(tmp_path: Path):
+    """A trial without a record (width-s0) has no curve; a damaged record is an error (tests/test_hostile_files)."""
     kinds = {"base-s0": ("base", (1.0, 1.0, 1.0)), "depth-s0": ("depth", (1.2, 1.0, 1.0)),
              "width-s0": ("width", (1.0, 1.2, 1.0))}
     df = write_grid(tmp_path / "run", {"base-s0": epochs([0.5, 0.6]), "depth-s0": epochs([0.1, 0.2])},
                     failed=("depth-s0",), kinds=kinds)
-    (tmp_path / "run" / "trials" / "width-s0.json").write_text("{not json", encoding="utf-8")
     ax = curves_figure("toy", df).axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()][:-1] == ["base (φ = 0) (1 run)"]
     assert [line.get_gid() for line in ax.get_lines()] == ["run", "mean:base"]

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from scaler.analysis.figure import KIND_STYLE, save, setup
+from scaler.errors import ScalerError, location
 
 OTHER_STYLE = ("#999999", "o", "")  # a kind KIND_STYLE does not know
 RUN_ALPHA = 0.22  # the individual runs: thin and faint
@@ -23,11 +24,9 @@ Curve = tuple[np.ndarray, np.ndarray]  # x (epochs on the full schedule, ascendi
 
 def read_curve(path: Path) -> Curve | None:
     """The (x, accuracy) points of one trials/*.json: x is ``budget`` (a halving rung's fractional position on the
-    full schedule), else ``epoch`` for older files; None when the file is missing, unreadable or has no points."""
-    try:
-        points = json.loads(path.read_text(encoding="utf-8")).get("curve") or []
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return None
+    full schedule), else ``epoch`` for older files; None when the file is missing or has no points. A file that is
+    not a trial record (scaler writes them whole, so it was damaged or edited) is one line naming it."""
+    points = _curve_points(path)
     xy = []
     for c in points:
         x, y = c.get("budget", c.get("epoch")), c.get("accuracy")
@@ -37,6 +36,26 @@ def read_curve(path: Path) -> Curve | None:
         return None
     xy.sort()
     return np.array([p[0] for p in xy]), np.array([p[1] for p in xy])
+
+
+def _curve_points(path: Path) -> list[dict[str, Any]]:
+    """The ``curve`` of a trial record, checked to be a list of mappings; [] when there is no file."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except UnicodeDecodeError:
+        raise ScalerError("not a UTF-8 text file (a trial record is JSON text)", where=path) from None
+    except json.JSONDecodeError as e:
+        raise ScalerError(f"not valid JSON: {e.msg}", where=location(path, e.lineno, e.colno)) from None
+    except OSError as e:
+        raise ScalerError(f"cannot read: {e.strerror}", where=path) from None
+    if isinstance(record, dict):
+        points = record.get("curve") or []
+        if isinstance(points, list) and all(isinstance(c, dict) for c in points):
+            return points
+    raise ScalerError('not a trial record: expected a JSON object whose "curve" is a list of points, each '
+                      '{"epoch" or "budget": x, "accuracy": y}', where=path)
 
 
 def curves_by_kind(df: Any) -> dict[str, list[Curve]]:

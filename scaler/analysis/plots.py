@@ -10,6 +10,7 @@ from scaler.analysis.curves import curves_plot
 from scaler.analysis.figure import FLOPS_LABEL, KIND_STYLE, RUN_COLOURS, log_axis, save, setup
 from scaler.analysis.rungs import final_rung
 from scaler.analysis.selection import summarize
+from scaler.coefficients import read_coefficients
 from scaler.errors import ScalerError
 from scaler.results import SCHEMA_SPLITS, read_results
 
@@ -37,16 +38,9 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def _chosen(csv_path: Path) -> dict[str, Any] | None:
+    """The coefficients file beside a results CSV, every field the map marks checked; None when there is none."""
     coef = csv_path.parent / "coefficients.yaml"
-    if not coef.exists():
-        return None
-    import yaml
-
-    try:
-        data = yaml.safe_load(coef.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
-        return None
-    return data if isinstance(data, dict) else None
+    return read_coefficients(coef).data if coef.exists() else None
 
 
 def pareto_plot(runs: list[tuple[str, Any]], out: Path, formats: list[str], x: str = "flops") -> list[Path]:

@@ -6,7 +6,12 @@ Each command lives in its own module and imports what it needs when it runs, so 
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 import click
 
@@ -35,24 +40,95 @@ for module in (info, emit, export, bench, schema, grid, fit, plot, study, report
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors print one line and exit 2, never a traceback."""
+    """Console entry point: user errors print one line and exit 2, never a traceback. Standard output that cannot
+    be written is one line too (``error: standard output: ...``, exit 2), except a pipe its reader closed (``| head``
+    stops reading on purpose): that ends quietly with status 141, as a command killed by SIGPIPE does."""
+    stdout = sys.stdout
+    sys.stdout = _Stdout(stdout)
+    try:
+        code = _run(argv)
+    except OutputFailed as e:
+        code = _output_failed(e, stdout)
+    finally:
+        sys.stdout = stdout
+    sys.exit(code)
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run the command; its exit status, user errors printed as one line."""
     try:
         rv = cli.main(args=argv, prog_name="scaler", standalone_mode=False)
+        sys.stdout.flush()  # what is still buffered fails here, not unseen at exit
     except ScalerError as e:
         click.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
+        return e.exit_code
     except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt (Ctrl-C) into Abort
         click.echo("interrupted" if isinstance(e.__cause__, KeyboardInterrupt) else "aborted", err=True)
-        sys.exit(130)
+        return 130
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        return 130
     except click.ClickException as e:
         where = e.ctx.command_path if isinstance(e, click.UsageError) and e.ctx else "scaler"
         hint = f" (see '{where} --help')" if isinstance(e, click.UsageError) else ""
         click.echo(f"error: {where}: {e.format_message()}{hint}".replace("\n", " "), err=True)
-        sys.exit(e.exit_code)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        return e.exit_code
+    return rv if isinstance(rv, int) else 0
+
+
+PIPE_CLOSED = 141  # 128 + SIGPIPE (13): the status of a command killed by SIGPIPE
+
+
+class OutputFailed(Exception):
+    """Standard output did not take what a command wrote (a full disk, a closed pipe). Not an OSError, so that no
+    handler of a command's own files mistakes it for theirs."""
+
+    def __init__(self, error: OSError):
+        super().__init__(error.strerror or str(error))
+        self.errno = error.errno
+
+
+class _Stdout:
+    """``sys.stdout`` while a command runs: a write or flush that fails raises :class:`OutputFailed`; everything
+    else is the stream's own."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as e:
+            raise OutputFailed(e) from None
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as e:
+            raise OutputFailed(e) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _output_failed(e: OutputFailed, stdout: TextIO) -> int:
+    """Say why standard output failed (nothing for a closed pipe); the exit status. What is still buffered goes to
+    /dev/null, or the interpreter's own flush at exit would fail again with a traceback of its own."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # not a file (a test's StringIO): nothing is flushed at exit
+        pass
+    if e.errno == errno.EPIPE:
+        return PIPE_CLOSED
+    with contextlib.suppress(OSError):  # standard error may be as broken
+        click.echo(f"error: standard output: cannot write: {e}", err=True)
+    return 2
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def run_context(run_dir: Path) -> dict[str, Any]:
             raise ScalerError(f"not a finished grid directory: {needed} is missing (run `scaler grid` first)",
                               where=run_dir)
     run = read_run_yaml(run_dir / "run.yaml")
-    fit = yaml.safe_load((run_dir / "coefficients.yaml").read_text(encoding="utf-8")) or {}
+    fit = read_coefficients(run_dir / "coefficients.yaml").data  # every field it shows checked
     df = final_rung(read_results(run_dir / "results.csv"))
     study = _study(run_dir, fit)
     forecast = _forecast(run_dir) if study and study["current"] else None

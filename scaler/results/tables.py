@@ -20,6 +20,9 @@ def read_run_yaml(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
         raise ScalerError(f"{p.name} is not valid YAML; use --fresh to start over", where=p) from None
+    except UnicodeDecodeError:
+        raise ScalerError(f"not a UTF-8 text file ({p.name} is YAML text); use --fresh to start over",
+                          where=p) from None
     except OSError as e:
         raise ScalerError(f"cannot read: {e.strerror}", where=p) from None
     if not isinstance(data, dict) or not isinstance(data.get("settings", {}), dict):
@@ -63,17 +66,21 @@ def read_results(path: str | Path) -> Any:
             raise ScalerError(f"column {col!r} has a non-numeric value {df[col].iloc[i]!r}",
                               where=f"{p}:{i + 2}")
         df[col] = num
+    settings_path = p.with_name("study.yaml" if p.name == "study.csv" else "run.yaml")
+    settings = _settings_file(settings_path)
     _check_measurements(df, p)
+    _check_rungs(df, p, settings_path.name, settings)
     df.attrs["path"] = str(p)
-    df.attrs["schema_version"] = _schema_version(p.with_name("study.yaml" if p.name == "study.csv" else "run.yaml"))
+    df.attrs["schema_version"] = _schema_version(settings)
     return df
 
 
 # What a measurement can be: a value outside it (an accuracy of 7.5, FLOPs of 0) would silently change the choice.
 # Missing values are allowed where a trial may lack them: a failed trial has no accuracy.
 MAY_LACK = ("accuracy", "test_accuracy")
+LEGACY_STRATEGY = "grid"  # what a run.yaml written before successive halving searched with
 UNIT, POSITIVE = "between 0 and 1", "a positive finite number"
-RANGES = {"accuracy": UNIT, "test_accuracy": UNIT, **dict.fromkeys(("flops", "alpha", "beta", "gamma"),
+RANGES = {"accuracy": UNIT, "test_accuracy": UNIT, **dict.fromkeys(("flops", "params", "alpha", "beta", "gamma"),
                                                                    POSITIVE)}
 
 
@@ -84,7 +91,35 @@ def _check_measurements(df: Any, path: Path) -> None:
         bad = ~(v.between(0.0, 1.0) if what == UNIT else (v > 0) & (v < math.inf)) & (v.notna() | (col not in MAY_LACK))
         if bad.any():
             i = int(bad.to_numpy().argmax())
-            raise ScalerError(f"column {col!r} is {v.iloc[i]!r}; it must be {what}", where=f"{path}:{i + 2}")
+            raise ScalerError(f"column {col!r} is {_plain(v.iloc[i])}; it must be {what}", where=f"{path}:{i + 2}")
+
+
+def _check_rungs(df: Any, path: Path, settings_file: str, settings: dict[str, Any] | None) -> None:
+    """Every ``rung`` is one the run had: 0 to ``search.rungs`` under successive halving, 0 otherwise (a grid, a
+    study), or any whole number from 0 when there is no readable settings file to say. A missing rung reads as 0."""
+    if "rung" not in df.columns:
+        return
+    search = settings["settings"].get("search") if settings else None
+    search = search if isinstance(search, dict) else {}
+    halving = search.get("strategy", LEGACY_STRATEGY) == "halving"
+    top = search.get("rungs") if halving else 0
+    if settings is None or isinstance(top, bool) or not isinstance(top, int):
+        top, span = math.inf, "from 0 up"
+    else:
+        said = f"successive halving with {top} rungs" if halving else "no successive halving"
+        span = f"from 0 to {top} ({settings_file}: {said})" if top else f"0 ({settings_file}: {said})"
+    v = df["rung"]
+    bad = v.notna() & ~((v >= 0) & (v <= top) & (v % 1 == 0))
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise ScalerError(f"column 'rung' is {_plain(v.iloc[i])}; it must be a whole number {span}",
+                          where=f"{path}:{i + 2}")
+
+
+def _plain(value: Any) -> str:
+    """A cell as the file has it: -5, not np.int64(-5)."""
+    value = value.item() if hasattr(value, "item") else value
+    return repr(value)
 
 
 def typed(df: Any) -> Any:
@@ -98,10 +133,19 @@ def typed(df: Any) -> Any:
     return out
 
 
-def _schema_version(run_yaml: Path) -> int | None:
+def _settings_file(path: Path) -> dict[str, Any] | None:
+    """The run's (or study's) settings file beside a results table; None when there is no readable one (a CSV on
+    its own): a command that needs it reads it again and says what is wrong."""
+    try:
+        return read_run_yaml(path) if path.exists() else None
+    except ScalerError:
+        return None
+
+
+def _schema_version(settings: dict[str, Any] | None) -> int | None:
     """What the columns mean, from the run's settings file: 1 when it predates the version; None when there is no
     readable file (a CSV on its own)."""
     try:
-        return int(read_run_yaml(run_yaml)["schema_version"]) if run_yaml.exists() else None
-    except (ScalerError, TypeError, ValueError):
+        return int(settings["schema_version"]) if settings is not None else None
+    except (TypeError, ValueError):
         return None

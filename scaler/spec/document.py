@@ -68,9 +68,20 @@ def format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+class _Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """PyYAML's safe loader, reading ``1e6``, ``1.0e6`` and ``2E-3`` as numbers, as YAML 1.2 does: PyYAML's YAML 1.1
+    reads an exponent as a number only after a dot and with a sign (``1.0e+6``), so ``alpha: 1.0e6`` was text."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
 def parse_yaml(text: str, path: str | None = None) -> Document:
     """Parse YAML safely, keeping positions (1-based line and column) for every key and value."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     doc = Document(data=None, path=path)
     try:
         node = loader.get_single_node()
