@@ -106,8 +106,8 @@ def test_cost_spread_is_reported_before_training(tiny: Path, tmp_path: Path):
 
 
 def test_executor_flags_belong_to_their_executor(tiny: Path, tmp_path: Path):
-    for args, message in ((["--retries", "1"], "--retries need --executor ray"),
-                          (["--cpus-per-trial", "2"], "--cpus-per-trial, --gpus-per-trial and --retries need")):
+    for args, message in ((["--ray-address", "auto"], "--ray-address, --cpus-per-trial and --gpus-per-trial need"),
+                          (["--cpus-per-trial", "2"], "--ray-address, --cpus-per-trial and --gpus-per-trial need")):
         proc = scaler("grid", str(tiny), *args, cwd=tmp_path, check=False)
         assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1
 

@@ -18,7 +18,16 @@ class Execution:
     ray_address: str | None = None
     cpus_per_trial: float | None = None
     gpus_per_trial: float | None = None
-    retries: int | None = None
+    max_attempts: int = 3  # trainings a trial may take in all: failures, worker deaths and reruns count alike
+    retry: bool = True  # a rerun retrains the trials recorded as failed that have attempts left
+
+    def attempts(self) -> Any:
+        """The runner's policy: :class:`scaler.search.runner.Attempts`."""
+        from scaler.search.runner import Attempts
+
+        if self.max_attempts < 1:
+            raise ScalerError(f"--max-attempts must be at least 1, got {self.max_attempts}")
+        return Attempts(most=self.max_attempts, rerun_failed=self.retry)
 
 
 def make_executor(how: Execution) -> Any:
@@ -31,12 +40,12 @@ def make_executor(how: Execution) -> Any:
             raise ScalerError("--workers is for the local executor; under Ray, --cpus-per-trial and "
                               "--gpus-per-trial decide how many trials run at once")
         options = RayOptions(address=how.ray_address, cpus_per_trial=how.cpus_per_trial,
-                             gpus_per_trial=how.gpus_per_trial, retries=2 if how.retries is None else how.retries)
+                             gpus_per_trial=how.gpus_per_trial)
         return RayExecutor(options, how.device)
     if how.executor != "local":
         raise ScalerError(f"executor must be local or ray, not {how.executor!r}")
-    if any(v is not None for v in (how.ray_address, how.cpus_per_trial, how.gpus_per_trial, how.retries)):
-        raise ScalerError("--ray-address, --cpus-per-trial, --gpus-per-trial and --retries need --executor ray")
+    if any(v is not None for v in (how.ray_address, how.cpus_per_trial, how.gpus_per_trial)):
+        raise ScalerError("--ray-address, --cpus-per-trial and --gpus-per-trial need --executor ray")
     from scaler.search.executors.pool import local_executor
     from scaler.train.measure import resolve_device
 

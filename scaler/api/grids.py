@@ -47,7 +47,8 @@ def grid(spec: str | Path, out: str | Path | None = None, *, limit: int | None =
     # a plain name cannot leave results/; results/<name> may be a symlink the user made to a bigger disk
     outcome = run_grid(loaded, Path(out) if out else Path("results") / plain_name(loaded.base.name),
                        make_executor(execution or Execution()), observer(progress, console), limit=limit,
-                       fresh=fresh, finish=_fit, race=_race, keep_checkpoints=keep_checkpoints)
+                       fresh=fresh, finish=_fit, race=_race, keep_checkpoints=keep_checkpoints,
+                       attempts=(execution or Execution()).attempts())
     return Run(outcome.out, ran=outcome.ran, failed=outcome.failed, fitted=outcome.finished)
 
 

@@ -37,7 +37,7 @@ def study(grid_dirs: str | Path | Sequence[str | Path], *, max_phi: int = 3,
     study_grids(dirs)  # a missing or mismatched grid is named before any device or executor work
     outcome = run_study(dirs, make_executor(execution or Execution()), observer(progress, console),
                         max_phi=max_phi, overrides=overrides, strategies=("compound", *chosen), limit=limit,
-                        forecast=forecast)
+                        forecast=forecast, attempts=(execution or Execution()).attempts())
     home = outcome.csv.parent
     result = Study(path=outcome.csv, verdicts=[], table=None, ran=outcome.ran, failed=outcome.failed,
                    native=outcome.native)

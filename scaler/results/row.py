@@ -59,6 +59,7 @@ class TrialRow:
     rung: int = 0  # successive halving: the rung (0: cheapest); a grid's trials are all rung 0 at full budget
     budget: float = NAN  # epochs trained (a rung's budget; a continued trial's total, not only its own part)
     activations: int = 0  # output elements of every convolution per image (FAMS's runtime proxy)
+    attempts: int = 1  # trainings this trial took, across worker deaths, failures and reruns (the last is this row)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

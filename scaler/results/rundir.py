@@ -51,7 +51,8 @@ class RunDir:
     # -- rows ---------------------------------------------------------------------------------------------------
 
     def rows(self) -> list[dict[str, str]]:
-        """Finished rows, first occurrence of each trial_id; a torn last line is ignored."""
+        """Finished rows, the last of each trial_id (a retried trial's newest attempt); a torn last line is
+        ignored."""
         if not self.csv.exists():
             return []
         text = _read_text(self.csv)
@@ -59,9 +60,8 @@ class RunDir:
             text = text[: text.rfind("\n") + 1]
         seen: dict[str, dict[str, str]] = {}
         for row in csv.DictReader(io.StringIO(text)):
-            tid = row.get("trial_id")
-            if tid and tid not in seen:
-                seen[tid] = row
+            if tid := row.get("trial_id"):
+                seen[tid] = row  # a retried trial's newest row, in the place of its first
         return list(seen.values())
 
     def repair(self) -> None:
@@ -96,6 +96,14 @@ class RunDir:
         # A file begun by an older scaler keeps its own header: rows follow it, so it stays rectangular.
         writer.writerow([_cell(values.get(c)) for c in header])
         append_whole(self.csv, buf.getvalue().encode())
+
+    def trial_record(self, trial_id: str) -> dict[str, Any] | None:
+        """A trial's JSON record, or None (none written, or not readable as one)."""
+        try:
+            data = json.loads((self.trials / f"{trial_id}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     # -- checkpoints (successive halving: a promoted trial continues where its rung stopped) ----------------------
 

@@ -70,6 +70,8 @@ def read_results(path: str | Path) -> Any:
     settings = _settings_file(settings_path)
     _check_measurements(df, p)
     _check_rungs(df, p, settings_path.name, settings)
+    if df["trial_id"].duplicated().any():  # a retried trial (after the checks: they name the file's lines)
+        df = df.drop_duplicates("trial_id", keep="last").reset_index(drop=True)  # its newest attempt stands
     df.attrs["path"] = str(p)
     df.attrs["schema_version"] = _schema_version(settings)
     return df

@@ -14,7 +14,7 @@ from scaler.results import SCHEMA_VERSION, RunDir
 from scaler.search.executors.base import Executor
 from scaler.search.halving import Race, run_halving
 from scaler.search.plan import Trial, confirm_trials, cost_warning, plan_trials, upsampling_note
-from scaler.search.runner import Observer, run_plan
+from scaler.search.runner import RETRY, Attempts, Observer, report_failures, run_plan
 from scaler.search.settings import LEGACY, GridSettings
 from scaler.search.trial import load_proxy_data, load_trial_data
 
@@ -29,7 +29,7 @@ class RunOutcome:
 
 def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observer: Observer, *,
              limit: int | None = None, fresh: bool = False, finish: Callable[[RunDir], Any] | None = None,
-             race: Race | None = None, keep_checkpoints: bool = False) -> RunOutcome:
+             race: Race | None = None, keep_checkpoints: bool = False, attempts: Attempts = RETRY) -> RunOutcome:
     """Plan a grid and run (resuming what ``out`` already records) at most ``limit`` more of its trials, by the
     settings' strategy (``grid``, or ``halving`` with ``race`` naming the networks that get more seeds); then
     ``finish(run)`` (the fit), still under the directory's lock, so no other run changes the rows it reads. A
@@ -50,11 +50,12 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
         trials = _plan(settings, observer)
         if settings.search.strategy == "halving":
             ran, failed, complete = run_halving(run, trials, settings_dict, executor, observer, settings.search,
-                                                limit=limit, race=race)
+                                                limit=limit, race=race, attempts=attempts)
             if complete and not keep_checkpoints and (n := run.remove_checkpoints()):
                 observer.message(f"removed the rungs' {n} checkpoint(s) (--keep-checkpoints keeps them)")
         else:
-            ran, failed = _grid(run, trials, settings_dict, executor, observer, settings.search, limit)
+            ran, failed = _grid(run, trials, settings_dict, executor, observer, settings.search, limit, attempts)
+        report_failures(run, attempts, observer)
         return RunOutcome(out=run.path, ran=ran, failed=failed, finished=finish(run) if finish else None)
     finally:
         run.unlock()
@@ -87,15 +88,15 @@ def _plan(settings: GridSettings, observer: Observer) -> list[Trial]:
 
 
 def _grid(run: RunDir, trials: list[Trial], settings: dict[str, Any], executor: Executor, observer: Observer,
-          s: SearchConfig, limit: int | None) -> tuple[int, int]:
+          s: SearchConfig, limit: int | None, attempts: Attempts) -> tuple[int, int]:
     """Every candidate at the full budget, then the confirmation round."""
-    ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="grid")
+    ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="grid", attempts=attempts)
     extra = confirm_trials(trials, run.rows(), s.confirm, s.confirm_seeds)
     if extra and (limit is None or ran < limit):
         observer.message(f"confirm: the base and the top {s.confirm} candidates by validation accuracy get "
                          f"{s.confirm_seeds} more seed(s), to measure the seed noise")
         more, more_failed = run_plan(run, extra, settings, executor, observer,
                                      limit=None if limit is None else limit - ran, label="confirm",
-                                     planned=len(trials) + len(extra))
+                                     planned=len(trials) + len(extra), attempts=attempts)
         ran, failed = ran + more, failed + more_failed
     return ran, failed

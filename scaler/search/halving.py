@@ -5,6 +5,10 @@ one dimension?" is answered at the full budget. A promoted trial continues from 
 schedule, so it ends where training straight through would. After the last rung, the members of the tie set get
 more seeds in one round (racing); the choice is made once, on those.
 
+A cut, once made (the next rung has started), is frozen in ``DIR/cuts.yaml``, and so is the race's membership: a
+rerun that retrains a failed trial of an earlier rung cannot move them (it does not retrain those at all: their
+outcome would change nothing). Before its cut, a rung's retried trial counts like any other.
+
 The driver decides rungs; executors only run trials. No torch.
 """
 
@@ -15,11 +19,15 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import yaml
+
 from scaler.config import SearchConfig
+from scaler.errors import ScalerError
 from scaler.results import RunDir
 from scaler.search.executors.base import Executor
 from scaler.search.plan import BASE, BASELINES, Trial
-from scaler.search.runner import Observer, run_plan
+from scaler.search.runner import RETRY, Attempts, Observer, run_plan
+from scaler.storage import write_atomic
 
 FORCED = (BASE.kind, *BASELINES)  # kinds that reach the last rung whatever their rank
 Race = Callable[[RunDir, Sequence[str]], Sequence[str]]  # (run, the last rung's trial ids) -> networks to race
@@ -71,13 +79,53 @@ def more_seeds(trials: Sequence[Trial], networks: Sequence[str], seeds: int) -> 
             for s in range(first, first + seeds) for k in networks if k in one and (k, s) not in have]
 
 
+class Cuts:
+    """The decisions a halving run has made, frozen in ``DIR/cuts.yaml``: which candidates went on after each
+    rung, and which networks raced."""
+
+    def __init__(self, run: RunDir):
+        self.path = run.path / "cuts.yaml"
+        try:
+            data = yaml.safe_load(self.path.read_text(encoding="utf-8")) if self.path.exists() else {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            data = None
+        if not isinstance(data, dict):
+            raise ScalerError("not the halving run's cuts (a mapping of rungs and the race); move it aside only "
+                              "with the run's results (--fresh)", where=self.path)
+        self.data: dict[str, Any] = data
+
+    def made(self, rung: int) -> bool:
+        return rung in (self.data.get("cuts") or {})
+
+    def promote(self, rung: int, trials: Sequence[Trial], rows: Mapping[str, Mapping[str, str]],
+                eta: int) -> list[Trial]:
+        """:func:`promote`, the first time; the recorded cut from then on."""
+        cuts = self.data.setdefault("cuts", {})
+        if rung not in cuts:
+            cuts[rung] = sorted({t.candidate.key for t in promote(trials, rows, eta)})
+            self._save()
+        return [t for t in trials if t.candidate.key in set(cuts[rung])]
+
+    def race(self, members: Callable[[], Sequence[str]]) -> list[str]:
+        """The networks that race: ``members()`` the first time; the recorded ones from then on."""
+        if "race" not in self.data:
+            self.data["race"] = list(members())
+            self._save()
+        return list(self.data["race"])
+
+    def _save(self) -> None:
+        write_atomic(self.path, yaml.safe_dump(self.data, sort_keys=False))
+
+
 def run_halving(run: RunDir, plan: Sequence[Trial], settings: dict[str, Any], executor: Executor,
                 observer: Observer, search: SearchConfig, *, limit: int | None = None,
-                race: Race | None = None) -> tuple[int, int, bool]:
+                race: Race | None = None, attempts: Attempts = RETRY) -> tuple[int, int, bool]:
     """Run (or resume) the rungs of ``plan`` and the racing round; returns (trials run, failed, complete). Stops
     early, incomplete, when ``limit`` trials have run or a rung's trials are not all recorded."""
     budgets = rung_budgets(float(plan[0].proxy["epochs"]), search.eta, search.rungs)
     last = len(budgets) - 1
+    cuts = Cuts(run)
+    frozen = dataclasses.replace(attempts, rerun_failed=False)
     ran = failed = planned = 0
     current: list[Trial] = list(plan)
     trials: list[Trial] = []
@@ -92,20 +140,21 @@ def run_halving(run: RunDir, plan: Sequence[Trial], settings: dict[str, Any], ex
         observer.message(f"rung {k}/{last}: {len(names)} candidates at {budget:.3g} epoch(s) of "
                          f"{plan[0].proxy['epochs']}: {', '.join(names)}")
         r, f = run_plan(run, trials, settings, executor, observer, limit=_left(limit, ran),
-                        label=f"rung {k}/{last}", planned=planned)
+                        label=f"rung {k}/{last}", planned=planned,
+                        attempts=frozen if cuts.made(k) or (k == last and "race" in cuts.data) else attempts)
         ran, failed = ran + r, failed + f
         recorded = {row["trial_id"]: row for row in run.rows()}
         if any(t.trial_id not in recorded for t in trials):
             return ran, failed, False
         if k < last:
-            current = promote(trials, recorded, search.eta)
-    members = list(race(run, [t.trial_id for t in trials])) if race else []
+            current = cuts.promote(k, trials, recorded, search.eta)
+    members = cuts.race(lambda: race(run, [t.trial_id for t in trials])) if race else []
     extra = more_seeds(trials, members, search.max_seeds)
     if extra:
         observer.message(f"race: the tie set at the full budget and the base ({', '.join(members)}) get "
                          f"{search.max_seeds} seeds each; the choice is made once, on all of them")
         r, f = run_plan(run, extra, settings, executor, observer, limit=_left(limit, ran), label="race",
-                        planned=planned + len(extra))
+                        planned=planned + len(extra), attempts=attempts)
         ran, failed = ran + r, failed + f
         recorded = {row["trial_id"] for row in run.rows()}
         if any(t.trial_id not in recorded for t in extra):

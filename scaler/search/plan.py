@@ -129,6 +129,8 @@ class Trial:
     budget: float | None = None  # epochs to train to, on the full schedule (None: all of proxy.epochs)
     resume: bytes | None = field(default=None, repr=False)  # checkpoint of the previous rung, to continue from
     checkpoint: bool = False  # return a checkpoint, so the next rung can continue this trial
+    attempt: int = 1  # which training of this trial this is (a rerun retrains a failed one)
+    max_attempts: int = 3  # trainings allowed in all: worker deaths in this run count too
 
     @property
     def final(self) -> bool:
@@ -233,6 +235,7 @@ def trial_row(trial: Trial, device: str = "cpu", message: str = "") -> TrialRow:
         blocks=0 if cost.measured else spec.blocks, device=device, message=one_line(message),
         aliases=" ".join(trial.aliases),
         rung=trial.rung, budget=float(trial.proxy["epochs"] if trial.budget is None else round(trial.budget, 6)),
+        attempts=trial.attempt,
     )
 
 

@@ -4,8 +4,10 @@ Shared by the grid, the halving rungs and the study; the caller holds the direct
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,16 +32,35 @@ class Observer(Protocol):
     def end(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Attempts:
+    """How often a trial may train: ``most`` trainings in all, whatever ended them (a failure, a worker's death,
+    a Ray retry). ``rerun_failed``: running the same command again retrains the trials recorded as ``failed``
+    (never ``diverged``: that is a result) that have attempts left."""
+
+    most: int = 3
+    rerun_failed: bool = True
+
+    def left(self, row: dict[str, str]) -> int:
+        """The attempts a recorded row's trial has left (0 unless it failed and may be retrained)."""
+        if not self.rerun_failed or row.get("status") != "failed":
+            return 0
+        return max(0, self.most - int(float(row.get("attempts") or 1)))
+
+
+RETRY = Attempts()  # the default: 3 attempts, failed trials retrained on rerun
+
+
 def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], executor: Executor,
              observer: Observer, *, limit: int | None = None, label: str = "grid",
-             planned: int | None = None) -> tuple[int, int]:
-    """Run the trials of a plan that ``run`` has not recorded yet (at most ``limit`` of them); returns (trials
-    run, failed). ``planned``: the trials of the whole run, as run.yaml records them (default: these). The caller
-    holds the directory's lock."""
+             planned: int | None = None, attempts: Attempts = RETRY) -> tuple[int, int]:
+    """Run the trials of a plan that ``run`` has not recorded yet, and those recorded as failed that have
+    ``attempts`` left (at most ``limit`` in all); returns (trials run, failed). ``planned``: the trials of the
+    whole run, as run.yaml records them (default: these). The caller holds the directory's lock."""
     board = run.path / "tensorboard" if (settings.get("proxy") or {}).get("tensorboard") else None
     if board is not None:
         check_installed()
-    todo, done = _pending(run, trials, observer)
+    todo, done, again = _pending(run, trials, observer, attempts)
     if limit is not None:
         todo = todo[:limit]
     where, execution = executor.describe(len(todo))
@@ -47,8 +68,9 @@ def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], exe
     networks, seeds = len({(t.candidate.key, t.candidate.phi) for t in trials}), len({t.seed for t in trials})
     shape = (f"{networks} candidates x {seeds} seed(s)" if networks * seeds == len(trials)
              else f"{networks} candidates, {seeds} seed(s) among them")
-    observer.message(f"{label}: {len(trials)} trials ({shape}), {done} already done, running {len(todo)} on "
-                     f"{where}; results in {run.path}/")
+    retrying = f" (retrying {again} that failed)" if again else ""
+    observer.message(f"{label}: {len(trials)} trials ({shape}), {done} already done, running {len(todo)}"
+                     f"{retrying} on {where}; results in {run.path}/")
     failed = 0
     observer.begin(len(todo), _epochs(trials), label)
     try:
@@ -56,7 +78,7 @@ def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], exe
             blob = record.pop("checkpoint", None) if record else None
             if blob is not None:
                 run.save_checkpoint(row.trial_id, blob)
-            run.append(row, record, strategy=trial.candidate.kind)
+            run.append(row, _with_history(run, row, record), strategy=trial.candidate.kind)
             if board is not None:
                 _log(board, row, record, observer)
             failed += row.status != "ok"
@@ -64,6 +86,20 @@ def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], exe
     finally:
         observer.end()
     return len(todo), failed
+
+
+def report_failures(run: RunDir, attempts: Attempts, observer: Observer) -> None:
+    """Name every trial the run records as failed: for good (no attempts left, or ``--no-retry``), or what a rerun
+    of the same command would retrain; each with its attempts and last message."""
+    failed = [r for r in run.rows() if r.get("status") == "failed"]
+    for_good = [r for r in failed if not attempts.left(r)]
+    for rows, what in ((for_good, "failed for good"), ([r for r in failed if attempts.left(r)],
+                                                      "failed; rerun the same command to retry")):
+        if rows:
+            observer.message(f"{len(rows)} trial(s) {what}:")
+        for r in rows:
+            observer.message(f"  {r['trial_id']} (attempt {r.get('attempts') or 1} of {attempts.most}): "
+                             f"{r.get('message') or 'no message'}")
 
 
 def _log(board: Path, row: TrialRow, record: dict[str, Any] | None, observer: Observer) -> None:
@@ -74,8 +110,19 @@ def _log(board: Path, row: TrialRow, record: dict[str, Any] | None, observer: Ob
         observer.message(f"warning: no TensorBoard log for {row.trial_id}: {type(e).__name__}: {e}")
 
 
-def _pending(run: RunDir, trials: Sequence[Trial], observer: Observer) -> tuple[list[Trial], int]:
-    """(trials not recorded yet, how many of the plan are) after repairing a torn last line."""
+def _with_history(run: RunDir, row: TrialRow, record: dict[str, Any] | None) -> dict[str, Any]:
+    """The trial's JSON record with every attempt's outcome kept (``attempts``: the earlier ones from the JSON this
+    row replaces); a trial whose worker died has no record of its own, only that."""
+    earlier = (run.trial_record(row.trial_id) or {}).get("attempts", []) if row.attempts > 1 else []
+    now = {"attempt": row.attempts, "status": row.status, "message": row.message}
+    record = record if record is not None else {"trial_id": row.trial_id, "row": row.as_dict()}
+    return {**record, "attempts": [*(a for a in earlier if isinstance(a, dict)), now]}
+
+
+def _pending(run: RunDir, trials: Sequence[Trial], observer: Observer,
+             attempts: Attempts) -> tuple[list[Trial], int, int]:
+    """(trials to run: not recorded yet, or failed with attempts left, each with its attempt number; how many of
+    the plan are recorded for good; how many are retried) after repairing a torn last line."""
     run.repair()
     header = run.header()
     missing = [c for c in run.columns if header is not None and c not in header]
@@ -85,8 +132,16 @@ def _pending(run: RunDir, trials: Sequence[Trial], observer: Observer) -> tuple[
                          "old one)")
     recorded = {r["trial_id"]: r for r in run.rows()}
     _refuse_foreign(run, trials, recorded)
-    todo = [t for t in trials if t.trial_id not in recorded]
-    return todo, len(trials) - len(todo)
+    todo, again = [], 0
+    for t in trials:
+        row = recorded.get(t.trial_id)
+        if row is None:
+            todo.append(dataclasses.replace(t, attempt=1, max_attempts=attempts.most))
+        elif attempts.left(row):
+            prior = int(float(row.get("attempts") or 1))
+            todo.append(dataclasses.replace(t, attempt=prior + 1, max_attempts=attempts.most))
+            again += 1
+    return todo, len(trials) - len(todo), again
 
 
 def _refuse_foreign(run: RunDir, trials: Sequence[Trial], recorded: dict[str, dict[str, str]]) -> None:

@@ -27,7 +27,7 @@ from scaler.search.plan import (
     strategy_candidate,
     upsampling_note,
 )
-from scaler.search.runner import Observer, run_plan
+from scaler.search.runner import RETRY, Attempts, Observer, report_failures, run_plan
 from scaler.search.trial import load_proxy_data
 from scaler.spec import FactorySpec, NetSpec, parse_spec, spec_data
 from scaler.spec.limits import MAX_GROWTH
@@ -194,7 +194,7 @@ def _check_growth(factor: float, max_phi: int, forecast: int) -> None:
 def run_study(grid_dir: str | Path | list[str | Path], executor: Executor, observer: Observer, *,
               max_phi: int = 3, overrides: dict[str, Any] | None = None,
               strategies: tuple[str, ...] = DEFAULT_STRATEGIES, limit: int | None = None,
-              forecast: int = 0) -> StudyOutcome:
+              forecast: int = 0, attempts: Attempts = RETRY) -> StudyOutcome:
     """Train phi = 0..max_phi of every strategy with the grid's proxy settings, on seeds disjoint from the grid's
     (2 per network unless ``overrides`` say otherwise); write ``study.csv``. Given an upward and a downward grid
     (:func:`study_grids`), phi = -max_phi..max_phi, into the upward one. ``forecast``: also plan (not train)
@@ -234,7 +234,9 @@ def run_study(grid_dir: str | Path | list[str | Path], executor: Executor, obser
             observer.message(note)
         targets = forecast_targets(base, coefs, factor, match, max_phi, forecast,
                                    tuple(s for s in strategies if s not in same))
-        ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="study")
+        ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="study",
+                               attempts=attempts)
+        report_failures(run, attempts, observer)
         return StudyOutcome(csv=run.csv, ran=ran, failed=failed, targets=targets, native=data.image_size,
                             same=same)
     finally:

@@ -1,9 +1,11 @@
 """Trials in spawned worker processes (``--workers N``), the CPU threads split among them. A worker that dies
-(killed, out of memory) breaks the pool: a new pool takes the unfinished trials, and a trial that was training
-when its worker died ``MAX_WORKER_DEATHS`` times is recorded as ``failed``; the grid goes on either way."""
+(killed, out of memory) breaks the pool: a new pool takes the unfinished trials; each death ends an attempt of the
+trial that was training, and a trial with no attempts left (``Trial.max_attempts``) is recorded as ``failed``;
+the grid goes on either way."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import queue as queue_mod
 import signal
@@ -21,7 +23,6 @@ from scaler.search.plan import Trial, one_line, trial_row
 from scaler.search.trial import Outcome, Reporter, run_reporting
 
 _WORKER: dict[str, Any] = {}
-MAX_WORKER_DEATHS = 2  # a trial whose worker dies this often while training it is recorded as failed
 
 
 def _init_worker(threads: int, queue: Any, device: str) -> None:
@@ -59,14 +60,17 @@ class PoolExecutor:
         while remaining:
             unfinished, running, cause = yield from self._one_pool(remaining, workers, report)
             # the trials that were training when a worker died take the blame; unknown who: all unfinished do
-            deaths.update(running or {t.trial_id for t in unfinished})
+            blamed = running or {t.trial_id for t in unfinished}
+            deaths.update(blamed)
             remaining = []
             for t in unfinished:
-                if deaths[t.trial_id] >= MAX_WORKER_DEATHS:
-                    message = f"worker died {deaths[t.trial_id]} times while training it ({cause})"
+                if t.trial_id not in blamed:
+                    remaining.append(t)
+                elif t.attempt >= t.max_attempts:  # that was its last attempt
+                    message = f"worker died {deaths[t.trial_id]} time(s) while training it ({cause})"
                     yield t, trial_row(t, self.device, message=message), None
                 else:
-                    remaining.append(t)
+                    remaining.append(dataclasses.replace(t, attempt=t.attempt + 1))
 
     def _one_pool(self, trials: list[Trial], workers: int,
                   report: Reporter | None) -> Generator[Finished, None, tuple[list[Trial], set[str], str]]:

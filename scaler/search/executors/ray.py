@@ -3,14 +3,16 @@ imports Ray.
 
 The driver stays the only writer of the results directory: it submits one task per trial, yields each row as its
 task finishes and appends it itself. The dataset goes into Ray's object store once. A task whose worker dies
-(process killed, node lost) is retried by Ray up to ``retries`` times; a training that raises inside
-:func:`scaler.search.trial.run_trial` is already a ``failed`` row and is not retried. Ctrl-C cancels what is still
+(process killed, node lost) is retried by Ray while the trial has attempts left (``Trial.max_attempts``, the same
+count as every executor's); a training that raises inside :func:`scaler.search.trial.run_trial` is already a
+``failed`` row, retrained by the next run of the command. Ctrl-C cancels what is still
 running or queued.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,6 @@ class RayOptions:
     address: str | None = None  # None: start a local Ray instance; "auto" or HOST:PORT: join a cluster
     cpus_per_trial: float | None = None  # default: see trial_resources
     gpus_per_trial: float | None = None
-    retries: int = 2
 
 
 def import_ray() -> Any:
@@ -84,7 +85,7 @@ class RayExecutor:
         o = self.options
         return (f"Ray ({o.address or 'local instance'})",
                 {"executor": "ray", "ray_address": o.address, "cpus_per_trial": o.cpus_per_trial,
-                 "gpus_per_trial": o.gpus_per_trial, "retries": o.retries})
+                 "gpus_per_trial": o.gpus_per_trial})
 
     def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]:
         yield from execute_ray(trials, device=self.device, options=self.options, report=report)
@@ -114,9 +115,9 @@ def execute_ray(trials: Sequence[Trial], *, device: str, options: RayOptions,
         dev = device if device != "auto" else ("cuda" if gpus else "cpu")
         data_ref = ray.put(load_trial_data(trials[0]))  # once; every task reads it from the object store
         queue = Queue(maxsize=10_000)
-        task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=options.retries, retry_exceptions=False)(
-            _trial_task)
-        refs = {task.remote(t, data_ref, dev, threads, queue): t for t in trials}
+        task = ray.remote(num_cpus=cpus, num_gpus=gpus, retry_exceptions=False)(_trial_task)
+        refs = {task.options(max_retries=max(0, t.max_attempts - t.attempt)).remote(t, data_ref, dev, threads, queue): t
+                for t in trials}
         pending = list(refs)
         try:
             while pending:
@@ -163,6 +164,8 @@ def _result(ray: Any, ref: Any, trial: Trial, device: str) -> tuple[TrialRow, di
         if isinstance(cause, ScalerError):
             raise cause from None  # bad data or settings: the same for every trial
         message = f"{type(cause).__name__}: {cause}"
-    except ray.exceptions.RayError as e:  # the worker or node died more often than --retries allows
-        message = f"worker died (retries exhausted): {type(e).__name__}: {str(e).splitlines()[0]}"
+    except ray.exceptions.RayError as e:  # the worker or node died on each of the trial's attempts left
+        message = f"worker died on attempts {trial.attempt}-{trial.max_attempts}: {type(e).__name__}: " \
+                  f"{str(e).splitlines()[0]}"
+        return dataclasses.replace(trial_row(trial, device, message=message), attempts=trial.max_attempts), None
     return trial_row(trial, device, message=message), None
