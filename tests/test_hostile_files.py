@@ -207,6 +207,30 @@ def test_a_rung_beyond_the_runs_rungs_is_refused(capsys, work: Path, command: tu
                                             "from 0 to 2 (run.yaml: successive halving with 2 rungs)")
 
 
+@pytest.mark.parametrize("command", [("fit", "G"), ("plot", "G/results.csv", "--out", "P"), ("report", "G")])
+def test_one_training_under_two_trial_ids_is_refused(capsys, work: Path, command: tuple[str, ...]):
+    """A row copied under a new trial id (same network, seed and rung) once broke Kendall's tau between rungs
+    (ValueError); a retried trial (same id, rows appended) is not this: its last row stands."""
+    path = work / "G" / "results.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    first = lines[1].split(",", 1)
+    path.write_text("".join([*lines, f"{first[0]}-copy,{first[1]}"]))
+    assert user_error(capsys, *command) == (f"error: G/results.csv:{len(lines) + 1}: rows '{first[0]}' and "
+                                            f"'{first[0]}-copy' are one training (same network, seed and rung) "
+                                            "under two trial ids; keep one")
+
+
+def test_a_retried_trials_last_row_stands(work: Path):
+    path = work / "G" / "results.csv"
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    again = {**rows[0], "accuracy": "0.123"}
+    with open(path, "a", newline="") as f:
+        csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n").writerow(again)
+    df = read_results(path)
+    assert len(df) == len(rows) and df.loc[df["trial_id"] == rows[0]["trial_id"], "accuracy"].tolist() == [0.123]
+
+
 def test_a_grid_has_one_rung(work: Path):
     run_yaml = work / "G" / "run.yaml"
     run_yaml.write_text(run_yaml.read_text().replace("strategy: halving", "strategy: grid"))

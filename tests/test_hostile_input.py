@@ -137,3 +137,11 @@ def test_fresh_with_a_file_where_previous_goes_is_one_line(capsys, work):
     line = user_error(capsys, "grid", "tiny.yaml", "--limit", "0", "--fresh", "--out", "R")
     assert line.startswith("error: R/previous/") and line.endswith("is not a directory (a file is in the way)")
     assert (work / "R" / "results.csv").exists(), "the old results stay where they were"
+
+
+def test_coefficients_that_reach_a_limit_name_their_file(capsys, work):
+    path = work / "G" / "coefficients.yaml"
+    path.write_text(path.read_text().replace("\ngamma: 1.414214", "\ngamma: 1000", 1))
+    line = refused(capsys, work, "emit", "--coefficients", "G/coefficients.yaml", "--phi", "1", "--out", "fam")
+    assert line == ("error: G/coefficients.yaml: phi 1 makes the resolution multiplier 1000^1, outside [0.01, 100], "
+                    "scaler's limit on one dimension")

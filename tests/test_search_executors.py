@@ -119,10 +119,11 @@ def finished_ids(stdout: str) -> list[str]:
     return [line.split("] ", 1)[1].split(":", 1)[0] for line in stdout.splitlines() if line.startswith("[")]
 
 
-def assert_interrupted(err: str) -> None:
-    """Ctrl-C is one line, ``interrupted``, and no traceback (click's blank line before it is tolerated)."""
+def assert_interrupted(err: str, said: str = "interrupted") -> None:
+    """Ctrl-C (SIGTERM) is one line, ``interrupted`` (``terminated``), and no traceback (click's blank line before
+    it is tolerated)."""
     assert "Traceback" not in err, err[-4000:]
-    assert [line for line in err.splitlines() if line.strip()] == ["interrupted"], err[-4000:]
+    assert [line for line in err.splitlines() if line.strip()] == [said], err[-4000:]
 
 
 # -- processes --------------------------------------------------------------------------------------------------
@@ -212,11 +213,12 @@ def test_ctrl_c_keeps_finished_rows_and_the_rerun_trains_only_the_rest(tmp_path:
     assert_interrupted(err)  # last, so that a wrong message does not hide the checks above
 
 
-@pytest.mark.parametrize("to", ["process", "group"])
-def test_ctrl_c_stops_the_trials_in_flight_at_once(to: str, tmp_path: Path, grids: list[Grid]):
-    """SIGINT to the grid alone (``kill -INT``, a supervisor) or to its whole process group (a terminal's Ctrl-C)
-    while both workers are far from the end of their trials: the grid exits within seconds, no worker goes on
-    training, and nothing is recorded."""
+@pytest.mark.parametrize("to, sig", [("process", signal.SIGINT), ("group", signal.SIGINT),
+                                     ("process", signal.SIGTERM)])
+def test_ctrl_c_stops_the_trials_in_flight_at_once(to: str, sig: int, tmp_path: Path, grids: list[Grid]):
+    """SIGINT to the grid alone (``kill -INT``, a supervisor) or to its whole process group (a terminal's Ctrl-C),
+    or SIGTERM (a preempted node, issue #28 item 7), while both workers are far from the end of their trials: the
+    grid exits within seconds (130, or 143 for SIGTERM), no worker goes on training, and nothing is recorded."""
     grids.append(grid := Grid(tmp_path, "--epochs", "1000", "--workers", "2"))  # a trial takes minutes
     workers = pool_workers(grid)
     deadline = time.monotonic() + 90  # until both load their data (sklearn's digits): their trials have begun
@@ -225,17 +227,18 @@ def test_ctrl_c_stops_the_trials_in_flight_at_once(to: str, tmp_path: Path, grid
     time.sleep(2)
     assert grid.proc.poll() is None and not complete_lines(grid.csv), grid.describe()
 
-    (os.kill if to == "process" else os.killpg)(grid.pid, signal.SIGINT)
+    (os.kill if to == "process" else os.killpg)(grid.pid, sig)
     try:
-        rc = grid.proc.wait(timeout=20)
+        rc = grid.proc.wait(timeout=10 if sig == signal.SIGTERM else 20)
     except subprocess.TimeoutExpired:
         left = [p for p in workers if alive(p)]
         grid.kill()
-        pytest.fail(f"still running 20 s after Ctrl-C (pool workers alive: {left})" + grid.describe())
-    assert rc == 130, grid.describe()
+        pytest.fail(f"still running after signal {sig} (pool workers alive: {left})" + grid.describe())
+    assert rc == (143 if sig == signal.SIGTERM else 130), grid.describe()
     assert not wait_until_gone(workers, timeout=10), "pool workers outlived the grid"
     assert not complete_lines(grid.csv)[1:], "an interrupted trial was recorded"
-    assert_interrupted(grid.output()[1])
+    assert not (grid.cwd / "run" / ".lock").exists(), "the lock outlived the run"
+    assert_interrupted(grid.output()[1], "terminated" if sig == signal.SIGTERM else "interrupted")
 
 
 def test_a_worker_killed_mid_trial_fails_only_its_trial(tmp_path: Path, grids: list[Grid]):

@@ -44,7 +44,10 @@ def coefficient_family(coefficients: CoefficientsLike | Sequence[CoefficientsLik
     members, directions = [], []
     for p in phis:
         c, how = for_phi(sets, p) if p else (first, "base")
-        members.append(compound(base, c.alpha, c.beta, c.gamma, p))
+        try:
+            members.append(compound(base, c.alpha, c.beta, c.gamma, p))
+        except ScalerError as e:  # a limit the file's coefficients reach at this phi: name the file
+            raise ScalerError(e.message, where=e.where or c.path) from None
         directions.append(how)
     return Family(base, members, directions, sets)
 

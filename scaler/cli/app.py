@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -45,13 +47,35 @@ def main(argv: list[str] | None = None) -> None:
     stops reading on purpose): that ends quietly with status 141, as a command killed by SIGPIPE does."""
     stdout = sys.stdout
     sys.stdout = _Stdout(stdout)
+    previous = _on_sigterm()
     try:
         code = _run(argv)
     except OutputFailed as e:
         code = _output_failed(e, stdout)
     finally:
         sys.stdout = stdout
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     sys.exit(code)
+
+
+TERMINATED = 143  # 128 + SIGTERM (15): what a scheduler that preempts a job expects back
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a preempted node, a scheduler's stop): unwound like Ctrl-C, so workers are stopped, the lock is
+    released and every finished row stays; the same command then resumes."""
+
+
+def _on_sigterm() -> Any:
+    """Raise :class:`Terminated` on SIGTERM while a command runs; the handler it replaces (None off the main
+    thread, where Python cannot take signals)."""
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, terminated)
 
 
 def _run(argv: list[str] | None) -> int:
@@ -63,17 +87,24 @@ def _run(argv: list[str] | None) -> int:
         click.echo(f"error: {e}", err=True)
         return e.exit_code
     except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt (Ctrl-C) into Abort
-        click.echo("interrupted" if isinstance(e.__cause__, KeyboardInterrupt) else "aborted", err=True)
-        return 130
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
+        return _stopped(e.__cause__) if isinstance(e.__cause__, KeyboardInterrupt) else _stopped(None)
+    except KeyboardInterrupt as e:
+        return _stopped(e)
     except click.ClickException as e:
         where = e.ctx.command_path if isinstance(e, click.UsageError) and e.ctx else "scaler"
         hint = f" (see '{where} --help')" if isinstance(e, click.UsageError) else ""
         click.echo(f"error: {where}: {e.format_message()}{hint}".replace("\n", " "), err=True)
         return e.exit_code
     return rv if isinstance(rv, int) else 0
+
+
+def _stopped(signal_: KeyboardInterrupt | None) -> int:
+    """Ctrl-C (130), SIGTERM (143) or click's abort: one line and the status a shell expects."""
+    if isinstance(signal_, Terminated):
+        click.echo("terminated", err=True)
+        return TERMINATED
+    click.echo("interrupted" if signal_ is not None else "aborted", err=True)
+    return 130
 
 
 PIPE_CLOSED = 141  # 128 + SIGPIPE (13): the status of a command killed by SIGPIPE

@@ -71,10 +71,29 @@ def read_results(path: str | Path) -> Any:
     _check_measurements(df, p)
     _check_rungs(df, p, settings_path.name, settings)
     if df["trial_id"].duplicated().any():  # a retried trial (after the checks: they name the file's lines)
-        df = df.drop_duplicates("trial_id", keep="last").reset_index(drop=True)  # its newest attempt stands
+        df = df.drop_duplicates("trial_id", keep="last")  # its newest attempt stands
+    _check_one_id_per_measurement(df, p)
+    df = df.reset_index(drop=True)
     df.attrs["path"] = str(p)
     df.attrs["schema_version"] = _schema_version(settings)
     return df
+
+
+MEASUREMENT = ("kind", "alpha", "beta", "gamma", "phi", "seed", "rung")  # one training of one network
+
+
+def _check_one_id_per_measurement(df: Any, path: Path) -> None:
+    """Two trial ids for one network, seed and rung would count one training twice (and break the rung
+    statistics): one line naming both and the second's line."""
+    keys = [c for c in MEASUREMENT if c in df.columns]
+    dup = df.duplicated(keys, keep="first")
+    if dup.any():
+        i = dup.idxmax()
+        values = df[keys].astype(str)  # NaN equals NaN here, as it does for duplicated()
+        same = (values == values.loc[i]).all(axis=1)
+        first = df.loc[same[same].index[0], "trial_id"]
+        raise ScalerError(f"rows {first!r} and {df.loc[i, 'trial_id']!r} are one training (same network, seed and "
+                          "rung) under two trial ids; keep one", where=f"{path}:{int(i) + 2}")
 
 
 # What a measurement can be: a value outside it (an accuracy of 7.5, FLOPs of 0) would silently change the choice.
