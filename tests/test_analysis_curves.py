@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,9 @@ def write_grid(root: Path, curves: dict[str, list[dict[str, Any]]], failed: tupl
     root.mkdir(parents=True)
     for tid, (kind, (a, b, g)) in kinds.items():
         status = "diverged" if tid in failed else "ok"
+        seed = int(re.search(r"-s(\d+)", tid)[1])  # base-s1-r2: seed 1 (one row per network, seed and rung)
         append_row(run, {"trial_id": tid, "kind": kind, "alpha": a, "beta": b, "gamma": g, "flops": 10**6,
-                         "status": status, "seed": int(tid[-1]), "accuracy": 0.8 if status == "ok" else float("nan")})
+                         "status": status, "seed": seed, "accuracy": 0.8 if status == "ok" else float("nan")})
     (root / "trials").mkdir()
     for tid, curve in curves.items():
         (root / "trials" / f"{tid}.json").write_text(json.dumps({"trial_id": tid, "curve": curve}), encoding="utf-8")
