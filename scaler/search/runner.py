@@ -45,7 +45,12 @@ class Attempts:
         """The attempts a recorded row's trial has left (0 unless it failed and may be retrained)."""
         if not self.rerun_failed or row.get("status") != "failed":
             return 0
-        return max(0, self.most - int(float(row.get("attempts") or 1)))
+        return max(0, self.most - used(row))
+
+
+def used(row: dict[str, str]) -> int:
+    """The attempts a recorded row counts (1 in files begun before the column existed)."""
+    return int(float(row.get("attempts") or 1))
 
 
 RETRY = Attempts()  # the default: 3 attempts, failed trials retrained on rerun
@@ -138,8 +143,7 @@ def _pending(run: RunDir, trials: Sequence[Trial], observer: Observer,
         if row is None:
             todo.append(dataclasses.replace(t, attempt=1, max_attempts=attempts.most))
         elif attempts.left(row):
-            prior = int(float(row.get("attempts") or 1))
-            todo.append(dataclasses.replace(t, attempt=prior + 1, max_attempts=attempts.most))
+            todo.append(dataclasses.replace(t, attempt=used(row) + 1, max_attempts=attempts.most))
             again += 1
     return todo, len(trials) - len(todo), again
 
