@@ -245,3 +245,26 @@ def test_a_budget_stops_early_on_the_full_schedule_and_continuing_equals_trainin
     assert again.accuracy == short.accuracy and again.curve == short.curve
     with pytest.raises(ValueError, match="past this run's budget"):
         train(net(), data, config, resolution=10, seed=5, budget=0.25, resume=middle.checkpoint)
+
+
+def test_micro_batches_accumulate_to_the_whole_batch_s_step() -> None:
+    """Issue #28 item 4: a batch split into micro-batches takes the same optimizer steps on the same images and
+    random streams (mixup included); without BatchNorm the weights agree to float rounding."""
+    def no_bn() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.SiLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                             nn.Linear(16, 10))
+
+    data = load_dataset("digits", subset=256)
+    config = TrainConfig(epochs=1, batch_size=64, augment=AugmentConfig(translate=0.2),
+                         progressive=ProgressiveConfig(stages=1, start_scale=1.0, mixup=(0.2, 0.2)))
+    whole, split = no_bn(), no_bn()
+    a = train(whole, data, config, resolution=8, seed=0)
+    b = train(split, data, config, resolution=8, seed=0, micro_batch=24)  # parts of 24, 24 and 16
+    assert (a.micro_batch, b.micro_batch) == (64, 24)
+    for p, q in zip(whole.parameters(), split.parameters(), strict=True):  # summed in another order
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    assert a.curve[0]["loss"] == pytest.approx(b.curve[0]["loss"], rel=1e-5)
+    changed = no_bn()
+    train(changed, data, config, resolution=8, seed=1, micro_batch=24)
+    assert not torch.allclose(next(changed.parameters()), next(split.parameters()))  # the test can tell runs apart

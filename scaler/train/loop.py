@@ -40,6 +40,7 @@ class TrainResult:
     train_seconds: float = 0.0
     images_per_second: float = 0.0
     train_step_ms: float = float("nan")  # mean wall time of one optimizer step (batch_size images), data included
+    micro_batch: int = 0  # images per forward pass: the batch, unless it was split (``train(micro_batch=...)``)
     status: str = "ok"  # "ok" | "diverged" | "failed" (set by callers that catch exceptions)
     message: str = ""
     checkpoint: bytes | None = None  # what a later run needs to continue this one (``train(..., checkpoint=True)``)
@@ -75,6 +76,7 @@ class _Run:
     x_curve: torch.Tensor
     y_curve: torch.Tensor
     batch_size: int
+    micro_batch: int  # images per forward pass; under batch_size, gradients accumulate over the batch's parts
     steps_per_epoch: int
     transform: BatchTransform
     schedule: list[StageSettings]
@@ -96,6 +98,11 @@ class _Run:
         return self.steps_per_epoch * self.config.epochs
 
     @property
+    def eval_batch_size(self) -> int:
+        """Evaluation's batch, shrunk as much as training's when the batch is split."""
+        return max(1, self.config.eval_batch_size * self.micro_batch // self.batch_size)
+
+    @property
     def warmup_steps(self) -> int:
         return round(self.config.warmup_epochs * self.steps_per_epoch)
 
@@ -105,7 +112,8 @@ class _Run:
 
 def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: int, seed: int,
           device: str = "cpu", on_step: Callback | None = None, on_epoch: Callback | None = None,
-          budget: float | None = None, resume: bytes | None = None, checkpoint: bool = False) -> TrainResult:
+          budget: float | None = None, resume: bytes | None = None, checkpoint: bool = False,
+          micro_batch: int | None = None) -> TrainResult:
     """Train ``model`` in place on ``data`` at ``resolution`` px and return its validation accuracy (every epoch)
     and its test accuracy (once, after the schedule's last step; nothing during training reads the test split).
 
@@ -115,11 +123,16 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: i
     data, config and seed: the result equals training straight through; ``train_seconds`` counts this run's own
     steps only.
 
+    ``micro_batch`` splits each batch into parts of at most that many images and accumulates their gradients:
+    the same optimizer steps, learning rates and random streams as the whole batch (BatchNorm sees the smaller
+    parts). Evaluation batches shrink in proportion. What fits a GPU's memory; see
+    :mod:`scaler.train.memory`.
+
     Bitwise repeatable on CPU for a given ``seed`` and thread count. A non-finite loss, or one above 100x
     that of a uniform guess, stops training with ``status="diverged"`` (accuracy 0, loss NaN). Exceptions
     propagate to the caller.
     """
-    run = _start(model, data, config, resolution=resolution, seed=seed, device=device)
+    run = _start(model, data, config, resolution=resolution, seed=seed, device=device, micro_batch=micro_batch)
     run.stop = run.total_steps
     if budget is not None:
         run.stop = min(run.total_steps, max(1, round(budget * run.steps_per_epoch)))
@@ -142,13 +155,13 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: i
     test_accuracy = float("nan")
     if run.stop == run.total_steps:
         test_accuracy = evaluate(model, data.x_test.to(run.dev), data.y_test.to(run.dev), run.transform,
-                                 batch_size=config.eval_batch_size, device=run.dev)
+                                 batch_size=run.eval_batch_size, device=run.dev)
     return TrainResult(accuracy=run.curve[-1]["accuracy"], loss=last_loss, test_accuracy=test_accuracy,
                        curve=run.curve,
                        train_seconds=run.train_seconds,
                        images_per_second=run.images / max(run.train_seconds, 1e-9),
                        train_step_ms=1000 * (run.train_seconds + run.earlier_seconds) / max(1, run.step),
-                       status="ok", checkpoint=state)
+                       status="ok", checkpoint=state, micro_batch=run.micro_batch)
 
 
 def _snapshot(run: _Run) -> bytes:
@@ -179,7 +192,7 @@ def _restore(run: _Run, blob: bytes) -> None:
 
 
 def _start(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: int, seed: int,
-           device: str) -> _Run:
+           device: str, micro_batch: int | None) -> _Run:
     """Seed, move model and data to the device once, and build what every epoch shares."""
     dev = resolve_device(device)
     torch.manual_seed(seed)  # dropout / stochastic depth inside the model
@@ -202,6 +215,7 @@ def _start(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: 
     schedule = progressive_schedule(config.progressive, config.epochs, resolution) if config.progressive else []
     return _Run(model=model, config=config, dev=dev, gen=gen, data=data, x_train=x_train, y_train=y_train,
                 x_val=x_val, y_val=y_val, x_curve=x_curve, y_curve=y_curve, batch_size=batch_size,
+                micro_batch=max(1, min(micro_batch or batch_size, batch_size)),
                 steps_per_epoch=len(y_train) // batch_size,  # drop_last
                 transform=transform, schedule=schedule, optimizer=build_optimizer(model, config, dev),
                 loss_limit=DIVERGENCE_FACTOR * math.log(max(2, data.num_classes)), train_tf=transform)
@@ -275,26 +289,42 @@ def _train_epoch(run: _Run, epoch: int, on_step: Callback | None) -> _Epoch:
 
 
 def _step(run: _Run, idx: torch.Tensor) -> torch.Tensor:
-    """Forward and backward of one batch (mixup when the stage asks for it); returns the detached loss."""
-    smoothing = run.config.label_smoothing
-    # batch
+    """Forward and backward of one batch (mixup when the stage asks for it), part by part when the batch is
+    split (``micro_batch``); returns the detached loss of the whole batch."""
+    # batch: transformed and mixed whole, so the random streams do not depend on the split
     xb = run.train_tf.train(run.x_train.index_select(0, idx), run.gen)
     yb = run.y_train.index_select(0, idx)
+    lam, ym = 1.0, None
     if run.mix_weights is not None:
         lam = float(run.mix_weights.sample())
         mix = torch.randperm(len(yb), generator=run.gen, device=run.dev)
         xb = xb.mul(lam).add_(xb.index_select(0, mix), alpha=1 - lam)
-    # forward
+        ym = yb.index_select(0, mix)
+    run.optimizer.zero_grad(set_to_none=True)
+    if run.micro_batch >= len(yb):
+        loss = _forward(run, xb, yb, ym, lam)
+        loss.backward()
+    else:
+        loss = torch.zeros((), device=run.dev)
+        for start in range(0, len(yb), run.micro_batch):
+            part = slice(start, start + run.micro_batch)
+            share = len(yb[part]) / len(yb)  # each part's mean loss, weighted to the batch's mean
+            part_loss = _forward(run, xb[part], yb[part], None if ym is None else ym[part], lam) * share
+            part_loss.backward()
+            loss += part_loss.detach().float()
+    run.step += 1
+    return loss.detach().float()
+
+
+def _forward(run: _Run, xb: torch.Tensor, yb: torch.Tensor, ym: torch.Tensor | None, lam: float) -> torch.Tensor:
+    """The mean cross-entropy of a batch (or a part of one), mixed with the labels ``ym`` at weight 1 - lam."""
+    smoothing = run.config.label_smoothing
     with autocast(run.dev):
         out = run.model(xb)
         loss = F.cross_entropy(out, yb, label_smoothing=smoothing)
-        if run.mix_weights is not None:
-            loss = lam * loss + (1 - lam) * F.cross_entropy(out, yb.index_select(0, mix), label_smoothing=smoothing)
-    # backward
-    run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    run.step += 1
-    return loss.detach().float()
+        if ym is not None:
+            loss = lam * loss + (1 - lam) * F.cross_entropy(out, ym, label_smoothing=smoothing)
+    return loss
 
 
 def _score_epoch(run: _Run, epoch: int, result: _Epoch, on_epoch: Callback | None, *, final: bool) -> None:
@@ -303,9 +333,9 @@ def _score_epoch(run: _Run, epoch: int, result: _Epoch, on_epoch: Callback | Non
     if cfg.bn_calibration:
         # A random (seeded) slice: datasets may be stored sorted by class.
         calib = run.x_train.index_select(0, result.perm[: cfg.bn_calibration])
-        recalibrate_bn(run.model, calib, run.transform, batch_size=run.batch_size, device=run.dev)
+        recalibrate_bn(run.model, calib, run.transform, batch_size=run.micro_batch, device=run.dev)
     xe, ye = (run.x_val, run.y_val) if final else (run.x_curve, run.y_curve)
-    accuracy = evaluate(run.model, xe, ye, run.transform, batch_size=cfg.eval_batch_size, device=run.dev)
+    accuracy = evaluate(run.model, xe, ye, run.transform, batch_size=run.eval_batch_size, device=run.dev)
     row = {"epoch": epoch, "budget": round(run.step / run.steps_per_epoch, 6), "loss": result.loss,
            "accuracy": accuracy, "lr": result.lr, "seconds": result.seconds, "val_images": len(ye),
            "image_size": run.train_tf.resolution}
