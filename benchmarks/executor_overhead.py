@@ -61,7 +61,7 @@ def main() -> None:
     ray.init(address="local", num_cpus=cores, include_dashboard=False, log_to_driver=False, configure_logging=False)
     startup = time.perf_counter() - t0
     try:
-        ray_executor = RayExecutor(RayOptions(cpus_per_trial=cores, retries=0), "cpu")
+        ray_executor = RayExecutor(RayOptions(cpus_per_trial=cores), "cpu")
         t0 = time.perf_counter()
         list(ray_executor.run(trials[:1]))  # first task: worker process start-up
         first_task = time.perf_counter() - t0

@@ -13,6 +13,7 @@ from scaler.spec.limits import MAX_GRID_POINTS, MAX_GROWTH
 
 MAX_SEEDS = 100  # seeds of one network: the seed noise is measured well with 3-5
 MAX_RUNG_RATIO = 1000  # halving: the first rung trains at least 1/1000 of the full budget
+MAX_TRIAL_SECONDS = 30 * 24 * 3600  # a trial time limit beyond 30 days is a typo (and overflows no clock)
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -217,6 +218,9 @@ class ProxyConfig(TrainConfig):
                              "(e.g. 100) to check that its conclusions are not one draw's")
     tensorboard: bool = Field(False, description="write one TensorBoard run per trial under DIR/tensorboard/ "
                               "(pip install 'scaler[tensorboard]')")
+    trial_timeout: float | None = Field(None, gt=0, le=MAX_TRIAL_SECONDS, description="seconds a trial may take "
+                                        "in its worker (data, build, training, latency); one over it is stopped "
+                                        "and recorded as failed, and the grid goes on (default: no limit)")
 
     @field_validator("dataset")
     @classmethod

@@ -19,11 +19,11 @@ OLD_RUN = Path(__file__).parent / "fixtures" / "v0.1-grid" / "run"
 def test_schema_2_adds_the_test_accuracy_to_the_columns_of_the_previous_release():
     with open(OLD_RUN / "results.csv", newline="") as f:
         header = next(csv.reader(f))
-    later = ("aliases", "rung", "budget", "activations", "attempts")
+    later = ("aliases", "rung", "budget", "activations", "attempts", "micro_batch")
     assert [c for c in COLUMNS if c not in ("test_accuracy", *later)] == header
     assert COLUMNS.index("test_accuracy") == COLUMNS.index("accuracy") + 1
     # later additions go last: older files keep their order
-    assert COLUMNS[-5:] == later
+    assert COLUMNS[-6:] == later
     assert {"accuracy", "test_accuracy"} <= set(NUMERIC) and "trial_id" not in NUMERIC and "status" not in NUMERIC
 
 
@@ -44,7 +44,7 @@ def test_a_row_before_training_is_failed_until_training_says_otherwise(tmp_path:
     run.append(row, {"trial_id": "x-s0", "curve": []})
     text = (tmp_path / "results.csv").read_text()
     # NaN cells are empty, floats print without trailing noise, and the line is whole
-    assert text.splitlines()[1] == "x-s0,base,1,1,1,0,1,1,16,10,100,,,0,0,0,0,failed,,,,,,0,,,,,,,,0,,0,1"
+    assert text.splitlines()[1] == "x-s0,base,1,1,1,0,1,1,16,10,100,,,0,0,0,0,failed,,,,,,0,,,,,,,,0,,0,1,0"
     assert text.endswith("\n")
     assert (tmp_path / "trials" / "x-s0.json").exists()
 

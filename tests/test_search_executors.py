@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 import signal
 import subprocess
@@ -151,8 +152,8 @@ def alive(pid: int) -> bool:
 
 
 def pool_workers(grid: Grid, count: int = 2, timeout: float = 180) -> list[int]:
-    """The pool's worker processes: spawned children of the grid that loaded torch (the pool's Manager process and
-    multiprocessing's resource tracker are children too, without torch)."""
+    """The pool's worker processes: spawned children of the grid that loaded torch (multiprocessing's resource
+    tracker is a child too, without torch)."""
     deadline = time.monotonic() + timeout
     while True:
         workers = [p for p in children(grid.pid) if "libtorch" in maps(p)]
@@ -242,11 +243,17 @@ def test_ctrl_c_stops_the_trials_in_flight_at_once(to: str, sig: int, tmp_path: 
 
 
 def test_a_worker_killed_mid_trial_fails_only_its_trial(tmp_path: Path, grids: list[Grid]):
+    """Issue #28 item 5: a worker killed mid-trial costs that trial one attempt; its slot gets a new process, and
+    the other slot's worker trains on, untouched (a ProcessPoolExecutor broke as a whole)."""
     grids.append(grid := Grid(tmp_path, "--epochs", "6", "--workers", "2"))
     grid.wait_for_rows(1, timeout=240)  # both workers are busy: trials are queued for them
     workers = pool_workers(grid)
     os.kill(workers[0], signal.SIGKILL)
+    before = len(complete_lines(grid.csv)) - 1
     assert grid.wait(timeout=300) == 0, grid.describe()
+    later = [json.loads((tmp_path / "run" / "trials" / f"{r['trial_id']}.json").read_text())
+             for r in checked_rows(grid.csv)[before:]]
+    assert workers[1] in {r.get("worker", {}).get("pid") for r in later}, "the other worker did not survive"
 
     table = checked_rows(grid.csv)
     ids = [r["trial_id"] for r in table]

@@ -21,7 +21,7 @@ SETTINGS = {
     "step": "search.step", "phi": "search.phi", "flops_factor": "search.flops_factor",
     "match_flops": "search.match_flops", "confirm": "search.confirm", "seed_offset": "proxy.seed_offset",
     "strategy": "search.strategy", "eta": "search.eta", "rungs": "search.rungs", "max_seeds": "search.max_seeds",
-    "tensorboard": "proxy.tensorboard",
+    "tensorboard": "proxy.tensorboard", "trial_timeout": "proxy.trial_timeout",
 }
 
 
@@ -45,10 +45,10 @@ def grid(spec: str | Path, out: str | Path | None = None, *, limit: int | None =
     overrides = {SETTINGS.get(k, k): v for k, v in settings.items() if v is not None}
     loaded = load_grid_settings(spec, overrides)
     # a plain name cannot leave results/; results/<name> may be a symlink the user made to a bigger disk
-    outcome = run_grid(loaded, Path(out) if out else Path("results") / plain_name(loaded.base.name),
-                       make_executor(execution or Execution()), observer(progress, console), limit=limit,
-                       fresh=fresh, finish=_fit, race=_race, keep_checkpoints=keep_checkpoints,
-                       attempts=(execution or Execution()).attempts())
+    with make_executor(execution or Execution()) as executor:
+        outcome = run_grid(loaded, Path(out) if out else Path("results") / plain_name(loaded.base.name), executor,
+                           observer(progress, console), limit=limit, fresh=fresh, finish=_fit, race=_race,
+                           keep_checkpoints=keep_checkpoints, attempts=(execution or Execution()).attempts())
     return Run(outcome.out, ran=outcome.ran, failed=outcome.failed, fitted=outcome.finished)
 
 

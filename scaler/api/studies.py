@@ -18,8 +18,8 @@ DEFAULT_STRATEGIES = SINGLE_DIMENSIONS
 def study(grid_dirs: str | Path | Sequence[str | Path], *, max_phi: int = 3,
           strategies: Sequence[str] = DEFAULT_STRATEGIES, forecast: int = 3, limit: int | None = None,
           epochs: int | None = None, batch_size: int | None = None, subset: int | None = None,
-          seeds: int | None = None, formats: Sequence[str] = ("png", "svg"), progress: bool = True,
-          console: Any = None, execution: Execution | None = None) -> Study:
+          seeds: int | None = None, trial_timeout: float | None = None, formats: Sequence[str] = ("png", "svg"),
+          progress: bool = True, console: Any = None, execution: Execution | None = None) -> Study:
     """Train phi = 0..``max_phi`` of the compound family and of each strategy (-K..K given an upward and a
     downward grid), on seeds disjoint from the grid's; write study.csv and plots/study.*; with ``forecast`` N,
     predict phi = K+1..K+N, back-test it on phi = K and write forecast.csv (0: no forecast, an old one removed).
@@ -32,12 +32,13 @@ def study(grid_dirs: str | Path | Sequence[str | Path], *, max_phi: int = 3,
     for s in chosen:
         strategy_factors(s, 2.0)  # a bad name is a one-line error before any work
     overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("subset", subset),
-                                   ("seeds", seeds)) if v is not None}
+                                   ("seeds", seeds), ("trial_timeout", trial_timeout)) if v is not None}
     dirs = [grid_dirs] if isinstance(grid_dirs, str | Path) else list(grid_dirs)
     study_grids(dirs)  # a missing or mismatched grid is named before any device or executor work
-    outcome = run_study(dirs, make_executor(execution or Execution()), observer(progress, console),
-                        max_phi=max_phi, overrides=overrides, strategies=("compound", *chosen), limit=limit,
-                        forecast=forecast, attempts=(execution or Execution()).attempts())
+    with make_executor(execution or Execution()) as executor:
+        outcome = run_study(dirs, executor, observer(progress, console), max_phi=max_phi, overrides=overrides,
+                            strategies=("compound", *chosen), limit=limit, forecast=forecast,
+                            attempts=(execution or Execution()).attempts())
     home = outcome.csv.parent
     result = Study(path=outcome.csv, verdicts=[], table=None, ran=outcome.ran, failed=outcome.failed,
                    native=outcome.native)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from scaler.cli.execution import EXECUTION_FLAGS, execution, executor_options
-from scaler.cli.options import LIMIT_HELP, complete_spec, console
+from scaler.cli.options import LIMIT_HELP, TRIAL_TIMEOUT_HELP, complete_spec, console
 from scaler.cli.report import refresh
 from scaler.cli.verdict import print_fit
 
@@ -55,6 +55,8 @@ from scaler.cli.verdict import print_fit
 @click.option("--tensorboard", is_flag=True, default=None, help="Write one TensorBoard run per trial under "
               "DIR/tensorboard/<trial>/ (loss, validation accuracy, learning rate; FLOPs, params and coefficients as "
               "hparams): tensorboard --logdir DIR/tensorboard. Needs pip install 'scaler[tensorboard]'.")
+@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help=TRIAL_TIMEOUT_HELP)
 @executor_options
 @click.option("--fresh", is_flag=True, help="Start over; the old results are moved to DIR/previous/.")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of live bars.")

@@ -13,6 +13,9 @@ FLOPS_NOTE = "FLOPs are multiply-accumulates per image (the EfficientNet paper's
 ACTIVATIONS_NOTE = "Activations (acts) are the output elements of every convolution per image (FAMS's runtime proxy)."
 LIMIT_HELP = ("Train at most N more trials of the plan in this run (0: plan and warn only); rerun to continue "
               "where it stopped.")
+TRIAL_TIMEOUT_HELP = ("Stop a trial that takes longer than this in its worker (data, build, training) and record it "
+                      "as failed; the grid goes on, and a rerun retries it. Trials then run in worker processes, "
+                      "even with one worker [default: proxy.trial_timeout, else no limit].")
 
 
 def console() -> Any:

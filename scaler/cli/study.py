@@ -9,7 +9,7 @@ import click
 
 from scaler.api.specs import SINGLE_DIMENSIONS
 from scaler.cli.execution import EXECUTION_FLAGS, execution, executor_options
-from scaler.cli.options import LIMIT_HELP, console, formats
+from scaler.cli.options import LIMIT_HELP, TRIAL_TIMEOUT_HELP, console, formats
 from scaler.cli.report import refresh
 
 STRATEGY_HELP = ("Comma-separated strategies beside compound: depth, width, resolution, uniform (d1_w1_r1), fast "
@@ -34,6 +34,8 @@ STRATEGY_HELP = ("Comma-separated strategies beside compound: depth, width, reso
               "(FLOPs/FLOPs_0)^-c, the exponent shared by the strategies; 90% intervals by a bootstrap over seeds) "
               "and back-test it on phi = K; written to GRID_DIR/forecast.csv. Needs K >= 2 (3 to back-test); "
               "0: no forecast.")
+@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help=TRIAL_TIMEOUT_HELP)
 @executor_options
 @click.option("--format", "fmt", default="png,svg", show_default=True, help="Figure formats.")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of live bars.")

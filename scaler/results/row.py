@@ -60,6 +60,7 @@ class TrialRow:
     budget: float = NAN  # epochs trained (a rung's budget; a continued trial's total, not only its own part)
     activations: int = 0  # output elements of every convolution per image (FAMS's runtime proxy)
     attempts: int = 1  # trainings this trial took, across worker deaths, failures and reruns (the last is this row)
+    micro_batch: int = 0  # images per forward pass: the batch size, or less where out of memory split it (0: none)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -42,7 +42,8 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
         settings_dict = settings.to_dict(out)
         # Raising these on a finished run trains only what is new; under halving the seeds of rung 0 decide the
         # cuts, so they may not change.
-        ignore = ("search.confirm", "search.confirm_seeds", "search.max_seeds", "proxy.tensorboard")
+        ignore = ("search.confirm", "search.confirm_seeds", "search.max_seeds", "proxy.tensorboard",
+                  "proxy.trial_timeout")
         if settings.search.strategy == "grid":
             ignore += ("proxy.seeds",)
         _older_grid(run, settings)

@@ -79,6 +79,7 @@ class StudyGrids:
 
 # What two grids must share to be one study's two directions (run.yaml's settings)
 SHARED = ("base", "proxy", "search.flops_factor", "search.match_flops")
+HOW_IT_RAN = ("tensorboard", "trial_timeout")  # proxy settings that change how trials run, not what they measure
 
 
 def study_grids(dirs: str | Path | list[str | Path] | tuple[str | Path, ...]) -> StudyGrids:
@@ -91,7 +92,9 @@ def study_grids(dirs: str | Path | list[str | Path] | tuple[str | Path, ...]) ->
     recorded = {d: read_run_yaml(d / "run.yaml")["settings"] for d in dirs}
     for d in dirs[1:]:
         for key in SHARED:
-            mine, theirs = _setting(recorded[dirs[0]], key), _setting(recorded[d], key)
+            mine, theirs = (_setting(recorded[x], key) for x in (dirs[0], d))
+            if key == "proxy":
+                mine, theirs = ({k: v for k, v in p.items() if k not in HOW_IT_RAN} for p in (mine or {}, theirs or {}))
             if mine != theirs:
                 raise ScalerError(f"{key} differs from {dirs[0]}'s: a study trains both directions with one base and "
                                   "one proxy, so both grids must share them", where=d / "run.yaml")
@@ -218,7 +221,8 @@ def run_study(grid_dir: str | Path | list[str | Path], executor: Executor, obser
                     "base": spec_data(recorded_base, grids.home)}
         if strategies != DEFAULT_STRATEGIES:  # recorded only when asked for: older study.yaml files stay valid
             settings["strategies"] = list(strategies)
-        run.check_settings(settings, ignore=("proxy.seeds", "max_phi", "proxy.tensorboard"))
+        run.check_settings(settings, ignore=("proxy.seeds", "max_phi", "proxy.tensorboard",
+                                                   "proxy.trial_timeout"))
         data = load_proxy_data(proxy)
         base = proxy_spec(recorded_base, proxy, data.num_classes, data.channels)
         members = [(c, candidate_spec(base, c, match_flops=match, factor=factor), f"{c.kind}-phi{c.phi:g}")

@@ -25,6 +25,27 @@ class Executor(Protocol):
 
     def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]: ...
 
+    def close(self, kill: bool = False) -> None:
+        """Stop whatever the executor keeps between runs (worker processes); ``with executor:`` calls it."""
+        ...
+
+    def __enter__(self) -> Executor: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class Stateless:
+    """For executors that keep nothing between runs: closing does nothing."""
+
+    def close(self, kill: bool = False) -> None:
+        return None
+
+    def __enter__(self) -> Stateless:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(kill=exc[0] is not None)
+
 
 def available_cores() -> int:
     try:

@@ -6,13 +6,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scaler.search.executors.base import Finished, threads_per_worker
+from scaler.search.executors.base import Finished, Stateless, threads_per_worker
 from scaler.search.plan import Trial
 from scaler.search.trial import Reporter, run_trial
 
 
 @dataclass(frozen=True)
-class InProcessExecutor:
+class InProcessExecutor(Stateless):
     device: str = "cpu"
     threads: int | None = None  # default: every core
 

@@ -1,138 +1,153 @@
-"""Trials in spawned worker processes (``--workers N``), the CPU threads split among them. A worker that dies
-(killed, out of memory) breaks the pool: a new pool takes the unfinished trials; each death ends an attempt of the
-trial that was training, and a trial with no attempts left (``Trial.max_attempts``) is recorded as ``failed``;
-the grid goes on either way."""
+"""Trials on this machine: in this process, or in worker slots (``--workers N``, or any trial with a time limit),
+the CPU threads split among them. The slots live as long as the executor, across every rung, confirmation round
+and race of a run, so each worker pays its start-up (torch, CUDA, the dataset) once.
+
+A slot whose worker dies ends that trial's attempt (retried while it has attempts left, ``Trial.max_attempts``);
+a trial past ``proxy.trial_timeout`` is stopped and recorded as ``failed``; either way only that slot is
+replaced, and the grid goes on."""
 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing as mp
-import queue as queue_mod
-import signal
-from collections import Counter
-from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from multiprocessing.connection import wait
 from typing import Any
 
 from scaler.errors import ScalerError
 from scaler.search.executors.base import Executor, Finished, threads_per_worker
 from scaler.search.executors.inprocess import InProcessExecutor
+from scaler.search.executors.slots import Slot, poisons_process, spawn_context
 from scaler.search.plan import Trial, one_line, trial_row
-from scaler.search.trial import Outcome, Reporter, run_reporting
+from scaler.search.trial import Reporter, timed_out
 
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(threads: int, queue: Any, device: str) -> None:
-    import torch
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the driver, which stops the workers
-    torch.set_num_threads(threads)
-    _WORKER.update(threads=threads, queue=queue, device=device)
+TICK = 0.25  # seconds between checks of the slots' liveness and time limits
 
 
-def _run_in_worker(trial: Trial) -> Outcome:
-    return run_reporting(trial, _WORKER["queue"], device=_WORKER["device"], threads=_WORKER["threads"])
-
-
-@dataclass(frozen=True)
 class PoolExecutor:
-    workers: int
-    device: str = "cpu"
+    """``workers`` slots at most, started as trials need them and kept until :meth:`close`."""
 
-    def _workers(self, trials: int) -> int:
-        return max(1, min(self.workers, trials or 1))
+    def __init__(self, workers: int, device: str = "cpu") -> None:
+        self.workers, self.device = workers, device
+        self.threads = threads_per_worker(workers)  # fixed by --workers: a trial trains alike in every round
+        self._slots: list[Slot] = []
+        self._started = 0  # slots ever started (names the processes)
+        self._ctx: Any = None
 
     def describe(self, trials: int) -> tuple[str, dict[str, Any]]:
-        workers = self._workers(trials)
-        threads = threads_per_worker(self.workers)  # fixed by --workers: a trial trains alike in every round
-        return (f"{self.device} with {workers} worker(s) x {threads} thread(s)",
-                {"executor": "local", "workers": workers, "threads_per_worker": threads})
+        workers = max(1, min(self.workers, trials or 1))
+        return (f"{self.device} with {workers} worker(s) x {self.threads} thread(s)",
+                {"executor": "local", "workers": workers, "threads_per_worker": self.threads})
 
     def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]:
-        workers = self._workers(len(trials))
-        if workers == 1:  # one trial left: no process to spawn
-            yield from InProcessExecutor(self.device, threads_per_worker(self.workers)).run(trials, report)
+        if self._in_process(trials):
+            yield from InProcessExecutor(self.device, self.threads).run(trials, report)
             return
-        remaining, deaths = list(trials), Counter[str]()
-        while remaining:
-            unfinished, running, cause = yield from self._one_pool(remaining, workers, report)
-            # the trials that were training when a worker died take the blame; unknown who: all unfinished do
-            blamed = running or {t.trial_id for t in unfinished}
-            deaths.update(blamed)
-            remaining = []
-            for t in unfinished:
-                if t.trial_id not in blamed:
-                    remaining.append(t)
-                elif t.attempt >= t.max_attempts:  # that was its last attempt
-                    message = f"worker died {deaths[t.trial_id]} time(s) while training it ({cause})"
-                    yield t, trial_row(t, self.device, message=message), None
-                else:
-                    remaining.append(dataclasses.replace(t, attempt=t.attempt + 1))
-
-    def _one_pool(self, trials: list[Trial], workers: int,
-                  report: Reporter | None) -> Generator[Finished, None, tuple[list[Trial], set[str], str]]:
-        """One pool over ``trials``: yields each as it finishes. A worker that dies breaks the whole pool; then it
-        returns (the unfinished trials, those of them that had started, the cause). Ctrl-C stops the workers at
-        once: they ignore SIGINT and are terminated here."""
-        ctx = mp.get_context("spawn")
-        manager = ctx.Manager()
-        q = manager.Queue()
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(trials)), mp_context=ctx, initializer=_init_worker,
-                                   initargs=(threads_per_worker(self.workers), q, self.device))
-        # filled as workers start; shutdown() drops the pool's own reference, and Ctrl-C needs them afterwards
-        processes = pool._processes
-        started: set[str] = set()
-        broken: dict[str, str] = {}
-
-        def watch(trial_id: str, info: dict[str, Any]) -> None:
-            if info.get("event") == "start":
-                started.add(trial_id)
-            if report:
-                report(trial_id, info)
-
+        waiting, finished = deque(trials), False
         try:
-            futures = {pool.submit(_run_in_worker, t): t for t in trials}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                _drain(q, watch)
-                for f in done:
-                    if isinstance(error := f.exception(), BrokenProcessPool):
-                        broken[futures[f].trial_id] = f"{type(error).__name__}: {error}"
-                    else:
-                        yield (futures[f], *self._result(f, futures[f]))
-            _drain(q, watch)
+            while waiting or self._busy():
+                self._hand_out(waiting)
+                wait([s.conn for s in self._busy()] + [s.process.sentinel for s in self._busy()],
+                     timeout=self._next_check())
+                for slot in self._busy():
+                    yield from self._collect(slot, waiting, report)
+            finished = True
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-            for p in list((processes or {}).values()):
-                if p.is_alive():
-                    p.terminate()
-            manager.shutdown()
-        cause = one_line(next(iter(broken.values()), ""), 200)
-        return [t for t in trials if t.trial_id in broken], started & set(broken), cause
+            if not finished:  # Ctrl-C, SIGTERM, an error: the trials in flight are lost, their workers stopped
+                self.close(kill=True)
 
-    def _result(self, future: Any, trial: Trial) -> tuple[Any, dict[str, Any] | None]:
-        try:
-            return future.result()
-        except ScalerError:
-            raise
-        except Exception as e:  # the worker process died (killed, out of memory)
-            return trial_row(trial, self.device, message=f"worker died: {type(e).__name__}: {e}"), None
+    def close(self, kill: bool = False) -> None:
+        """Stop every slot (at once with ``kill``; else each finishes what it holds, briefly)."""
+        for slot in self._slots:
+            slot.kill() if kill else slot.stop()
+        self._slots = []
 
+    def __enter__(self) -> PoolExecutor:
+        return self
 
-def _drain(q: Any, report: Reporter | None) -> None:
-    while True:
-        try:
-            tid, info = q.get_nowait()
-        except (queue_mod.Empty, EOFError, OSError):
+    def __exit__(self, *exc: object) -> None:
+        self.close(kill=exc[0] is not None)
+
+    def _in_process(self, trials: Sequence[Trial]) -> bool:
+        """One trial at a time, no time limit to enforce and no GPU (whose errors can leave the process's CUDA
+        context unusable), with no worker already started: no process to spawn."""
+        timed = any(t.proxy.get("trial_timeout") is not None for t in trials)
+        gpu = self.device.startswith("cuda")
+        return not self._slots and not timed and not gpu and min(self.workers, len(trials)) <= 1
+
+    def _busy(self) -> list[Slot]:
+        return [s for s in self._slots if s.busy is not None]
+
+    def _hand_out(self, waiting: deque[Trial]) -> None:
+        """The next waiting trials to idle slots, starting slots up to ``workers`` as needed."""
+        if self._ctx is None:
+            self._ctx = spawn_context()
+        while waiting:
+            idle = next((s for s in self._slots if s.busy is None), None)
+            if idle is None and len(self._slots) < self.workers:
+                self._started += 1
+                idle = Slot(self._ctx, self.threads, self.device, self._started)
+                self._slots.append(idle)
+            if idle is None:
+                return
+            if not (idle.alive() and idle.give(waiting[0])):  # died while idle: a new one takes its place
+                self._replace(idle)
+                continue
+            waiting.popleft()
+
+    def _next_check(self) -> float:
+        """Seconds until the next time limit falls due, at most :data:`TICK`."""
+        now, soonest = time.monotonic(), TICK
+        for busy in (s.busy for s in self._busy()):
+            if busy and busy.limit is not None and busy.since is not None:
+                soonest = min(soonest, max(0.0, busy.since + busy.limit - now))
+        return soonest
+
+    def _collect(self, slot: Slot, waiting: deque[Trial], report: Reporter | None) -> Iterator[Finished]:
+        """What ``slot`` has sent: events to ``report``, a finished trial to the caller; then its health: a
+        worker that died or overran its trial's limit is replaced."""
+        assert slot.busy is not None
+        trial, dead = slot.busy.trial, not slot.alive()  # first: what a dead worker sent is all in the pipe now
+        for message in slot.messages():
+            if message[0] == "event":
+                if message[2].get("event") == "start":
+                    slot.busy.since = time.monotonic()
+                if report:
+                    report(message[1], message[2])
+            elif message[0] == "error":
+                raise ScalerError(message[1])
+            else:
+                slot.busy = None
+                row = message[1]
+                yield trial, row, message[2]
+                if poisons_process(row):
+                    self._replace(slot)
+                return
+        if dead:
+            self._replace(slot)
+            yield from self._died(trial, slot.death(), waiting)
+        elif (over := slot.busy.over(time.monotonic())) is not None:
+            self._replace(slot, kill=True)
+            yield trial, trial_row(trial, self.device, message=timed_out(trial, over)), None
+
+    def _died(self, trial: Trial, how: str, waiting: deque[Trial]) -> Iterator[Finished]:
+        """A worker died under ``trial``: another attempt first in line, or, at its last, a failed row."""
+        if trial.attempt < trial.max_attempts:
+            waiting.appendleft(dataclasses.replace(trial, attempt=trial.attempt + 1))
             return
-        if report:
-            report(tid, info)
+        message = one_line(f"worker died while training it ({how}), attempt {trial.attempt} of "
+                           f"{trial.max_attempts}", 200)
+        yield trial, trial_row(trial, self.device, message=message), None
+
+    def _replace(self, slot: Slot, kill: bool = False) -> None:
+        """Drop ``slot`` (killing its process when asked); a new one starts when a trial needs it."""
+        slot.busy = None
+        slot.kill() if kill else slot.stop()
+        self._slots.remove(slot)
 
 
 def local_executor(workers: int, device: str) -> Executor:
-    """This machine: in this process for one worker, else a pool of ``workers`` processes."""
-    return InProcessExecutor(device) if workers <= 1 else PoolExecutor(workers, device)
+    """This machine: worker slots when ``workers`` > 1, else this process (a slot of its own when a trial has a
+    time limit). Close it (``with``, or :meth:`PoolExecutor.close`) when the run is over."""
+    return PoolExecutor(max(1, workers), device)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,9 @@ from typing import Any
 
 from scaler.errors import ScalerError
 from scaler.results import TrialRow
-from scaler.search.executors.base import Finished
+from scaler.search.executors.base import Finished, Stateless
 from scaler.search.plan import Trial, trial_row
-from scaler.search.trial import Outcome, Reporter, load_trial_data, run_reporting
+from scaler.search.trial import Outcome, Reporter, load_trial_data, run_reporting, timed_out
 from scaler.spec import FactorySpec, parse_spec
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'scaler[ray]' (or pip install 'ray>=2.9')"
@@ -75,7 +76,7 @@ def _trial_task(trial: Trial, data: Any, device: str, threads: int, queue: Any) 
 
 
 @dataclass(frozen=True)
-class RayExecutor:
+class RayExecutor(Stateless):
     """One Ray task per trial (``--executor ray``)."""
 
     options: RayOptions
@@ -97,7 +98,7 @@ def execute_ray(trials: Sequence[Trial], *, device: str, options: RayOptions,
     if not trials:
         return
     ray = import_ray()
-    from ray.util.queue import Empty, Queue
+    from ray.util.queue import Queue
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -118,27 +119,50 @@ def execute_ray(trials: Sequence[Trial], *, device: str, options: RayOptions,
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, retry_exceptions=False)(_trial_task)
         refs = {task.options(max_retries=max(0, t.max_attempts - t.attempt)).remote(t, data_ref, dev, threads, queue): t
                 for t in trials}
-        pending = list(refs)
-        try:
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1, timeout=0.25)
-                while report is not None:
-                    try:
-                        tid, info = queue.get_nowait()
-                    except Empty:
-                        break
-                    report(tid, info)
-                for ref in done:
-                    t = refs[ref]
-                    yield (t, *_result(ray, ref, t, dev))
-        except BaseException:
-            for ref in pending:
-                with contextlib.suppress(Exception):
-                    ray.cancel(ref, force=True)
-            raise
+        yield from _watch(ray, refs, queue, dev, report)
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _watch(ray: Any, refs: dict[Any, Trial], queue: Any, device: str,
+           report: Reporter | None) -> Iterator[Finished]:
+    """Yield each task's trial as it finishes, pass on the workers' events, and stop the tasks past their time
+    limit; on any exception (Ctrl-C included) cancel what is still running or queued."""
+    from ray.util.queue import Empty
+
+    pending, started = list(refs), {}
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=0.25)
+            while True:
+                try:
+                    tid, info = queue.get_nowait()
+                except Empty:
+                    break
+                if info.get("event") == "start":
+                    started[tid] = time.monotonic()
+                if report is not None:
+                    report(tid, info)
+            for ref in done:
+                yield (refs[ref], *_result(ray, ref, refs[ref], device))
+            for ref in _overdue(pending, refs, started):
+                pending.remove(ref)
+                ray.cancel(ref, force=True)  # kills the task's worker process; Ray starts another
+                t = refs[ref]
+                yield t, trial_row(t, device, message=timed_out(t, time.monotonic() - started[t.trial_id])), None
+    except BaseException:
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        raise
+
+
+def _overdue(pending: list[Any], refs: dict[Any, Trial], started: dict[str, float]) -> list[Any]:
+    """The tasks that have run past their trial's ``proxy.trial_timeout`` since their worker began them."""
+    now = time.monotonic()
+    return [ref for ref in pending if (limit := refs[ref].proxy.get("trial_timeout")) is not None
+            and refs[ref].trial_id in started and now - started[refs[ref].trial_id] > limit]
 
 
 def factory_modules(trials: Sequence[Trial]) -> list[str]:
