@@ -108,6 +108,42 @@ def test_halving_under_ray_matches_the_local_run_rung_for_rung(cluster: str, tmp
     assert {r["rung"] for r in remote} == {"0", "1", "2"} and not (tmp_path / "ray" / "checkpoints").exists()
 
 
+@pytest.mark.slow
+def test_a_trial_past_its_time_limit_is_cancelled_and_the_grid_goes_on(cluster: str, tmp_path: Path):
+    """Issue #28 item 6 under Ray: the wider networks hang in training (while a file exists); with
+    --trial-timeout their tasks are force-cancelled once over the limit, counted from when their worker began
+    them, and recorded as failed; the other trials land as usual."""
+    hang = tmp_path / "HANG"
+    hang.write_text("")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "hangnet.py").write_text(FACTORY_CODE + f"""
+import os, time
+
+_make = make_net
+
+def _hang(module, args):
+    if module.training and os.path.exists({str(hang)!r}):
+        time.sleep(3600)
+
+
+def make_net(depth, width, num_classes, in_channels):
+    net = _make(depth, width, num_classes, in_channels)
+    if width > 1:  # training hangs; the driver still builds it to count its FLOPs
+        net.register_forward_pre_hook(_hang)
+    return net
+""")
+    (tmp_path / "tiny.yaml").write_text(FACTORY_SPEC.replace("tinynet", "hangnet"))
+    t0 = time.monotonic()
+    grid(tmp_path, "--epochs", "1", "--subset", "300", "--device", "cpu", "--out", "run", "--executor", "ray",
+         "--ray-address", cluster, "--cpus-per-trial", "1", "--trial-timeout", "5")
+    took = time.monotonic() - t0
+    table = {r["trial_id"]: r for r in rows(tmp_path / "run" / "results.csv")}
+    hung = {t for t, r in table.items() if r["status"] == "failed"}
+    assert "width-s0" in hung and len(table) == 7 and len(hung) < 7, table
+    assert all(table[t]["message"].startswith("timed out: stopped after ") for t in hung), table
+    assert took < 300, took
+
+
 def _task_pids() -> list[int]:
     """Processes running a scaler trial as a Ray task (Ray titles them after the function)."""
     return [pid for pid, cmd in proc_files("cmdline").items() if b"ray::_trial_task" in cmd]
