@@ -3,7 +3,8 @@
 ``load_spec``, ``complexity`` and the scaling functions import no torch; ``build_model`` imports it on first use,
 and so does ``complexity`` of a factory spec (a network that exists only as code is counted by building it).
 ``grid``, ``open_run``, ``study``, ``emit`` and ``Run`` are the Python API of the command line (:mod:`scaler.api`),
-imported on first use.
+imported on first use. ``__version__`` is the installed distribution's, whose one source is pyproject.toml (``scaler
+--version`` and the report read the same).
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ if TYPE_CHECKING:
     from scaler.api import Run, Study, emit, grid, open_run, study
     from scaler.arch.torch_model import build_model
 
+    __version__: str
+
 API = ("Run", "Study", "emit", "grid", "open_run", "study")
 __all__ = ["FactorySpec", "Run", "ScalerError", "Spec", "Study", "build_model", "complexity", "compound", "emit",
            "family", "grid", "load_spec", "open_run", "scale", "strategy_factors", "study"]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib import metadata
+
+        return metadata.version("scaler")
     if name == "build_model":
         from scaler.arch.torch_model import build_model
 

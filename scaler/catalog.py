@@ -1,11 +1,13 @@
 """The published EfficientNet family as specs (B0-B7, B8, L2 scaled from B0; V2-S/M/L as their own tables), the
-ResNets (18, 34, 50, 101) and MobileNetV2, and :func:`load_spec`, which takes a preset name or a file.
+ResNets (18, 34, 50, 101) and MobileNetV2, the README's ``quickstart``, and :func:`load_spec`, which takes one of
+these names or a file.
 
 Checked to the unit against torchvision's parameter and MAC counts (tests/test_arch_flops.py).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -120,6 +122,24 @@ _OTHERS: dict[str, dict[str, Any]] = {
 
 PRESETS: tuple[str, ...] = (*V1_COEFFICIENTS, *_V2, *_OTHERS)
 
+# The README's main job, built in so that an installed scaler runs it with no checkout (`scaler grid quickstart`):
+# the network with its `search:` and `proxy:` sections. specs/quickstart.yaml is the same spec with the reasons
+# written beside it (tests/test_catalog.py holds them equal). Not a published model, so not among PRESETS.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "quickstart": {
+        "name": "quickstart", "resolution": 14, "num_classes": 10, "in_channels": 1,
+        "stem": {"channels": 16, "stride": 1},
+        "stages": ["ds_r1_k3_s1_e1_c16_se0.25", "ir_r2_k3_s2_e4_c24_se0.25", "ir_r3_k3_s2_e4_c40_se0.25",
+                   "ir_r3_k3_s2_e4_c64_se0.25"],
+        "head": {"channels": 256}, "dropout": 0.1, "drop_path": 0.0,
+        "scaling": {"depth_rounding": "round", "resolution_divisor": 1},
+        "search": {"step": 0.1},
+        "proxy": {"dataset": "fashion", "subset": 8000, "epochs": 5},
+    },
+}
+
+NAMES: tuple[str, ...] = (*PRESETS, *EXAMPLES)  # every spec load_spec takes by name
+
 
 @cache
 def preset(name: str) -> Spec:
@@ -139,19 +159,21 @@ def preset(name: str) -> Spec:
 
 
 def load_spec(source: str | Path | Mapping[str, Any] | NetSpec) -> NetSpec:
-    """A spec from a YAML path, a preset name (``efficientnet-b0``), a mapping, or a spec: a :class:`Spec`, or a
-    :class:`FactorySpec` when it names a factory."""
+    """A spec from a YAML path, a name of :data:`NAMES` (``efficientnet-b0``, ``quickstart``), a mapping, or a
+    spec: a :class:`Spec`, or a :class:`FactorySpec` when it names a factory."""
     if isinstance(source, Spec | FactorySpec):
         return source
     return spec_from_document(load_document(source))
 
 
 def load_document(source: str | Path | Mapping[str, Any]) -> Document:
-    """The document of a spec: a YAML file (with positions), a preset (an existing file of that name wins) or a
-    mapping."""
+    """The document of a spec: a YAML file (with positions), a preset or example by name (an existing file of that
+    name wins) or a mapping."""
     if isinstance(source, Mapping):
         return Document(data=dict(source), path="<mapping>")
     text = str(source)
     if not Path(text).exists() and text in PRESETS:
         return Document(data=preset(text).to_dict(), path=text)
+    if not Path(text).exists() and text in EXAMPLES:
+        return Document(data=copy.deepcopy(EXAMPLES[text]), path=text)
     return read_yaml(text)

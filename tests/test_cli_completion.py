@@ -1,11 +1,11 @@
-"""Shell completion through click's own mechanism: command names, and preset names wherever a SPEC is asked for
-(files are left to the shell)."""
+"""Shell completion through click's own mechanism: command names, and the built-in spec names wherever a SPEC is
+asked for (files are left to the shell)."""
 
 from __future__ import annotations
 
 from click.shell_completion import ShellComplete
 
-from scaler.catalog import PRESETS
+from scaler.catalog import NAMES, PRESETS
 from scaler.cli.app import cli
 
 
@@ -22,7 +22,13 @@ def test_preset_names_complete_where_a_spec_is_asked_for():
     assert complete(["emit", "--preset"], "resnet") == [("plain", n) for n in PRESETS if n.startswith("resnet")]
     assert complete(["emit", "--preset"], "resnet") == [("plain", "resnet18"), ("plain", "resnet34"),
                                                         ("plain", "resnet50"), ("plain", "resnet101")]
-    assert complete(["info"], "") == [*(("plain", n) for n in PRESETS), ("file", "")]
+    assert complete(["info"], "") == [*(("plain", n) for n in NAMES), ("file", "")]
+
+
+def test_quickstart_completes_as_a_spec_not_as_a_published_preset():
+    for args in (["info"], ["grid"], ["emit", "--base"]):
+        assert complete(args, "quick") == [("plain", "quickstart"), ("file", "quick")], args
+    assert complete(["emit", "--preset"], "quick") == []
 
 
 def test_commands_and_options_complete():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,12 @@ def test_the_page_is_one_file_without_external_urls(written: Path):
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:|//)""", html)
     assert "@import" not in html and "<link" not in html
     assert html.count('src="data:image/svg+xml;base64,') == 4
+
+
+def test_the_page_names_the_installed_scaler(written: Path):
+    version = metadata.version("scaler")  # one source: pyproject.toml (tests/test_package.py)
+    html = written.read_text(encoding="utf-8")
+    assert f'<meta name="generator" content="scaler {version}">' in html
 
 
 def test_the_answer_is_the_runs_own(written: Path):

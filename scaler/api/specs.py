@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from scaler.arch.flops import complexity, human
-from scaler.catalog import PRESETS, load_spec, preset
+from scaler.catalog import NAMES, PRESETS, load_spec, preset
 from scaler.errors import ScalerError
 from scaler.scaling import SINGLE_DIMENSIONS, compound, family, scale
 from scaler.spec import FactorySpec, NetSpec, spec_data, spec_json_schema
 from scaler.spec.limits import MAX_MEMBERS, MAX_RESOLUTION
 from scaler.spec.paths import contained, plain_name, refuse_overwrite
 
-__all__ = ["MAX_MEMBERS", "PRESETS", "SINGLE_DIMENSIONS", "FactorySpec", "NetSpec", "ScalerError", "check_resolution",
-           "complexity", "compound", "contained", "family", "human", "load_spec", "member_yaml", "plain_name", "preset",
-           "refuse_overwrite", "scale", "spec_json_schema"]
+__all__ = ["MAX_MEMBERS", "NAMES", "PRESETS", "SINGLE_DIMENSIONS", "FactorySpec", "NetSpec", "ScalerError",
+           "check_resolution", "complexity", "compound", "contained", "family", "human", "load_spec", "member_yaml",
+           "plain_name", "preset", "refuse_overwrite", "scale", "spec_json_schema"]
 
 
 def check_resolution(spec: NetSpec, resolution: int | None) -> int:

@@ -48,7 +48,7 @@ class _Request:
               help="Write a published model's spec (efficientnet-b0..b8, -l2, "
               "efficientnetv2-s/m/l).")
 @click.option("--base", "base_path", metavar="SPEC", shell_complete=complete_spec,
-              help="Base spec to scale: a YAML file or a preset name.")
+              help="Base spec to scale: a YAML file, a preset name or quickstart.")
 @click.option("--alpha", type=float, help="Depth coefficient: depth = alpha^phi.")
 @click.option("--beta", type=float, help="Width coefficient: width = beta^phi.")
 @click.option("--gamma", type=float, help="Resolution coefficient: resolution = gamma^phi.")

@@ -72,7 +72,8 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
     decision reads the validation split; the test split is scored once per trial and only reported. Settings
     come from the
     spec's `search:` and `proxy:` sections (see README); flags override them. Rerunning the same command
-    resumes: finished trials are skipped.
+    resumes: finished trials are skipped. BASE_SPEC is a YAML file, a preset name or quickstart (the README's
+    main job, built in: specs/quickstart.yaml).
 
     \b
     Writes  DIR/results.csv       one row per finished trial (accuracy, FLOPs, cost, timing)

@@ -16,7 +16,7 @@ from scaler.cli.options import ACTIVATIONS_NOTE, FLOPS_NOTE, complete_spec, cons
 @click.option("--resolution", type=int, help="Count at this input size instead of the spec's.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (params, flops, per-stage repeats/channels).")
 def command(spec_path: str, resolution: int | None, as_json: bool) -> None:
-    """Per-stage params and FLOPs of a spec (a YAML file or a preset name), counted analytically.
+    """Per-stage params and FLOPs of a spec (a YAML file, a preset name or quickstart), counted analytically.
 
     A factory spec (factory: module:function) is built and measured instead: its totals, and what its
     factory was called with."""

@@ -60,10 +60,14 @@ def complete_preset(ctx: Any, param: Any, incomplete: str) -> list[Any]:
 
 
 def complete_spec(ctx: Any, param: Any, incomplete: str) -> list[Any]:
-    """Shell completion of a SPEC: the preset names that match, and files (the shell lists them)."""
+    """Shell completion of a SPEC: the built-in names that match (presets, ``quickstart``), and files (the shell
+    lists them)."""
     from click.shell_completion import CompletionItem
 
-    return [*complete_preset(ctx, param, incomplete), CompletionItem(incomplete, type="file")]
+    from scaler.api.specs import NAMES
+
+    return [*(CompletionItem(name) for name in NAMES if name.startswith(incomplete)),
+            CompletionItem(incomplete, type="file")]
 
 
 def formats(text: str) -> list[str]:
