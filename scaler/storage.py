@@ -112,6 +112,32 @@ class DirLock:
         self._fd = None
 
 
+def lock_holder(folder: Path) -> str | None:
+    """Who holds ``folder``'s lock, read without taking it (a reader must never make a starting run refuse):
+    ``pid 123 on host, since ...`` while that process lives on this machine; None when there is no lock file, or its
+    process is gone (a killed run's file stays), or it ran on another host (not checkable from here)."""
+    try:
+        raw = (Path(folder) / LOCK_NAME).read_bytes()
+        info = json.loads(raw)
+        pid, host = int(info["pid"]), str(info["host"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return _holder(raw) if host == socket.gethostname() and _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists here (signal 0 checks without sending; a pid below 1 names a group)."""
+    if pid < 1:
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:  # another user's process
+        return True
+    except OSError:
+        return False
+    return True
+
+
 def _same_inode(fd: int, path: Path) -> bool:
     try:
         return os.fstat(fd).st_ino == os.stat(path).st_ino

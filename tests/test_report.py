@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from _browser import offline_browser, open_offline
-from _cli import user_error
+from _cli import run_scaler, user_error
 from _runs import RUNS
 from _runs import copy_run as copy_frozen
 from click.testing import CliRunner
@@ -127,7 +127,119 @@ def test_a_study_of_older_coefficients_is_shown_as_such_without_its_forecast(tmp
 def test_a_directory_that_is_not_a_grid_is_one_line(tmp_path: Path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert user_error(capsys, "report", "nowhere") == (
-        "error: nowhere: not a finished grid directory: results.csv is missing (run `scaler grid` first)")
+        "error: nowhere: not a grid directory: results.csv is missing (run `scaler grid` first)")
+    copy_frozen("quickstart-grid", tmp_path / "rows-only", ("results.csv",))
+    assert user_error(capsys, "report", "rows-only") == (
+        "error: rows-only: not a grid directory: run.yaml is missing (run `scaler grid` first)")
+
+
+# --- a grid without a fit: cut short by --limit, or still running ---------------------------------------------------
+
+
+def cut_short(dest: Path, rows: int, failed: tuple[str, ...] = ()) -> Path:
+    """The frozen grid as `scaler grid ... --limit ROWS` leaves it: run.yaml recording the 13 trials of its first
+    stage, the first ROWS rows of results.csv (those named in ``failed`` failed) with their curves; no
+    coefficients.yaml, no plots."""
+    import csv
+
+    copy_frozen("quickstart-grid", dest, ("run.yaml",))
+    with open(RUNS / "quickstart-grid" / "results.csv", newline="", encoding="utf-8") as f:
+        kept = list(csv.DictReader(f))[:rows]
+    with open(dest / "results.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(kept[0]))
+        writer.writeheader()
+        writer.writerows({**r, "status": "failed", "message": "diverged"} if r["trial_id"] in failed else r
+                         for r in kept)
+    (dest / "trials").mkdir()
+    for r in kept:
+        shutil.copy(RUNS / "quickstart-grid" / "trials" / f"{r['trial_id']}.json", dest / "trials")
+    run = yaml.safe_load((dest / "run.yaml").read_text(encoding="utf-8"))
+    run["trials"] = 13  # 13 candidates x 1 seed; confirmation adds its trials later
+    (dest / "run.yaml").write_text(yaml.safe_dump(run, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+def page_text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def results_rows(html: str) -> list[str]:
+    """The candidates of the results table, in order."""
+    table = html[html.index('id="results-table"'):]
+    return re.findall(r'<tr class="[^"]*"><td class="l">([^<]+?)(?: <span|</td>)', table[:table.index("</table>")])
+
+
+def test_a_grid_cut_short_before_its_first_compound_trial_says_so_instead_of_an_answer(tmp_path: Path):
+    """What `scaler grid quickstart --limit 2` leaves (the base and depth only): the CI's step, exit 0."""
+    run = cut_short(tmp_path / "short", 2)
+    result = run_scaler("report", "short", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == str(Path("short") / "report.html")
+    html = (run / "report.html").read_text(encoding="utf-8")
+    text = page_text(html)
+    assert ("No answer yet: 2 trials have finished of the 13 planned so far; no compound candidate has finished, "
+            "so there is nothing to fit. The tables and figures below show the trials so far; none of them is the "
+            "answer. To continue, rerun the scaler grid command that started it (finished trials are skipped).") in text
+    assert results_rows(html) == ["base", "depth"]
+    assert re.findall(r'<tr><td class="l">(\w+)</td><td class="l">\w+</td>', html) == ["base", "depth"]  # cost
+    assert "The question and the answer" not in text and "(α, β, γ) =" not in text and "Chosen on" not in text
+    assert 'class="tie' not in html and "chosen" not in html.split('id="results-table"')[1].split("</table>")[0]
+    assert 'id="family"' not in html and 'id="study"' not in html and "Data split" in text
+    assert "Nothing is chosen before the fit" in text
+    # the figures that can be drawn without a fit: the coefficient map holds depth, on the constraint
+    assert html.count('src="data:image/svg+xml;base64,') == 3
+    assert not (run / "coefficients.yaml").exists()
+
+
+def test_the_page_of_a_grid_cut_short_opens_clean_with_the_figures_it_can_draw(tmp_path: Path):
+    written = report(cut_short(tmp_path / "short", 2))
+    with offline_browser() as driver:
+        page = open_offline(driver, written, tmp_path)
+    assert page.problems() == []
+    assert sorted(f.label for f in page.figures if f.kind == "img") == [
+        "Accuracy against real FLOPs", "Coefficient map", "Training curves"]
+
+
+def test_compound_trials_without_a_fit_name_the_fit_to_run(tmp_path: Path):
+    """A grid stopped after compound trials but before its fit (killed, or its coefficients.yaml removed)."""
+    run = cut_short(tmp_path / "unfitted", 6, failed=("a1.389-b1.000-g1.200-s0",))
+    text = page_text(report(run).read_text(encoding="utf-8"))
+    assert ("No answer yet: 6 trials have finished of the 13 planned so far (1 failed); 1 of them compound, but "
+            "nothing is fitted yet (no coefficients.yaml).") in text
+    assert (f"or fit what there is: scaler fit {run}/results.csv , then scaler report {run} .") in text
+    assert "(α, β, γ) =" not in text
+
+
+def test_a_grid_whose_every_trial_failed_still_reports_without_figures(tmp_path: Path):
+    run = cut_short(tmp_path / "failed", 1, failed=("base-s0",))
+    html = report(run).read_text(encoding="utf-8")
+    assert ("No answer yet: 1 trial has finished of the 13 planned so far (1 failed); no compound candidate has "
+            "finished") in page_text(html)
+    assert results_rows(html) == [] and 'src="data:image' not in html and not (run / "plots").exists()
+
+
+def test_a_grid_still_running_is_named_with_its_process(tmp_path: Path):
+    import json
+    import os
+    import socket
+
+    run = cut_short(tmp_path / "running", 2)
+    (run / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                           "started": "2026-12-04 20:01:02 +0000"}), encoding="utf-8")
+    text = page_text(report(run, "--no-draw").read_text(encoding="utf-8"))
+    assert (f"A scaler run (pid {os.getpid()} on {socket.gethostname()}, since 2026-12-04 20:01:02 +0000) is still "
+            f"writing this directory and fits at its end: run scaler report {run} again") in text
+    assert "rerun the scaler grid command" not in text
+    assert (run / ".lock").exists()  # read, never taken or removed
+
+
+def test_the_api_reports_a_grid_cut_short_as_the_cli_does(tmp_path: Path):
+    import scaler
+    from scaler.api.figures import report as api_report
+
+    run = scaler.open_run(cut_short(tmp_path / "api", 2))
+    assert run.coefficients is None
+    assert run.report() == api_report(run.path, draw=False) == run.path / "report.html"
+    assert "No answer yet: 2 trials have finished" in page_text(run.path.joinpath("report.html").read_text("utf-8"))
 
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

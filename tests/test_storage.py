@@ -3,6 +3,7 @@ file-size limit, short writes), never by mocking scaler's own code."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from scaler.errors import ScalerError
 from scaler.results import RunDir, TrialRow, read_results
-from scaler.storage import DirLock, append_whole, write_atomic
+from scaler.storage import DirLock, append_whole, lock_holder, write_atomic
 
 ROW = TrialRow(trial_id="base-s0", kind="base", alpha=1.0, beta=1.0, gamma=1.0, phi=1.0, depth=1.0, width=1.0,
                resolution=14, params=100, flops=1000, accuracy=0.5, status="ok")
@@ -110,6 +111,23 @@ def test_the_lock_names_its_holder_and_goes_with_it(tmp_path: Path):
     second.acquire("wait")
     second.release()
     assert not (tmp_path / ".lock").exists()
+
+
+def test_a_reader_names_a_live_holder_only(tmp_path: Path):
+    assert lock_holder(tmp_path) is None and not (tmp_path / ".lock").exists()  # none there, none made
+    held = DirLock(tmp_path)
+    held.acquire("wait")
+    try:
+        assert lock_holder(tmp_path).startswith(f"pid {os.getpid()} on {socket.gethostname()}, since ")
+    finally:
+        held.release()
+    assert not (tmp_path / ".lock").exists()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    for pid, host in ((int(gone.stdout), socket.gethostname()), (os.getpid(), "elsewhere"), (0, socket.gethostname())):
+        (tmp_path / ".lock").write_text(json.dumps({"pid": pid, "host": host, "started": "now"}))
+        assert lock_holder(tmp_path) is None  # a killed run's file, another host's, a process group's number
+    (tmp_path / ".lock").write_text("12345")  # an older scaler's bare pid: no host to check
+    assert lock_holder(tmp_path) is None
 
 
 def test_rows_without_the_settings_that_trained_them_are_not_resumed(tmp_path: Path):

@@ -16,8 +16,9 @@ def command(run_dir: Path, no_draw: bool) -> None:
     One file with the figures embedded as SVG and no external URL, so it opens offline in any browser, mailed or
     copied alone. It redraws DIR/plots/ first (PNG and SVG). It reads: results.csv, run.yaml and
     coefficients.yaml (from `scaler grid`), and study.csv, study.yaml and forecast.csv (from `scaler study`)
-    when present. `scaler grid` and `scaler study` write it at their end; this command refreshes it, e.g. after
-    `scaler fit`.
+    when present. A grid not fitted yet (cut short by --limit, still running) gets its tables and figures so far
+    and, in place of the answer, how many trials finished and what is missing. `scaler grid` and `scaler study`
+    write it at their end; this command refreshes it, e.g. after `scaler fit` or while a grid runs.
 
     \b
       scaler report results/quickstart      # then open results/quickstart/report.html

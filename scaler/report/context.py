@@ -19,36 +19,54 @@ from scaler.coefficients import read_coefficients
 from scaler.errors import ScalerError
 from scaler.results import SCHEMA_SPLITS, read_results, read_run_yaml
 from scaler.scaling import compound
+from scaler.storage import lock_holder
 
 FAMILY_PHIS = (0, 1, 2, 3, 4)
 
 
 def run_context(run_dir: Path) -> dict[str, Any]:
-    """Everything the report shows for the grid in ``run_dir`` (and its study, when it has one)."""
-    for needed in ("results.csv", "run.yaml", "coefficients.yaml"):
+    """Everything the report shows for the grid in ``run_dir`` (and its study, when it has one). A grid without
+    coefficients.yaml (cut short by --limit, still running, or stopped before its first compound trial) gets its
+    tables and settings and, in place of the answer, what it still lacks (``pending``); never a partial answer."""
+    for needed in ("results.csv", "run.yaml"):
         if not (run_dir / needed).exists():
-            raise ScalerError(f"not a finished grid directory: {needed} is missing (run `scaler grid` first)",
-                              where=run_dir)
+            raise ScalerError(f"not a grid directory: {needed} is missing (run `scaler grid` first)", where=run_dir)
     run = read_run_yaml(run_dir / "run.yaml")
+    rows = read_results(run_dir / "results.csv")
+    df = final_rung(rows)
+    shown = {"name": run_dir.resolve().name, "path": str(run_dir), "subject": subject(run), "cost": cost_table(df),
+             "settings": _settings(run), "environment": run.get("environment") or {}}
+    if not (run_dir / "coefficients.yaml").exists():
+        ok = bool((df["status"] == "ok").any())
+        return {**shown, "answer": None, "pending": pending(run_dir, run, rows), "results": results_table(df, {})
+                if ok else [], "family": None, "study": None, "forecast": None}
     fit = read_coefficients(run_dir / "coefficients.yaml").data  # every field it shows checked
-    df = final_rung(read_results(run_dir / "results.csv"))
     study = _study(run_dir, fit)
-    forecast = _forecast(run_dir) if study and study["current"] else None
     results = results_table(df, fit)
     said = answer(fit, run)
     said["chosen"] = said["chosen"] or (results[0]["candidate"] if results else "")  # files of an older scaler
-    return {
-        "name": run_dir.resolve().name,
-        "path": str(run_dir),
-        "answer": said,
-        "results": results,
-        "cost": cost_table(df),
-        "family": family_table(run_dir),
-        "study": study,
-        "forecast": forecast,
-        "settings": _settings(run),
-        "environment": run.get("environment") or {},
-    }
+    shown["subject"]["selected_on"] = said["selected_on"]
+    return {**shown, "answer": said, "pending": None, "results": results, "family": family_table(run_dir),
+            "study": study, "forecast": _forecast(run_dir) if study and study["current"] else None}
+
+
+def subject(run: dict[str, Any]) -> dict[str, Any]:
+    """What the run scales, on which data, ranked on which split (the fit's own split replaces it, once fitted)."""
+    settings = run.get("settings") or {}
+    return {"base": (settings.get("base") or {}).get("name", ""),
+            "dataset": (settings.get("proxy") or {}).get("dataset", ""),
+            "selected_on": SCHEMA_SPLITS.get(run.get("schema_version"), "validation")}
+
+
+def pending(run_dir: Path, run: dict[str, Any], rows: Any) -> dict[str, Any]:
+    """How far a grid without a fit has come: trials finished (every rung, a retried trial once), failed,
+    planned so far (run.yaml's ``trials``: later stages, confirmation and halving rungs, add to it), compound
+    trials among the successful, and the run still writing the directory, if one is."""
+    ok = rows[rows["status"] == "ok"]
+    planned = run.get("trials")
+    return {"finished": len(rows), "failed": len(rows) - len(ok),
+            "planned": int(planned) if isinstance(planned, int | float) else None,
+            "compound": int((ok["kind"] == "compound").sum()), "running": lock_holder(run_dir)}
 
 
 def answer(fit: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:

@@ -59,10 +59,11 @@ def render(context: dict[str, Any]) -> str:
 
 
 def write_report(run_dir: str | Path, *, draw: bool = True) -> Path:
-    """``run_dir/report.html``, with the figures redrawn first (``draw``); written atomically."""
+    """``run_dir/report.html``, with the figures redrawn first (``draw``; none while no trial has succeeded, so
+    nothing to draw); written atomically."""
     run_dir = Path(run_dir)
     context = run_context(run_dir)
-    if draw:
+    if draw and context["results"]:
         try:
             draw_figures(run_dir)
         except OSError as e:
