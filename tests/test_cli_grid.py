@@ -231,6 +231,10 @@ def test_previous_release_directory_is_read_but_never_resumed(capsys, tmp_path: 
     df = read_results(run)
     assert df.attrs["schema_version"] == 2 and len(df) == 1 and df["test_accuracy"].between(0, 1).all()
     assert "running 1 on cpu" in out
+    # the base alone: nothing fitted, and the report says how far the grid got, with no answer
+    assert f"nothing fitted ({run / 'results.csv'})\nreport: {run / 'report.html'}" in out
+    assert "No answer yet:" in (run / "report.html").read_text(encoding="utf-8")
+    assert not (run / "coefficients.yaml").exists()
 
 
 # --- (d) misspelled keys ---------------------------------------------------------------------------------------------

@@ -88,8 +88,8 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
     how = execution(**{k: flags.pop(k) for k in EXECUTION_FLAGS})
     run = grid(spec_path, out_dir, limit=limit, fresh=fresh, keep_checkpoints=keep_checkpoints, progress=not quiet,
                console=None if quiet else console(), execution=how, **flags)  # unset flags keep the file's values
-    if run.fitted is None:
+    if run.fitted is None:  # the report says how far it got, without an answer
         click.echo(f"no successful compound trial yet: nothing fitted ({run.path / 'results.csv'})")
-        return
-    print_fit(*run.fitted, None if quiet else console())
+    else:
+        print_fit(*run.fitted, None if quiet else console())
     refresh(run.path)
