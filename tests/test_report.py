@@ -136,14 +136,15 @@ def test_a_directory_that_is_not_a_grid_is_one_line(tmp_path: Path, capsys, monk
 # --- a grid without a fit: cut short by --limit, or still running ---------------------------------------------------
 
 
-def cut_short(dest: Path, rows: int, failed: tuple[str, ...] = ()) -> Path:
-    """The frozen grid as `scaler grid ... --limit ROWS` leaves it: run.yaml recording the 13 trials of its first
-    stage, the first ROWS rows of results.csv (those named in ``failed`` failed) with their curves; no
-    coefficients.yaml, no plots."""
+def cut_short(dest: Path, rows: int, failed: tuple[str, ...] = (), name: str = "quickstart-grid",
+              planned: int = 13) -> Path:
+    """The frozen run ``name`` as `scaler grid ... --limit ROWS` leaves it: run.yaml recording the trials
+    ``planned`` so far (the grid's first stage: 13 candidates x 1 seed), the first ROWS rows of results.csv (those
+    named in ``failed`` failed) with their curves; no coefficients.yaml, no plots."""
     import csv
 
-    copy_frozen("quickstart-grid", dest, ("run.yaml",))
-    with open(RUNS / "quickstart-grid" / "results.csv", newline="", encoding="utf-8") as f:
+    copy_frozen(name, dest, ("run.yaml",))
+    with open(RUNS / name / "results.csv", newline="", encoding="utf-8") as f:
         kept = list(csv.DictReader(f))[:rows]
     with open(dest / "results.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(kept[0]))
@@ -152,9 +153,9 @@ def cut_short(dest: Path, rows: int, failed: tuple[str, ...] = ()) -> Path:
                          for r in kept)
     (dest / "trials").mkdir()
     for r in kept:
-        shutil.copy(RUNS / "quickstart-grid" / "trials" / f"{r['trial_id']}.json", dest / "trials")
+        shutil.copy(RUNS / name / "trials" / f"{r['trial_id']}.json", dest / "trials")
     run = yaml.safe_load((dest / "run.yaml").read_text(encoding="utf-8"))
-    run["trials"] = 13  # 13 candidates x 1 seed; confirmation adds its trials later
+    run["trials"] = planned
     (dest / "run.yaml").write_text(yaml.safe_dump(run, sort_keys=False), encoding="utf-8")
     return dest
 
@@ -207,6 +208,18 @@ def test_compound_trials_without_a_fit_name_the_fit_to_run(tmp_path: Path):
             "nothing is fitted yet (no coefficients.yaml).") in text
     assert (f"or fit what there is: scaler fit {run}/results.csv , then scaler report {run} .") in text
     assert "(α, β, γ) =" not in text
+
+
+def test_a_halving_run_cut_short_counts_the_compound_trials_of_its_highest_rung(tmp_path: Path):
+    """Rung 0 done and the base trained at rung 1 (13 + 7 trials planned so far): the tables show rung 1, which
+    decides, and no fit is offered, since `scaler fit` would find no compound trial there."""
+    run = cut_short(tmp_path / "halving", 14, name="quickstart", planned=20)
+    html = report(run, "--no-draw").read_text(encoding="utf-8")
+    text = page_text(html)
+    assert ("No answer yet: 14 trials have finished of the 20 planned so far; no compound candidate has finished at "
+            "rung 1/2, the highest reached, so there is nothing to fit. The tables and figures below show the "
+            "trials so far at rung 1/2; none of them is the answer.") in text
+    assert "scaler fit" not in text and results_rows(html) == ["base"]
 
 
 def test_a_grid_whose_every_trial_failed_still_reports_without_figures(tmp_path: Path):

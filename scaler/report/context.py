@@ -38,7 +38,7 @@ def run_context(run_dir: Path) -> dict[str, Any]:
              "settings": _settings(run), "environment": run.get("environment") or {}}
     if not (run_dir / "coefficients.yaml").exists():
         ok = bool((df["status"] == "ok").any())
-        return {**shown, "answer": None, "pending": pending(run_dir, run, rows), "results": results_table(df, {})
+        return {**shown, "answer": None, "pending": pending(run_dir, run, rows, df), "results": results_table(df, {})
                 if ok else [], "family": None, "study": None, "forecast": None}
     fit = read_coefficients(run_dir / "coefficients.yaml").data  # every field it shows checked
     study = _study(run_dir, fit)
@@ -58,15 +58,18 @@ def subject(run: dict[str, Any]) -> dict[str, Any]:
             "selected_on": SCHEMA_SPLITS.get(run.get("schema_version"), "validation")}
 
 
-def pending(run_dir: Path, run: dict[str, Any], rows: Any) -> dict[str, Any]:
+def pending(run_dir: Path, run: dict[str, Any], rows: Any, df: Any) -> dict[str, Any]:
     """How far a grid without a fit has come: trials finished (every rung, a retried trial once), failed,
-    planned so far (run.yaml's ``trials``: later stages, confirmation and halving rungs, add to it), compound
-    trials among the successful, and the run still writing the directory, if one is."""
-    ok = rows[rows["status"] == "ok"]
-    planned = run.get("trials")
-    return {"finished": len(rows), "failed": len(rows) - len(ok),
+    planned so far (run.yaml's ``trials``: later stages, confirmation and halving rungs, add to it), the rung the
+    tables show (halving: the highest reached, ``df``), the compound trials there (what `scaler fit` would fit) and
+    the run still writing the directory, if one is."""
+    top = df[df["status"] == "ok"]
+    planned, search = run.get("trials"), (run.get("settings") or {}).get("search") or {}
+    halving = search.get("strategy") == "halving" and "rung" in top.columns and not top.empty
+    return {"finished": len(rows), "failed": int((rows["status"] != "ok").sum()),
             "planned": int(planned) if isinstance(planned, int | float) else None,
-            "compound": int((ok["kind"] == "compound").sum()), "running": lock_holder(run_dir)}
+            "rung": f"{int(top['rung'].fillna(0).max())}/{search.get('rungs')}" if halving else None,
+            "compound": int((top["kind"] == "compound").sum()), "running": lock_holder(run_dir)}
 
 
 def answer(fit: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
