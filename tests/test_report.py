@@ -240,7 +240,7 @@ def test_a_grid_still_running_is_named_with_its_process(tmp_path: Path):
                                            "started": "2026-12-04 20:01:02 +0000"}), encoding="utf-8")
     text = page_text(report(run, "--no-draw").read_text(encoding="utf-8"))
     assert (f"A scaler run (pid {os.getpid()} on {socket.gethostname()}, since 2026-12-04 20:01:02 +0000) is still "
-            f"writing this directory and fits at its end: run scaler report {run} again") in text
+            f"writing this directory: run scaler report {run} again to see how far it got.") in text
     assert "rerun the scaler grid command" not in text
     assert (run / ".lock").exists()  # read, never taken or removed
 
