@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from scaler.analysis.selection import network_noise, select, summarize
+from scaler.evidence.selection import network_noise, select, summarize
 from scaler.results import read_results
 
 SPEC = "specs/quickstart.yaml"

@@ -16,8 +16,8 @@ import dataclasses
 import itertools
 from pathlib import Path
 
-from scaler.analysis.stats import Group, pooled_noise, tie_set
 from scaler.config import ProxyConfig, SearchConfig
+from scaler.evidence.stats import Group, pooled_noise, tie_set
 from scaler.results import COLUMNS, RunDir, read_run_yaml
 from scaler.search.plan import plan_trials
 from scaler.search.trial import load_proxy_data, run_trial

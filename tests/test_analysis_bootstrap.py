@@ -8,7 +8,7 @@ import pytest
 
 from scaler.analysis.bootstrap import bootstrap, resampled_means
 from scaler.analysis.fit import fit_results
-from scaler.analysis.stats import Noise
+from scaler.evidence.stats import Noise
 
 RANGES = {"alpha_range": (1.0, 2.0), "beta_range": (1.0, 1.4), "gamma_range": (1.0, 1.4)}
 

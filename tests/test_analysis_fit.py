@@ -11,11 +11,11 @@ import yaml
 
 from scaler.analysis.fit import fit_results, on_constraint, quadratic_fit
 from scaler.analysis.score import add_score
-from scaler.analysis.selection import seed_noise, summarize
 from scaler.catalog import preset
 from scaler.coefficients import coefficients_document, read_coefficients
 from scaler.config import SearchConfig
 from scaler.errors import ScalerError
+from scaler.evidence.selection import seed_noise, summarize
 from scaler.search.plan import candidates
 
 

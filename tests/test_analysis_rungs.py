@@ -8,8 +8,9 @@ import math
 import pandas as pd
 import pytest
 
-from scaler.analysis.rungs import final_rung, kendall_tau, race_members, rung_agreement, tau_interval
+from scaler.analysis.rungs import final_rung, kendall_tau, rung_agreement, tau_interval
 from scaler.results import candidate_name
+from scaler.search.halving import race_members
 
 
 def test_kendall_tau_on_hand_made_rankings():

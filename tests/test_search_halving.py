@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from _specs import TINY_YAML
 
-from scaler.analysis.rungs import race_members
 from scaler.results import RunDir, read_results
 from scaler.search.driver import run_grid
-from scaler.search.halving import more_seeds, promote, rung_budgets
+from scaler.search.halving import more_seeds, promote, race_members, rung_budgets
 from scaler.search.plan import BASE, Candidate, Trial, plan_trials, trial_row
 from scaler.search.settings import load_grid_settings
 from scaler.ui.progress import PlainUI
@@ -98,10 +97,6 @@ class FakeExecutor:
             yield t, row, record
 
 
-def race(run: RunDir, ids: Sequence[str]) -> list[str]:
-    return race_members(read_results(run.csv), ids)
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Any:
     spec = tmp_path / "tiny.yaml"
@@ -124,7 +119,7 @@ def test_halving_runs_rungs_carries_baselines_hands_checkpoints_on_and_races_the
     quality = qualities(settings, tmp_path)
     compound = sorted((k for k in quality if k.startswith("a")), key=quality.get, reverse=True)
     fake = FakeExecutor(quality)
-    out = run_grid(settings, tmp_path / "run", fake, PlainUI(), race=race).out
+    out = run_grid(settings, tmp_path / "run", fake, PlainUI()).out
     by_rung: dict[int, list[Trial]] = {}
     for t in fake.ran:
         by_rung.setdefault(t.rung, []).append(t)
@@ -156,15 +151,15 @@ def test_halving_runs_rungs_carries_baselines_hands_checkpoints_on_and_races_the
 def test_a_run_killed_mid_rung_resumes_where_it_stopped_and_continues_from_checkpoints(settings, tmp_path):
     quality = qualities(settings, tmp_path)
     whole = FakeExecutor(quality)
-    run_grid(settings, tmp_path / "whole", whole, PlainUI(), race=race, keep_checkpoints=True)
+    run_grid(settings, tmp_path / "whole", whole, PlainUI(), keep_checkpoints=True)
     first_rung = sum(t.rung == 0 for t in whole.ran)
     killed = FakeExecutor(quality, die_after=first_rung + 2)  # two trials into rung 1
     with pytest.raises(KeyboardInterrupt):
-        run_grid(settings, tmp_path / "cut", killed, PlainUI(), race=race)
+        run_grid(settings, tmp_path / "cut", killed, PlainUI())
     assert len(RunDir(tmp_path / "cut").rows()) == first_rung + 2
     assert (tmp_path / "cut" / "checkpoints").exists()  # kept for the rest of the run
     resumed = FakeExecutor(quality)
-    run_grid(settings, tmp_path / "cut", resumed, PlainUI(), race=race)
+    run_grid(settings, tmp_path / "cut", resumed, PlainUI())
     assert [t.trial_id for t in killed.ran + resumed.ran] == [t.trial_id for t in whole.ran]
     assert [t.resume for t in killed.ran + resumed.ran] == [t.resume for t in whole.ran]
     cols = ["trial_id", "rung", "budget", "accuracy", "seed"]
@@ -172,14 +167,14 @@ def test_a_run_killed_mid_rung_resumes_where_it_stopped_and_continues_from_check
     assert (tmp_path / "whole" / "checkpoints").exists()  # --keep-checkpoints
     # rerunning a complete run trains nothing
     again = FakeExecutor(quality)
-    run_grid(settings, tmp_path / "cut", again, PlainUI(), race=race)
+    run_grid(settings, tmp_path / "cut", again, PlainUI())
     assert again.ran == []
 
 
 def test_a_limit_stops_between_rungs_and_the_fit_reads_the_highest_rung(settings, tmp_path):
     quality = qualities(settings, tmp_path)
     fake = FakeExecutor(quality)
-    run_grid(settings, tmp_path / "run", fake, PlainUI(), race=race, limit=len(quality) + 1)
+    run_grid(settings, tmp_path / "run", fake, PlainUI(), limit=len(quality) + 1)
     assert {t.rung for t in fake.ran} == {0, 1}
     from scaler.analysis.rungs import final_rung
 
@@ -188,7 +183,7 @@ def test_a_limit_stops_between_rungs_and_the_fit_reads_the_highest_rung(settings
     from scaler.api.grids import _fit
 
     assert _fit(RunDir(tmp_path / "run")) is None  # rung 1 holds only the base so far: nothing to fit, no error
-    run_grid(settings, tmp_path / "run", FakeExecutor(quality), PlainUI(), race=race, limit=5)  # rung 1 done
+    run_grid(settings, tmp_path / "run", FakeExecutor(quality), PlainUI(), limit=5)  # rung 1 done
     _, fitted = fit_run(tmp_path / "run" / "results.csv")
     assert fitted["partial"].startswith("decided on rung 1 (3 of 9 epochs): the run has not reached the full budget")
     # the seeds of rung 0 decided the cuts: they may not change under a resumed halving run
@@ -196,7 +191,7 @@ def test_a_limit_stops_between_rungs_and_the_fit_reads_the_highest_rung(settings
 
     more = dataclasses.replace(settings, proxy=settings.proxy.model_copy(update={"seeds": 2}))
     with pytest.raises(ScalerError, match=r"proxy\.seeds"):
-        run_grid(more, tmp_path / "run", FakeExecutor(quality), PlainUI(), race=race)
+        run_grid(more, tmp_path / "run", FakeExecutor(quality), PlainUI())
 
 
 def test_a_run_begun_before_halving_existed_resumes_as_a_grid_and_refuses_halving(settings, tmp_path):

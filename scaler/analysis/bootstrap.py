@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from scaler.analysis.stats import Noise
+from scaler.evidence.stats import Noise
 
 RESAMPLES = 1000
 LEVEL = 0.95

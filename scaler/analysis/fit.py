@@ -10,10 +10,10 @@ from scaler.analysis import surface
 from scaler.analysis.bootstrap import bootstrap
 from scaler.analysis.rungs import final_rung, rung_agreement
 from scaler.analysis.score import add_score, cost_column
-from scaler.analysis.selection import REAL, network_noise, select, summarize
-from scaler.analysis.stats import Group, Noise, difference
 from scaler.coefficients import coefficients_document
 from scaler.errors import ScalerError
+from scaler.evidence.selection import REAL, network_noise, select, summarize
+from scaler.evidence.stats import Group, Noise, difference
 from scaler.results import SCHEMA_SPLITS, read_results, read_run_yaml
 from scaler.spec import parse_spec
 from scaler.storage import write_atomic

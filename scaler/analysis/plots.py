@@ -9,9 +9,9 @@ from scaler.analysis import surface
 from scaler.analysis.curves import curves_plot
 from scaler.analysis.figure import FLOPS_LABEL, KIND_STYLE, RUN_COLOURS, log_axis, save, setup
 from scaler.analysis.rungs import final_rung
-from scaler.analysis.selection import summarize
 from scaler.coefficients import read_coefficients
 from scaler.errors import ScalerError
+from scaler.evidence.selection import summarize
 from scaler.results import SCHEMA_SPLITS, read_results
 
 # --x: results column, axis label, title word

@@ -1,6 +1,6 @@
 """A successive-halving run's rungs, read back: which rows decide (the last rung's), whether the cheap rungs
 ranked the candidates as the next rung did (Kendall's tau with a bootstrap interval), and which networks the
-racing round gives more seeds (the tie set at the full budget). No torch."""
+racing round raced (decided in :mod:`scaler.search.halving`). No torch."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from scaler.analysis.selection import KEYS, select, summarize
-from scaler.errors import ScalerError
+from scaler.evidence.selection import KEYS
 from scaler.results import candidate_name
 
 TAU_WARNING = 0.5  # a rung whose whole interval lies below this did not rank like the next one
@@ -81,23 +80,6 @@ def rung_agreement(df: Any, draws: int = BOOTSTRAP_DRAWS) -> list[dict[str, Any]
                     "tau": _round(tau), "interval": [_round(lo), _round(hi)],
                     "trusted": not (math.isfinite(hi) and hi < TAU_WARNING)})
     return out
-
-
-def race_members(df: Any, trial_ids: Sequence[str]) -> list[str]:
-    """The networks the racing round gives more seeds: the tie set of the last rung's ``trial_ids`` (the noise
-    from the base's seeds there), and the base. Nothing when that noise is unknown (one base seed)."""
-    rows = df[df["trial_id"].isin(set(trial_ids))]
-    if not (rows["status"] == "ok").any():
-        return []
-    table = summarize(rows)
-    try:
-        selection = select(table)
-    except ScalerError:  # only the base succeeded, or no finite noise: nothing to race
-        return []
-    if selection.get("noise") is None:
-        return []
-    base = table[table["kind"] == "base"]["candidate"].tolist()
-    return base + [m for m in selection["tie_set"] if m not in base]
 
 
 def _round(x: float) -> float | None:

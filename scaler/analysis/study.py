@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from scaler.analysis.rungs import final_rung
-from scaler.analysis.selection import noise_of
-from scaler.analysis.stats import ALPHA, Group, Noise, difference, tie_set
 from scaler.errors import ScalerError
+from scaler.evidence.selection import noise_of
+from scaler.evidence.stats import ALPHA, Group, Noise, difference, tie_set
 from scaler.results import read_results
 
 

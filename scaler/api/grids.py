@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +46,7 @@ def grid(spec: str | Path, out: str | Path | None = None, *, limit: int | None =
     # a plain name cannot leave results/; results/<name> may be a symlink the user made to a bigger disk
     with make_executor(execution or Execution()) as executor:
         outcome = run_grid(loaded, Path(out) if out else Path("results") / plain_name(loaded.base.name), executor,
-                           observer(progress, console), limit=limit, fresh=fresh, finish=_fit, race=_race,
+                           observer(progress, console), limit=limit, fresh=fresh, finish=_fit,
                            keep_checkpoints=keep_checkpoints, attempts=(execution or Execution()).attempts())
     return Run(outcome.out, ran=outcome.ran, failed=outcome.failed, fitted=outcome.finished)
 
@@ -65,10 +64,3 @@ def _fit(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
         return None
     return fit_run(run.csv)
 
-
-def _race(run: RunDir, trial_ids: Sequence[str]) -> list[str]:
-    """Halving's racing round: the networks of the tie set at the full budget, and the base."""
-    from scaler.analysis.rungs import race_members
-    from scaler.results import read_results
-
-    return race_members(read_results(run.csv), trial_ids)

@@ -10,13 +10,13 @@ from typing import Any
 import yaml
 
 from scaler.analysis.rungs import final_rung
-from scaler.analysis.selection import summarize
 from scaler.analysis.study import summarize_study
 from scaler.analysis.study_forecast import current_forecast, family_accuracy, same_coefficients
 from scaler.arch.cost import real_scale, rounding_notes
 from scaler.arch.flops import complexity, human
 from scaler.coefficients import read_coefficients
 from scaler.errors import ScalerError
+from scaler.evidence.selection import summarize
 from scaler.results import SCHEMA_SPLITS, read_results, read_run_yaml
 from scaler.scaling import compound
 from scaler.storage import lock_holder

@@ -12,7 +12,7 @@ from scaler.config import SearchConfig
 from scaler.errors import ScalerError
 from scaler.results import SCHEMA_VERSION, RunDir
 from scaler.search.executors.base import Executor
-from scaler.search.halving import Race, run_halving
+from scaler.search.halving import run_halving
 from scaler.search.plan import Trial, confirm_trials, cost_warning, plan_trials, upsampling_note
 from scaler.search.runner import RETRY, Attempts, Observer, report_failures, run_plan
 from scaler.search.settings import LEGACY, GridSettings
@@ -29,9 +29,9 @@ class RunOutcome:
 
 def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observer: Observer, *,
              limit: int | None = None, fresh: bool = False, finish: Callable[[RunDir], Any] | None = None,
-             race: Race | None = None, keep_checkpoints: bool = False, attempts: Attempts = RETRY) -> RunOutcome:
+             keep_checkpoints: bool = False, attempts: Attempts = RETRY) -> RunOutcome:
     """Plan a grid and run (resuming what ``out`` already records) at most ``limit`` more of its trials, by the
-    settings' strategy (``grid``, or ``halving`` with ``race`` naming the networks that get more seeds); then
+    settings' strategy (``grid`` or ``halving``); then
     ``finish(run)`` (the fit), still under the directory's lock, so no other run changes the rows it reads. A
     complete halving run removes its checkpoints unless ``keep_checkpoints``."""
     run = RunDir(out)
@@ -51,7 +51,7 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
         trials = _plan(settings, observer)
         if settings.search.strategy == "halving":
             ran, failed, complete = run_halving(run, trials, settings_dict, executor, observer, settings.search,
-                                                limit=limit, race=race, attempts=attempts)
+                                                limit=limit, attempts=attempts)
             if complete and not keep_checkpoints and (n := run.remove_checkpoints()):
                 observer.message(f"removed the rungs' {n} checkpoint(s) (--keep-checkpoints keeps them)")
         else:

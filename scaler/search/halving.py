@@ -23,14 +23,14 @@ import yaml
 
 from scaler.config import SearchConfig
 from scaler.errors import ScalerError
-from scaler.results import RunDir
+from scaler.evidence.selection import select, summarize
+from scaler.results import RunDir, read_results
 from scaler.search.executors.base import Executor
 from scaler.search.plan import BASE, BASELINES, Trial
 from scaler.search.runner import RETRY, Attempts, Observer, run_plan
 from scaler.storage import write_atomic
 
 FORCED = (BASE.kind, *BASELINES)  # kinds that reach the last rung whatever their rank
-Race = Callable[[RunDir, Sequence[str]], Sequence[str]]  # (run, the last rung's trial ids) -> networks to race
 
 
 def rung_budgets(full: float, eta: int, rungs: int) -> list[float]:
@@ -119,7 +119,7 @@ class Cuts:
 
 def run_halving(run: RunDir, plan: Sequence[Trial], settings: dict[str, Any], executor: Executor,
                 observer: Observer, search: SearchConfig, *, limit: int | None = None,
-                race: Race | None = None, attempts: Attempts = RETRY) -> tuple[int, int, bool]:
+                attempts: Attempts = RETRY) -> tuple[int, int, bool]:
     """Run (or resume) the rungs of ``plan`` and the racing round; returns (trials run, failed, complete). Stops
     early, incomplete, when ``limit`` trials have run or a rung's trials are not all recorded."""
     budgets = rung_budgets(float(plan[0].proxy["epochs"]), search.eta, search.rungs)
@@ -148,7 +148,7 @@ def run_halving(run: RunDir, plan: Sequence[Trial], settings: dict[str, Any], ex
             return ran, failed, False
         if k < last:
             current = cuts.promote(k, trials, recorded, search.eta)
-    members = cuts.race(lambda: race(run, [t.trial_id for t in trials])) if race else []
+    members = cuts.race(lambda: race_members(read_results(run.csv), [t.trial_id for t in trials]))
     extra = more_seeds(trials, members, search.max_seeds)
     if extra:
         observer.message(f"race: the tie set at the full budget and the base ({', '.join(members)}) get "
@@ -160,6 +160,23 @@ def run_halving(run: RunDir, plan: Sequence[Trial], settings: dict[str, Any], ex
         if any(t.trial_id not in recorded for t in extra):
             return ran, failed, False
     return ran, failed, True
+
+
+def race_members(df: Any, trial_ids: Sequence[str]) -> list[str]:
+    """The networks the racing round gives more seeds: the tie set of the last rung's ``trial_ids`` (the noise
+    from the base's seeds there), and the base. Nothing when that noise is unknown (one base seed)."""
+    rows = df[df["trial_id"].isin(set(trial_ids))]
+    if not (rows["status"] == "ok").any():
+        return []
+    table = summarize(rows)
+    try:
+        selection = select(table)
+    except ScalerError:  # only the base succeeded, or no finite noise: nothing to race
+        return []
+    if selection.get("noise") is None:
+        return []
+    base = table[table["kind"] == "base"]["candidate"].tolist()
+    return base + [m for m in selection["tie_set"] if m not in base]
 
 
 def _left(limit: int | None, ran: int) -> int | None:

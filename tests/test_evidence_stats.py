@@ -9,7 +9,7 @@ import random
 import pytest
 from scipy import stats
 
-from scaler.analysis.stats import Group, Noise, difference, pooled_noise, tie_set
+from scaler.evidence.stats import Group, Noise, difference, pooled_noise, tie_set
 
 
 def test_pooled_noise_weights_by_degrees_of_freedom():

@@ -12,7 +12,7 @@ from scipy import stats
 
 from scaler.analysis.fit import fit_results
 from scaler.analysis.score import add_score
-from scaler.analysis.selection import select, summarize
+from scaler.evidence.selection import select, summarize
 
 RANGES = {"alpha_range": (1.0, 2.0), "beta_range": (1.0, 1.4), "gamma_range": (1.0, 1.4)}
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scaler.analysis.stats import ALPHA, Group, Noise, TieSet, difference, pooled_noise, tie_set
 from scaler.errors import ScalerError
+from scaler.evidence.stats import ALPHA, Group, Noise, TieSet, difference, pooled_noise, tie_set
 from scaler.results import candidate_name
 
 KEYS = ["kind", "alpha", "beta", "gamma"]
