@@ -18,10 +18,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from scaler.config import ProxyConfig
+from scaler.search.candidates import Candidate
 from scaler.search.executors.base import available_cores
 from scaler.search.executors.inprocess import InProcessExecutor
 from scaler.search.executors.ray import RayExecutor, RayOptions, import_ray
-from scaler.search.plan import Candidate, Trial, make_trials
+from scaler.search.trial import Trial, make_trials
 from scaler.spec import Spec
 
 SPEC = {"name": "trivial", "resolution": 8, "num_classes": 10, "in_channels": 1, "stem": {"channels": 8},

@@ -17,9 +17,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from scaler.config import ProgressiveConfig
-from scaler.search.plan import plan_trials
 from scaler.search.settings import load_grid_settings
-from scaler.search.trial import load_proxy_data, run_trial
+from scaler.search.trial import plan_trials
+from scaler.search.worker import load_proxy_data, run_trial
 
 
 def main() -> None:

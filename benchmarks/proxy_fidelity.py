@@ -19,8 +19,8 @@ from pathlib import Path
 from scaler.config import ProxyConfig, SearchConfig
 from scaler.evidence.stats import Group, pooled_noise, tie_set
 from scaler.results import COLUMNS, RunDir, read_run_yaml
-from scaler.search.plan import plan_trials
-from scaler.search.trial import load_proxy_data, run_trial
+from scaler.search.trial import plan_trials
+from scaler.search.worker import load_proxy_data, run_trial
 from scaler.spec import Spec
 
 FIRST_SEED = 500

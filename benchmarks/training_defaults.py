@@ -14,9 +14,9 @@ import dataclasses
 import statistics
 
 from scaler.config import TrainConfig
-from scaler.search.plan import plan_trials
 from scaler.search.settings import load_grid_settings
-from scaler.search.trial import load_proxy_data, run_trial
+from scaler.search.trial import plan_trials
+from scaler.search.worker import load_proxy_data, run_trial
 
 DEFAULT_LR = TrainConfig.model_fields["lr"].default
 

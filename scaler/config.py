@@ -73,10 +73,10 @@ class SearchConfig(BaseModel):
                          "(by validation accuracy) with `confirm_seeds` more seeds, so the seed noise is measured "
                          "and ties can be named (0: off)")
     confirm_seeds: int = Field(2, ge=1, le=MAX_SEEDS, description="extra seeds of each confirmed candidate")
-    strategy: Literal["grid", "halving"] = Field("halving", description="halving: synchronous successive halving "
-                                                 "over rungs of growing budget, then seeds for the tie set (the "
-                                                 "default: benchmarks/halving.py); grid: every candidate at the "
-                                                 "full budget, then the confirmation round")
+    strategy: str = Field("halving", pattern=r"^[a-z][a-z0-9_]*$", description="halving: synchronous successive "
+                          "halving over rungs of growing budget, then seeds for the tie set (the default: "
+                          "benchmarks/halving.py); grid: every candidate at the full budget, then the confirmation "
+                          "round; or a strategy registered in scaler.search.strategies")
     eta: int = Field(3, ge=2, description="halving: each cut keeps 1/eta of the compound candidates, and each rung "
                      "trains eta times longer than the one before")
     rungs: int = Field(2, ge=1, description="halving: the number of cuts; budgets are full/eta^rungs, ..., "

@@ -1,5 +1,7 @@
 """Specs shared by the tests."""
 
+from typing import Any
+
 import yaml
 
 # The issue's minimal example, exactly as written there.
@@ -43,3 +45,18 @@ drop_path: 0.0
 search: {step: 0.2, strategy: grid, confirm: 0}
 proxy: {subset: 300, batch_size: 64}
 """
+
+
+def fake_trial(kind: str, a: float = 1.0, b: float = 1.0, g: float = 1.0, seed: int = 0, epochs: int = 9) -> Any:
+    """A rung-0 trial of the tiny network under the candidate's name, for tests of what decides between trials
+    (its network is the tiny one whatever the multipliers)."""
+    from scaler.config import ProxyConfig
+    from scaler.search.candidates import Candidate
+    from scaler.search.trial import Trial, planned_row
+    from scaler.spec import Spec
+
+    c = Candidate(kind, a, b, g, 0.0 if kind == "base" else 1.0)
+    spec = Spec.model_validate(TINY)
+    return Trial(trial_id=f"{c.key}-s{seed}-r0", candidate=c, seed=seed, spec=spec,
+                 proxy=ProxyConfig(dataset="digits", epochs=epochs), planned=planned_row(c, spec, spec, epochs),
+                 image_size=spec.resolution)

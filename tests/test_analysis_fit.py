@@ -16,7 +16,7 @@ from scaler.coefficients import coefficients_document, read_coefficients
 from scaler.config import SearchConfig
 from scaler.errors import ScalerError
 from scaler.evidence.selection import seed_noise, summarize
-from scaler.search.plan import candidates
+from scaler.search.candidates import candidates
 
 
 def _table(acc, seeds=(0,), noise=0.0):

@@ -22,7 +22,7 @@ from scaler.coefficients import coefficients_document
 from scaler.config import SearchConfig
 from scaler.errors import ScalerError
 from scaler.results import RunDir, read_results
-from scaler.search.plan import candidates
+from scaler.search.candidates import candidates
 from scaler.search.study import STUDY_COLUMNS
 
 

@@ -16,7 +16,7 @@ from scaler.analysis.score import add_score, cost_column
 from scaler.config import SearchConfig
 from scaler.errors import ScalerError
 from scaler.results import RunDir
-from scaler.search.plan import candidates
+from scaler.search.candidates import candidates
 
 
 def table(**columns) -> pd.DataFrame:

@@ -22,8 +22,9 @@ from scaler.analysis.study_forecast import (
 from scaler.config import ProxyConfig
 from scaler.errors import ScalerError
 from scaler.results import RunDir
-from scaler.search.plan import Candidate, candidate_spec, make_trials, proxy_spec, trial_row
+from scaler.search.candidates import Candidate, candidate_spec, proxy_spec
 from scaler.search.study import STUDY_COLUMNS, forecast_targets, same_as_compound
+from scaler.search.trial import make_trials
 from scaler.spec import Spec
 
 BASE_FLOPS = 1_000_000
@@ -133,7 +134,7 @@ def test_targets_cost_what_the_study_would_record_for_them():
             "width", 1.0, 2**0.5, 1.0, phi)
         spec = candidate_spec(base, c)
         (trial,) = make_trials(base, [(c, spec, "x")], ProxyConfig(dataset="digits", seeds=1))
-        row = trial_row(trial)
+        row = trial.row()
         assert (flops, resolution) == (row.flops, row.resolution)
 
 

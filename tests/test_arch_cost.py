@@ -9,7 +9,7 @@ from scaler.arch.flops import complexity
 from scaler.catalog import preset
 from scaler.config import SearchConfig
 from scaler.scaling import compound, scale
-from scaler.search.plan import candidate_spec, candidates
+from scaler.search.candidates import candidate_spec, candidates
 from scaler.spec import Spec
 
 # Rounding known by hand: ceil repeats, channels to multiples of 8, resolution to multiples of 4.

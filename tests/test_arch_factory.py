@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from _cli import user_error
 from _specs import TINY
 
@@ -19,7 +18,6 @@ from scaler.arch.torch_model import build_model
 from scaler.catalog import load_spec
 from scaler.scaling import compound, scale
 from scaler.search.executors.ray import factory_modules
-from scaler.search.plan import BASE, Trial
 from scaler.spec import FactorySpec, Spec, parse_spec
 
 # A factory that builds scaler's own network from a spec: through the factory path, the measured count must be
@@ -184,13 +182,10 @@ def test_ray_ships_the_factorys_module_and_nothing_for_a_spec_network(tmp_path: 
     (tmp_path / "single.py").write_text("")
     base = {"name": "n", "resolution": 16, "path": str(tmp_path)}
 
-    def trials(spec: dict) -> list[Trial]:
-        return [Trial(trial_id="base-s0", candidate=BASE, seed=0, spec=spec, proxy={}, base=spec, image_size=16)]
-
-    assert factory_modules(trials({**base, "factory": "pkg.models:make"})) == [str(tmp_path / "pkg")]
-    assert factory_modules(trials({**base, "factory": "single:make"})) == [str(tmp_path / "single.py")]
-    assert factory_modules(trials({**base, "factory": "installed.thing:make"})) == []  # on sys.path
-    assert factory_modules(trials(yaml.safe_load(Spec.model_validate(TINY).to_yaml()))) == []
+    assert factory_modules(parse_spec({**base, "factory": "pkg.models:make"})) == [str(tmp_path / "pkg")]
+    assert factory_modules(parse_spec({**base, "factory": "single:make"})) == [str(tmp_path / "single.py")]
+    assert factory_modules(parse_spec({**base, "factory": "installed.thing:make"})) == []  # on sys.path
+    assert factory_modules(Spec.model_validate(TINY)) == []
 
 
 MODULE_STATE = """

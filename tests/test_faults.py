@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from _cli import run_scaler
+from _specs import fake_trial
 
 from scaler.results import RunDir
 from scaler.search.halving import Cuts, promote
-from scaler.search.plan import Candidate, Trial
+from scaler.search.trial import Trial
 
 NET = '''
 import os
@@ -111,9 +112,7 @@ def test_a_halving_cut_once_made_is_frozen_and_a_later_success_does_not_move_it(
     """Issue #28 item 2: the cut after a rung is recorded when first made; a trial of that rung that succeeds on a
     later attempt (here: its row rewritten, as a retry would append) leaves it where it was."""
     def trial(a: float) -> Trial:
-        c = Candidate("compound", a, 1.1, 1.1, 1.0)
-        return Trial(trial_id=f"{c.key}-s0-r0", candidate=c, seed=0, spec={}, proxy={"epochs": 9}, base={},
-                     image_size=8)
+        return fake_trial("compound", a, 1.1, 1.1)
 
     trials = [trial(1 + i / 10) for i in range(6)]  # ceil(6/3) = 2 go on
     rows = {t.trial_id: {"status": "ok", "accuracy": str(0.9 - i / 10)} for i, t in enumerate(trials)}

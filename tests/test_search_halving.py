@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _specs import TINY_YAML
+from _specs import TINY_YAML, fake_trial
 
 from scaler.results import RunDir, read_results
+from scaler.search.candidates import BASE
 from scaler.search.driver import run_grid
 from scaler.search.halving import more_seeds, promote, race_members, rung_budgets
-from scaler.search.plan import BASE, Candidate, Trial, plan_trials, trial_row
 from scaler.search.settings import load_grid_settings
+from scaler.search.trial import Trial, plan_trials
 from scaler.ui.progress import PlainUI
 
 SPEC = TINY_YAML + """\
@@ -28,9 +29,7 @@ proxy: {dataset: digits, epochs: 9}
 
 
 def trial(kind: str, a: float = 1.0, b: float = 1.0, g: float = 1.0, seed: int = 0) -> Trial:
-    c = Candidate(kind, a, b, g, 0.0 if kind == "base" else 1.0)
-    return Trial(trial_id=f"{c.key}-s{seed}-r0", candidate=c, seed=seed, spec={}, proxy={"epochs": 9}, base={},
-                 image_size=8)
+    return fake_trial(kind, a, b, g, seed)
 
 
 def test_rung_budgets_divide_the_full_budget_by_eta():
@@ -83,13 +82,14 @@ class FakeExecutor:
     def describe(self, trials: int) -> tuple[str, dict[str, Any]]:
         return "fake", {"executor": "fake"}
 
-    def run(self, trials: Sequence[Trial], report: Any = None) -> Iterator[tuple[Trial, Any, dict[str, Any]]]:
+    def run(self, trials: Sequence[Trial], report: Any = None,
+            data: Any = None) -> Iterator[tuple[Trial, Any, dict[str, Any]]]:
         for t in trials:
             if self.die_after is not None and len(self.ran) >= self.die_after:
                 raise KeyboardInterrupt
             self.ran.append(t)
             acc = self.quality[t.candidate.key] + 0.01 * t.rung + 0.001 * (t.seed % 3)
-            row = dataclasses.replace(trial_row(t), status="ok", accuracy=acc, train_seconds=1.0,
+            row = dataclasses.replace(t.row(), status="ok", accuracy=acc, train_seconds=1.0,
                                       test_accuracy=acc - 0.01 if t.final else float("nan"))
             record: dict[str, Any] = {"trial_id": t.trial_id}
             if t.checkpoint:

@@ -55,7 +55,7 @@ def summarize(df: Any) -> Any:
         raise ScalerError("no successful trial to fit", where=df.attrs.get("path"))
     ok = _canonical(ok)
     named = [(n, c) for n, c in zip(ok["network"], ok["candidate"], strict=True) if c != n]
-    if "aliases" in ok.columns:  # planned once, trained under the first name (scaler.search.plan)
+    if "aliases" in ok.columns:  # planned once, trained under the first name (scaler.search.trial)
         named += [(n, a) for n, text in zip(ok["network"], ok["aliases"].fillna(""), strict=True) for a in text.split()]
     aliases = pd.Series({n: ", ".join(sorted({a for m, a in named if m == n})) for n, _ in named}, dtype=object)
     ok = ok.drop_duplicates(["network", "seed"])  # the canonical candidate's row comes first

@@ -1,22 +1,29 @@
-"""The driver: plans a grid, hands the trials not yet recorded to an executor, and is the only writer of the
-results directory (:class:`scaler.results.RunDir`). Executors only run trials; observers only watch."""
+"""The driver: plans the candidates, asks the strategy for trials, hands those not yet recorded to an executor, and
+is the only writer of the results directory (:class:`scaler.results.RunDir`). Strategies only propose; executors
+only run trials; observers only watch."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scaler.config import SearchConfig
 from scaler.errors import ScalerError
 from scaler.results import SCHEMA_VERSION, RunDir
+from scaler.search.candidates import proxy_spec
 from scaler.search.executors.base import Executor
-from scaler.search.halving import run_halving
-from scaler.search.plan import Trial, confirm_trials, cost_warning, plan_trials, upsampling_note
 from scaler.search.runner import RETRY, Attempts, Observer, report_failures, run_plan
 from scaler.search.settings import LEGACY, GridSettings
-from scaler.search.trial import load_proxy_data, load_trial_data
+from scaler.search.strategies import strategy_factory
+from scaler.search.strategy import History, Strategy
+from scaler.search.trial import Trial, cost_warning, plan_trials, upsampling_note
+from scaler.search.worker import load_proxy_data, load_trial_data
+
+# Settings a rerun may raise on a finished run without starting over: they train only what is new, or change how
+# trials run, not what they measure.
+RESUMABLE = ("search.confirm", "search.confirm_seeds", "search.max_seeds", "proxy.tensorboard", "proxy.trial_timeout")
 
 
 @dataclass
@@ -30,36 +37,49 @@ class RunOutcome:
 def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observer: Observer, *,
              limit: int | None = None, fresh: bool = False, finish: Callable[[RunDir], Any] | None = None,
              keep_checkpoints: bool = False, attempts: Attempts = RETRY) -> RunOutcome:
-    """Plan a grid and run (resuming what ``out`` already records) at most ``limit`` more of its trials, by the
-    settings' strategy (``grid`` or ``halving``); then
-    ``finish(run)`` (the fit), still under the directory's lock, so no other run changes the rows it reads. A
-    complete halving run removes its checkpoints unless ``keep_checkpoints``."""
+    """Plan a search and run (resuming what ``out`` already records) at most ``limit`` more of its trials, as the
+    settings' strategy proposes them; then ``finish(run)`` (the fit), still under the directory's lock, so no
+    other run changes the rows it reads. A complete run removes its checkpoints unless ``keep_checkpoints``."""
     run = RunDir(out)
     run.lock()
     try:
         if fresh and (moved := run.move_aside()):
             observer.message(f"previous results moved to {moved}")
         settings_dict = settings.to_dict(out)
-        # Raising these on a finished run trains only what is new; under halving the seeds of rung 0 decide the
-        # cuts, so they may not change.
-        ignore = ("search.confirm", "search.confirm_seeds", "search.max_seeds", "proxy.tensorboard",
-                  "proxy.trial_timeout")
-        if settings.search.strategy == "grid":
-            ignore += ("proxy.seeds",)
         _older_grid(run, settings)
-        run.check_settings(settings_dict, ignore=ignore, defaults=LEGACY)
-        trials = _plan(settings, observer)
-        if settings.search.strategy == "halving":
-            ran, failed, complete = run_halving(run, trials, settings_dict, executor, observer, settings.search,
-                                                limit=limit, attempts=attempts)
-            if complete and not keep_checkpoints and (n := run.remove_checkpoints()):
-                observer.message(f"removed the rungs' {n} checkpoint(s) (--keep-checkpoints keeps them)")
-        else:
-            ran, failed = _grid(run, trials, settings_dict, executor, observer, settings.search, limit, attempts)
+        factory = strategy_factory(settings.search.strategy)
+        run.check_settings(settings_dict, ignore=(*RESUMABLE, *getattr(factory, "resumable", ())), defaults=LEGACY)
+        plan, data = _plan(settings, observer)
+        strategy = factory(plan, settings.search)
+        ran, failed, complete = _search(run, strategy, settings_dict, executor, observer, limit, attempts, data)
+        if complete and not keep_checkpoints and (n := run.remove_checkpoints()):
+            observer.message(f"removed the rungs' {n} checkpoint(s) (--keep-checkpoints keeps them)")
         report_failures(run, attempts, observer)
         return RunOutcome(out=run.path, ran=ran, failed=failed, finished=finish(run) if finish else None)
     finally:
         run.unlock()
+
+
+def _search(run: RunDir, strategy: Strategy, settings: dict[str, Any], executor: Executor, observer: Observer,
+            limit: int | None, attempts: Attempts, data: Any) -> tuple[int, int, bool]:
+    """Ask the strategy for batches and run each, until it has none left (complete), a batch is not all recorded
+    (a trial was stopped) or ``limit`` trials have run; returns (trials run, failed, complete)."""
+    ran = failed = asked = 0
+    frozen = dataclasses.replace(attempts, rerun_failed=False)
+    while (batch := strategy.propose(History({r["trial_id"]: r for r in run.rows()}, run))) is not None:
+        if asked and limit is not None and ran >= limit:
+            return ran, failed, False
+        asked += 1
+        if batch.note:
+            observer.message(batch.note)
+        r, f = run_plan(run, batch.trials, settings, executor, observer,
+                        limit=None if limit is None else limit - ran, label=batch.label, planned=batch.planned,
+                        attempts=attempts if batch.retry_failed else frozen, data=data)
+        ran, failed = ran + r, failed + f
+        recorded = {row["trial_id"] for row in run.rows()}
+        if any(t.trial_id not in recorded for t in batch.trials):
+            return ran, failed, False
+    return ran, failed, True
 
 
 def _older_grid(run: RunDir, settings: GridSettings) -> None:
@@ -72,32 +92,19 @@ def _older_grid(run: RunDir, settings: GridSettings) -> None:
                           f"resume it, or {run.start_over}", where=run.path)
 
 
-def _plan(settings: GridSettings, observer: Observer) -> list[Trial]:
-    """The grid's trials, after the data has loaded and the plan's warnings were given."""
+def _plan(settings: GridSettings, observer: Observer) -> tuple[list[Trial], Any]:
+    """The search's candidates as trials, after the data has loaded and the plan's warnings were given; and the
+    data the trials train on (what the executor gets)."""
     p = settings.proxy
     data = load_proxy_data(p)
     observer.message(f"data: {data.name}: {len(data.y_train)} train / {len(data.y_val)} validation / "
                      f"{len(data.y_test)} test images, {data.channels}x{data.image_size}px, "
                      f"{data.num_classes} classes ({data.split})")
     trials = plan_trials(settings.base, settings.search, p, data.num_classes, data.channels)
-    for note in (cost_warning(trials, settings.search.target, matched=settings.search.match_flops),
+    proxy = proxy_spec(settings.base, p, data.num_classes, data.channels)
+    for note in (cost_warning(trials, proxy, settings.search.target, matched=settings.search.match_flops),
                  upsampling_note(trials, data.image_size)):
         if note:
             observer.message(note)
-    load_trial_data(trials[0])  # bad image folders fail here, before any work; later loads hit the cache
-    return trials
+    return trials, load_trial_data(trials[0])  # bad image folders fail here, before any work
 
-
-def _grid(run: RunDir, trials: list[Trial], settings: dict[str, Any], executor: Executor, observer: Observer,
-          s: SearchConfig, limit: int | None, attempts: Attempts) -> tuple[int, int]:
-    """Every candidate at the full budget, then the confirmation round."""
-    ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="grid", attempts=attempts)
-    extra = confirm_trials(trials, run.rows(), s.confirm, s.confirm_seeds)
-    if extra and (limit is None or ran < limit):
-        observer.message(f"confirm: the base and the top {s.confirm} candidates by validation accuracy get "
-                         f"{s.confirm_seeds} more seed(s), to measure the seed noise")
-        more, more_failed = run_plan(run, extra, settings, executor, observer,
-                                     limit=None if limit is None else limit - ran, label="confirm",
-                                     planned=len(trials) + len(extra), attempts=attempts)
-        ran, failed = ran + more, failed + more_failed
-    return ran, failed

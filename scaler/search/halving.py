@@ -9,14 +9,14 @@ A cut, once made (the next rung has started), is frozen in ``DIR/cuts.yaml``, an
 rerun that retrains a failed trial of an earlier rung cannot move them (it does not retrain those at all: their
 outcome would change nothing). Before its cut, a rung's retried trial counts like any other.
 
-The driver decides rungs; executors only run trials. No torch.
+The strategy decides rungs; the driver runs them; executors only run trials. No torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -25,9 +25,9 @@ from scaler.config import SearchConfig
 from scaler.errors import ScalerError
 from scaler.evidence.selection import select, summarize
 from scaler.results import RunDir, read_results
-from scaler.search.executors.base import Executor
-from scaler.search.plan import BASE, BASELINES, Trial
-from scaler.search.runner import RETRY, Attempts, Observer, run_plan
+from scaler.search.candidates import BASE, BASELINES
+from scaler.search.strategy import Batch, Stepwise
+from scaler.search.trial import Trial
 from scaler.storage import write_atomic
 
 FORCED = (BASE.kind, *BASELINES)  # kinds that reach the last rung whatever their rank
@@ -117,49 +117,45 @@ class Cuts:
         write_atomic(self.path, yaml.safe_dump(self.data, sort_keys=False))
 
 
-def run_halving(run: RunDir, plan: Sequence[Trial], settings: dict[str, Any], executor: Executor,
-                observer: Observer, search: SearchConfig, *, limit: int | None = None,
-                attempts: Attempts = RETRY) -> tuple[int, int, bool]:
-    """Run (or resume) the rungs of ``plan`` and the racing round; returns (trials run, failed, complete). Stops
-    early, incomplete, when ``limit`` trials have run or a rung's trials are not all recorded."""
-    budgets = rung_budgets(float(plan[0].proxy["epochs"]), search.eta, search.rungs)
-    last = len(budgets) - 1
-    cuts = Cuts(run)
-    frozen = dataclasses.replace(attempts, rerun_failed=False)
-    ran = failed = planned = 0
-    current: list[Trial] = list(plan)
-    trials: list[Trial] = []
-    for k, budget in enumerate(budgets):
-        trials = [at_rung(t, k, budget, last=k == last,
-                          resume=run.checkpoint(rung_id(t.candidate.key, t.seed, k - 1)) if k else None)
-                  for t in current]
-        if k == last:  # the base's seeds measure the noise the racing round's tie set needs
-            trials += more_seeds(trials, [BASE.key], search.max_seeds)
-        planned += len(trials)
-        names = sorted({t.candidate.key for t in trials})
-        observer.message(f"rung {k}/{last}: {len(names)} candidates at {budget:.3g} epoch(s) of "
-                         f"{plan[0].proxy['epochs']}: {', '.join(names)}")
-        r, f = run_plan(run, trials, settings, executor, observer, limit=_left(limit, ran),
-                        label=f"rung {k}/{last}", planned=planned,
-                        attempts=frozen if cuts.made(k) or (k == last and "race" in cuts.data) else attempts)
-        ran, failed = ran + r, failed + f
-        recorded = {row["trial_id"]: row for row in run.rows()}
-        if any(t.trial_id not in recorded for t in trials):
-            return ran, failed, False
-        if k < last:
-            current = cuts.promote(k, trials, recorded, search.eta)
-    members = cuts.race(lambda: race_members(read_results(run.csv), [t.trial_id for t in trials]))
-    extra = more_seeds(trials, members, search.max_seeds)
-    if extra:
-        observer.message(f"race: the tie set at the full budget and the base ({', '.join(members)}) get "
-                         f"{search.max_seeds} seeds each; the choice is made once, on all of them")
-        r, f = run_plan(run, extra, settings, executor, observer, limit=_left(limit, ran), label="race",
-                        planned=planned + len(extra), attempts=attempts)
-        ran, failed = ran + r, failed + f
-        recorded = {row["trial_id"] for row in run.rows()}
-        if any(t.trial_id not in recorded for t in extra):
-            return ran, failed, False
-    return ran, failed, True
+class SuccessiveHalving(Stepwise):
+    """The rungs of ``plan`` and then the racing round, each a batch. A rung's cut is made (and frozen) when
+    every trial of the rung is recorded."""
+
+    name = "halving"
+    resumable = ()  # the seeds of rung 0 decide the cuts: they may not change
+
+    def __init__(self, plan: Sequence[Trial], search: SearchConfig) -> None:
+        super().__init__()
+        self.plan, self.search = list(plan), search
+
+    def batches(self) -> Iterator[Batch]:
+        assert self.history is not None
+        run, search, epochs = self.history.run, self.search, self.plan[0].proxy.epochs
+        budgets = rung_budgets(float(epochs), search.eta, search.rungs)
+        last = len(budgets) - 1
+        cuts = Cuts(run)
+        planned = 0
+        current, trials = list(self.plan), []
+        for k, budget in enumerate(budgets):
+            trials = [at_rung(t, k, budget, last=k == last,
+                              resume=run.checkpoint(rung_id(t.candidate.key, t.seed, k - 1)) if k else None)
+                      for t in current]
+            if k == last:  # the base's seeds measure the noise the racing round's tie set needs
+                trials += more_seeds(trials, [BASE.key], search.max_seeds)
+            planned += len(trials)
+            names = sorted({t.candidate.key for t in trials})
+            yield Batch(tuple(trials), f"rung {k}/{last}", planned,
+                        note=f"rung {k}/{last}: {len(names)} candidates at {budget:.3g} epoch(s) of {epochs}: "
+                             f"{', '.join(names)}",
+                        retry_failed=not (cuts.made(k) or (k == last and "race" in cuts.data)))
+            if k < last:
+                current = cuts.promote(k, trials, self.rows, search.eta)
+        members = cuts.race(lambda: race_members(read_results(run.csv), [t.trial_id for t in trials]))
+        extra = more_seeds(trials, members, search.max_seeds)
+        if extra:
+            yield Batch(tuple(extra), "race", planned + len(extra),
+                        note=f"race: the tie set at the full budget and the base ({', '.join(members)}) get "
+                             f"{search.max_seeds} seeds each; the choice is made once, on all of them")
 
 
 def race_members(df: Any, trial_ids: Sequence[str]) -> list[str]:
@@ -177,7 +173,3 @@ def race_members(df: Any, trial_ids: Sequence[str]) -> list[str]:
         return []
     base = table[table["kind"] == "base"]["candidate"].tolist()
     return base + [m for m in selection["tie_set"] if m not in base]
-
-
-def _left(limit: int | None, ran: int) -> int | None:
-    return None if limit is None else max(0, limit - ran)

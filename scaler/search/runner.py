@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from scaler.errors import ScalerError
 from scaler.results import RunDir, TrialRow
 from scaler.search.executors.base import Executor
-from scaler.search.plan import Trial, trial_row
 from scaler.search.tensorboard import check_installed, write_trial
+from scaler.search.trial import Trial
 
 
 class Observer(Protocol):
@@ -58,10 +58,11 @@ RETRY = Attempts()  # the default: 3 attempts, failed trials retrained on rerun
 
 def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], executor: Executor,
              observer: Observer, *, limit: int | None = None, label: str = "grid",
-             planned: int | None = None, attempts: Attempts = RETRY) -> tuple[int, int]:
+             planned: int | None = None, attempts: Attempts = RETRY, data: Any = None) -> tuple[int, int]:
     """Run the trials of a plan that ``run`` has not recorded yet, and those recorded as failed that have
     ``attempts`` left (at most ``limit`` in all); returns (trials run, failed). ``planned``: the trials of the
-    whole run, as run.yaml records them (default: these). The caller holds the directory's lock."""
+    whole run, as run.yaml records them (default: these); ``data``: the dataset the caller loaded, for the
+    executor. The caller holds the directory's lock."""
     board = run.path / "tensorboard" if (settings.get("proxy") or {}).get("tensorboard") else None
     if board is not None:
         check_installed()
@@ -79,7 +80,7 @@ def run_plan(run: RunDir, trials: Sequence[Trial], settings: dict[str, Any], exe
     failed = 0
     observer.begin(len(todo), _epochs(trials), label)
     try:
-        for trial, row, record in executor.run(todo, observer.report):
+        for trial, row, record in executor.run(todo, observer.report, data):
             blob = record.pop("checkpoint", None) if record else None
             if blob is not None:
                 run.save_checkpoint(row.trial_id, blob)
@@ -157,7 +158,7 @@ def _refuse_foreign(run: RunDir, trials: Sequence[Trial], recorded: dict[str, di
         if row is None or (t.candidate.key, t.candidate.phi) in checked:
             continue
         checked.add((t.candidate.key, t.candidate.phi))
-        planned = trial_row(t)
+        planned = t.planned
         for column, value in (("flops", planned.flops), ("params", planned.params)):
             if row.get(column) not in (None, "") and float(row[column]) != value:
                 raise ScalerError(f"row {t.trial_id} measured another network ({column} {row[column]}, this "
@@ -169,4 +170,4 @@ def _epochs(trials: Sequence[Trial]) -> int:
     """Whole epochs the longest of ``trials`` reaches (what a progress bar counts to)."""
     if not trials:
         return 1
-    return max(math.ceil(t.budget) if t.budget is not None else int(t.proxy["epochs"]) for t in trials)
+    return max(math.ceil(t.budget) if t.budget is not None else t.proxy.epochs for t in trials)

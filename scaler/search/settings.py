@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from scaler.catalog import load_document
 from scaler.config import ProxyConfig, SearchConfig
 from scaler.errors import ScalerError
+from scaler.search.strategies import STRATEGIES
 from scaler.spec import Document, NetSpec, spec_data, spec_from_document, validation_error
 
 M = TypeVar("M", bound=BaseModel)
@@ -53,6 +54,9 @@ def load_grid_settings(path: str | Path, overrides: dict[str, Any] | None = None
     flags = {name: [k.partition(".")[2] for k in overrides or {} if k.startswith(name + ".")] for name in sections}
     search = _section(doc, "search", SearchConfig, sections["search"], flags["search"])
     proxy = _section(doc, "proxy", ProxyConfig, sections["proxy"], flags["proxy"])
+    if search.strategy not in STRATEGIES:
+        raise doc.error(("search", "strategy"), f"unknown strategy {search.strategy!r}: use one of "
+                        f"{', '.join(sorted(STRATEGIES))}")
     return GridSettings(base=base, base_path=str(path), search=search, proxy=proxy)
 
 

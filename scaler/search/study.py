@@ -15,20 +15,19 @@ from scaler.config import ProxyConfig
 from scaler.errors import ScalerError
 from scaler.results import COLUMNS, RunDir, read_run_yaml
 from scaler.scaling import SINGLE_DIMENSIONS
-from scaler.search.executors.base import Executor
-from scaler.search.plan import (
+from scaler.search.candidates import (
     BASE,
     Candidate,
     candidate_spec,
-    make_trials,
     measure_before_training,
     network_identity,
     proxy_spec,
     strategy_candidate,
-    upsampling_note,
 )
+from scaler.search.executors.base import Executor
 from scaler.search.runner import RETRY, Attempts, Observer, report_failures, run_plan
-from scaler.search.trial import load_proxy_data
+from scaler.search.trial import make_trials, upsampling_note
+from scaler.search.worker import load_proxy_data
 from scaler.spec import FactorySpec, NetSpec, parse_spec, spec_data
 from scaler.spec.limits import MAX_GROWTH
 
@@ -239,7 +238,7 @@ def run_study(grid_dir: str | Path | list[str | Path], executor: Executor, obser
         targets = forecast_targets(base, coefs, factor, match, max_phi, forecast,
                                    tuple(s for s in strategies if s not in same))
         ran, failed = run_plan(run, trials, settings, executor, observer, limit=limit, label="study",
-                               attempts=attempts)
+                               attempts=attempts, data=data)
         report_failures(run, attempts, observer)
         return StudyOutcome(csv=run.csv, ran=ran, failed=failed, targets=targets, native=data.image_size,
                             same=same)

@@ -1,148 +1,162 @@
-"""The worker side of a grid: one :class:`Trial` in, one results row and its per-epoch record out.
-
-Runs wherever the executor puts it (this process, a pool worker, a Ray task); it never writes the results
-directory.
-"""
+"""A trial: one network, one seed, one budget, with everything it needs to train anywhere (picklable) and its row
+before training, counted once when it is planned. Also the plan of a search's candidates: every distinct network
+once per seed, whoever asked for it. No torch."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import socket
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from scaler.config import ProxyConfig
+from scaler.arch.cost import real_scale, rounding_notes, spread_warning
+from scaler.arch.flops import complexity
+from scaler.config import ProxyConfig, SearchConfig
 from scaler.errors import ScalerError
 from scaler.results import TrialRow
-from scaler.search.plan import Trial, one_line, trial_row
-from scaler.spec import parse_spec
+from scaler.search.candidates import (
+    Candidate,
+    candidate_spec,
+    candidates,
+    measure_before_training,
+    network_identity,
+    proxy_spec,
+)
+from scaler.spec import FactorySpec, NetSpec
 
-Reporter = Callable[[str, dict[str, Any]], None]
-Outcome = tuple[TrialRow, dict[str, Any]]
-
-
-def load_proxy_data(proxy: ProxyConfig, image_size: int | None = None) -> Any:
-    """The dataset a proxy trains on, split as its settings say (cached per process by
-    :func:`scaler.data.registry.load_dataset`)."""
-    from scaler.data.registry import load_dataset
-
-    return load_dataset(proxy.dataset, val_fraction=proxy.val_fraction, test_fraction=proxy.test_fraction,
-                        subset=proxy.subset, image_size=image_size)
+Member = tuple[Candidate, NetSpec, str]  # (candidate, its network, the trial id prefix)
 
 
-def load_trial_data(trial: Trial) -> Any:
-    """The trial's dataset.
+@dataclass(frozen=True)
+class Trial:
+    """Everything one training needs; picklable, so it can run in another process or machine. ``planned`` is its
+    row before training (identity, cost, real multipliers), counted when the trial was planned: a worker fills
+    in the measurements, a failure only its status and message."""
 
-    Arrays (digits, MNIST, IDX, npz) stay at their own size and every batch is resized to the trial's
-    resolution, so a trial sees the same pixels whatever else its grid or study holds. Image folders of mixed
-    sizes must be decoded to one size: the largest resolution of the plan."""
-    proxy = ProxyConfig.model_validate(trial.proxy)
-    return load_proxy_data(proxy, trial.image_size if proxy.dataset.startswith("imagefolder:") else None)
+    trial_id: str
+    candidate: Candidate
+    seed: int
+    spec: NetSpec
+    proxy: ProxyConfig
+    planned: TrialRow = field(repr=False)
+    image_size: int
+    aliases: tuple[str, ...] = ()  # other candidates whose rounding gives this very network: planned once
+    rung: int = 0  # successive halving: which rung (a grid's trials: 0, at the full budget)
+    budget: float | None = None  # epochs to train to, on the full schedule (None: all of proxy.epochs)
+    resume: bytes | None = field(default=None, repr=False)  # checkpoint of the previous rung, to continue from
+    checkpoint: bool = False  # return a checkpoint, so the next rung can continue this trial
+    attempt: int = 1  # which training of this trial this is (a rerun retrains a failed one)
+    max_attempts: int = 3  # trainings allowed in all: worker deaths in this run count too
 
+    @property
+    def final(self) -> bool:
+        """Trains to the end of the schedule (only such trials score the test split)."""
+        return self.budget is None or self.budget >= self.proxy.epochs
 
-def run_trial(trial: Trial, *, device: str = "cpu", threads: int | None = None, report: Reporter | None = None,
-              data: Any = None) -> Outcome:
-    """Train one proxy and return (results row, per-epoch record). A training that raises is recorded as
-    ``failed``; only a :class:`ScalerError` (bad data or settings) propagates. ``data`` is the loaded dataset
-    when the caller has it (the Ray executor ships it once); by default it is loaded (and cached) here. Sets the
-    process's torch threads to ``threads`` (when given) before training."""
-    from scaler.train.loop import configure_torch
-
-    row = trial_row(trial, device)
-    record: dict[str, Any] = {"trial_id": trial.trial_id, "spec": trial.spec, "curve": [],
-                              "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
-    config = ProxyConfig.model_validate(trial.proxy).training()
-
-    def forward(event: str) -> Callable[[dict[str, Any]], None] | None:
-        return (lambda info: report(trial.trial_id, {"event": event, **info})) if report else None
-
-    try:
-        data = data if data is not None else load_trial_data(trial)
-        spec = parse_spec(trial.spec)
-        configure_torch(device, threads)
-        model, res = _train_fitting(trial, spec, data, config, device, forward, record)
-        row = dataclasses.replace(
-            row, accuracy=round(res.accuracy, 6), test_accuracy=round(res.test_accuracy, 6),
-            loss=round(res.loss, 6), status=res.status, message=res.message,
-            train_seconds=round(res.train_seconds, 3), images_per_second=round(res.images_per_second, 1),
-            train_step_ms=round(res.train_step_ms, 3), micro_batch=res.micro_batch)
-        if res.checkpoint is not None:
-            record["checkpoint"] = res.checkpoint  # the driver keeps it for the next rung, not in the JSON
-        if res.status == "ok" and trial.final:  # the cheap rungs only rank; cost is measured at the last
-            row.latency_ms, row.latency_batch_ms = _latencies(model, spec, (1, config.batch_size), device)
-        record["curve"] = res.curve
-    except ScalerError:
-        raise
-    except Exception as e:  # what training measured so far stays in the row
-        row = dataclasses.replace(row, status="failed", message=one_line(f"{type(e).__name__}: {e}"))
-    record["row"] = row.as_dict()
-    return row, record
+    def row(self, device: str = "cpu", message: str = "") -> TrialRow:
+        """The results row of this trial before training: what it is and what it costs. Its status stays
+        ``failed`` (with ``message``) until training says otherwise, so this is also the row of a trial that
+        never trained. Nothing is counted again."""
+        return dataclasses.replace(
+            self.planned, trial_id=self.trial_id, seed=self.seed, device=device, message=one_line(message),
+            aliases=" ".join(self.aliases), rung=self.rung,
+            budget=float(self.proxy.epochs if self.budget is None else round(self.budget, 6)), attempts=self.attempt)
 
 
-def _train_fitting(trial: Trial, spec: Any, data: Any, config: Any, device: str,
-                   forward: Callable[[str], Any], record: dict[str, Any]) -> tuple[Any, Any]:
-    """Build and train the trial's network; when the device runs out of memory, again from the start with each
-    batch split into micro-batches half as large (gradients accumulate to the same batch), down to one image.
-    Each split that did not fit is kept in ``record["out_of_memory"]``."""
-    import torch
-
-    from scaler.arch.torch_model import build_model
-    from scaler.train.loop import train
-    from scaler.train.memory import free_memory, is_out_of_memory, smaller_micro_batch
-
-    micro: int | None = config.batch_size
-    while True:
-        torch.manual_seed(trial.seed)
-        model = build_model(spec)
-        try:
-            return model, train(model, data, config, resolution=spec.resolution, seed=trial.seed, device=device,
-                                on_step=forward("step"), on_epoch=forward("epoch"), budget=trial.budget,
-                                resume=trial.resume, checkpoint=trial.checkpoint, micro_batch=micro)
-        except Exception as e:
-            if not is_out_of_memory(e):
-                raise
-            record.setdefault("out_of_memory", []).append({"micro_batch": micro, "message": one_line(str(e), 300)})
-            error = one_line(f"{type(e).__name__}: {e}", 300)
-        del model
-        free_memory(device)
-        tried, micro = micro, smaller_micro_batch(micro)
-        if micro is None:
-            raise MemoryError(f"out of memory even with the batch of {config.batch_size} split into micro-batches "
-                              f"of {tried} image(s): {error}")
+def planned_row(c: Candidate, spec: NetSpec, base: NetSpec, epochs: int) -> TrialRow:
+    """What a candidate's network is and costs against ``base`` (the proxy, phi = 0), before any training."""
+    cost = complexity(spec)
+    real = real_scale(base, spec)
+    return TrialRow(
+        trial_id=c.key, kind=c.kind, alpha=c.alpha, beta=c.beta, gamma=c.gamma, phi=c.phi,
+        depth=round(c.alpha**c.phi, 6), width=round(c.beta**c.phi, 6), resolution=spec.resolution,
+        params=cost.params, flops=cost.flops, activations=cost.activations, seed=0, epochs=epochs,
+        flops_ratio=round(real.flops_ratio, 6), depth_real=round(real.depth, 6), width_real=round(real.width, 6),
+        resolution_real=round(real.resolution, 6),
+        gamma_used=round(real.resolution ** (1 / c.phi), 6) if c.phi else 1.0,
+        blocks=0 if cost.measured else spec.blocks,
+    )
 
 
-def _latencies(model: Any, spec: Any, batches: tuple[int, ...], device: str) -> tuple[float, ...]:
-    """Inference latency (ms) at each batch size; NaN where the device runs out of memory."""
-    from scaler.train.measure import measure_latency
-    from scaler.train.memory import free_memory, is_out_of_memory
-
-    out = []
-    for bs in batches:
-        try:
-            out.append(round(measure_latency(model, spec.in_channels, spec.resolution, bs, device=device), 3))
-        except Exception as e:
-            if not is_out_of_memory(e):
-                raise
-            free_memory(device)
-            out.append(float("nan"))
-    return tuple(out)
-
-
-def timed_out(trial: Trial, seconds: float) -> str:
-    """The message of a trial stopped by its time limit."""
-    return (f"timed out: stopped after {seconds:.0f} s, over its limit of {trial.proxy['trial_timeout']:g} s "
-            "(--trial-timeout, proxy.trial_timeout)")
+def make_trials(proxy: NetSpec, members: list[Member], settings: ProxyConfig, first_seed: int = 0) -> list[Trial]:
+    """Trials of (candidate, its spec, its id prefix) for ``settings.seeds`` seeds from ``first_seed`` +
+    ``settings.seed_offset``, seed-major: a run cut short has covered all candidates at the first seed first.
+    Each network is counted here, once."""
+    if not members:
+        raise ScalerError("no candidate to train: no (alpha, beta, gamma) of the search ranges lies on the "
+                          "constraint (widen search.alpha/beta/gamma or lower search.step) and baselines are off")
+    image_size = max(s.resolution for _, s, _ in members)
+    rows = {key: planned_row(c, spec, proxy, settings.epochs) for c, spec, key in members}
+    first = first_seed + settings.seed_offset
+    return [
+        Trial(trial_id=f"{key}-s{seed}", candidate=c, seed=seed, spec=spec, proxy=settings, planned=rows[key],
+              image_size=image_size)
+        for seed in range(first, first + settings.seeds)
+        for c, spec, key in members
+    ]
 
 
-def run_reporting(trial: Trial, queue: Any, *, device: str, threads: int, data: Any = None) -> Outcome:
-    """:func:`run_trial` in a worker (a process of the pool, a Ray task): its events go to ``queue`` for the
-    driver's display, best-effort."""
+def distinct_networks(proxy: NetSpec, chosen: Sequence[Candidate], search: SearchConfig,
+                      base: NetSpec) -> tuple[list[Member], dict[str, tuple[str, ...]]]:
+    """The networks of ``chosen``, each once: a candidate whose rounding gives a network already listed (e.g.
+    resolution-only and a1.020-g1.4) is not trained again but named as an alias of the first. Returns (members,
+    aliases by member key). Factory networks are built and counted here, so one that fails does before training.
+    """
+    members: list[Member] = []
+    aliases: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
+    for c in chosen:
+        spec = candidate_spec(proxy, c, match_flops=search.match_flops, factor=search.flops_factor)
+        if isinstance(spec, FactorySpec):
+            assert isinstance(base, FactorySpec)
+            measure_before_training(spec, base)
+        identity = network_identity(spec)
+        if identity in seen:
+            aliases[seen[identity]].append(c.key)
+            continue
+        seen[identity] = c.key
+        aliases[c.key] = []
+        members.append((c, spec, c.key))
+    return members, {k: tuple(v) for k, v in aliases.items()}
 
-    def report(trial_id: str, info: dict[str, Any]) -> None:
-        with contextlib.suppress(Exception):  # progress is best-effort
-            queue.put_nowait((trial_id, info))
 
-    report(trial.trial_id, {"event": "start"})
-    return run_trial(trial, device=device, threads=threads, report=report, data=data)
+def plan_trials(base: NetSpec, search: SearchConfig, proxy: ProxyConfig, num_classes: int,
+                in_channels: int) -> list[Trial]:
+    """Every (candidate, seed) of a grid over ``search``'s ranges, each distinct network once
+    (:func:`distinct_networks`)."""
+    net = proxy_spec(base, proxy, num_classes, in_channels)
+    members, aliases = distinct_networks(net, candidates(search), search, base)
+    return [dataclasses.replace(t, aliases=aliases[t.candidate.key]) for t in make_trials(net, members, proxy)]
+
+
+def one_line(message: str, limit: int = 500) -> str:
+    """A failure message as one CSV-friendly line."""
+    return message.replace("\n", " ")[:limit]
+
+
+def upsampling_note(trials: Sequence[Trial], native: int) -> str | None:
+    """A note naming the trials whose input is larger than the data's own images: those pixels are interpolated,
+    so their resolution step adds compute but no information."""
+    sizes = {t.candidate.key: t.spec.resolution for t in trials}
+    above = sorted(((name, px) for name, px in sizes.items() if px > native), key=lambda kv: (kv[1], kv[0]))
+    if not above:
+        return None
+    names = ", ".join(f"{k} ({px} px)" for k, px in above)
+    return (f"note: the data's images are {native} px; {names} train on upsampled images: their extra resolution "
+            "adds pixels but no information")
+
+
+def cost_warning(trials: list[Trial], proxy: NetSpec, target: float, tolerance: float = 0.10,
+                 matched: bool = False) -> str | None:
+    """The pre-training warning of :func:`scaler.arch.cost.spread_warning` for a plan's candidates (baselines and
+    compound; not the base) against ``proxy``, the network at phi = 0."""
+    ratios: dict[str, float] = {}
+    notes: dict[str, list[str]] = {}
+    for t in trials:
+        c = t.candidate
+        if c.kind == "base" or c.key in ratios:
+            continue
+        ratios[c.key] = t.planned.flops_ratio
+        notes[c.key] = rounding_notes(proxy, t.spec, c.alpha**c.phi, c.beta**c.phi, c.gamma**c.phi)
+    if not ratios:
+        return None
+    return spread_warning(ratios, target, notes, tolerance, matched, factory=isinstance(proxy, FactorySpec))

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from scaler.results import TrialRow
-from scaler.search.plan import Trial
-from scaler.search.trial import Reporter
+from scaler.search.trial import Trial
+from scaler.search.worker import Reporter
 
 Finished = tuple[Trial, TrialRow, dict[str, Any] | None]  # (trial, its row, its per-epoch record or None)
 
@@ -23,7 +23,10 @@ class Executor(Protocol):
         """(a phrase for the log, what run.yaml records) for a run of ``trials`` trials."""
         ...
 
-    def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]: ...
+    def run(self, trials: Sequence[Trial], report: Reporter | None = None, data: Any = None) -> Iterator[Finished]:
+        """``data``: the dataset the driver loaded; an executor that trains in this process or ships it (Ray)
+        uses it, worker processes load their own once (cached per process)."""
+        ...
 
     def close(self, kill: bool = False) -> None:
         """Stop whatever the executor keeps between runs (worker processes); ``with executor:`` calls it."""

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scaler.search.executors.base import Finished, Stateless, threads_per_worker
-from scaler.search.plan import Trial
-from scaler.search.trial import Reporter, run_trial
+from scaler.search.trial import Trial
+from scaler.search.worker import Reporter, run_trial
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,10 @@ class InProcessExecutor(Stateless):
         return (f"{self.device} with 1 worker(s) x {threads} thread(s)",
                 {"executor": "local", "workers": 1, "threads_per_worker": threads})
 
-    def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]:
+    def run(self, trials: Sequence[Trial], report: Reporter | None = None, data: Any = None) -> Iterator[Finished]:
         threads = self.threads or threads_per_worker(1)
         for t in trials:
             if report:
                 report(t.trial_id, {"event": "start"})
-            row, record = run_trial(t, device=self.device, threads=threads, report=report)
+            row, record = run_trial(t, device=self.device, threads=threads, report=report, data=data)
             yield t, row, record

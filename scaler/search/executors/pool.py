@@ -19,8 +19,8 @@ from scaler.errors import ScalerError
 from scaler.search.executors.base import Executor, Finished, threads_per_worker
 from scaler.search.executors.inprocess import InProcessExecutor
 from scaler.search.executors.slots import Slot, poisons_process, spawn_context
-from scaler.search.plan import Trial, one_line, trial_row
-from scaler.search.trial import Reporter, timed_out
+from scaler.search.trial import Trial, one_line
+from scaler.search.worker import Reporter, timed_out
 
 TICK = 0.25  # seconds between checks of the slots' liveness and time limits
 
@@ -40,9 +40,9 @@ class PoolExecutor:
         return (f"{self.device} with {workers} worker(s) x {self.threads} thread(s)",
                 {"executor": "local", "workers": workers, "threads_per_worker": self.threads})
 
-    def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]:
+    def run(self, trials: Sequence[Trial], report: Reporter | None = None, data: Any = None) -> Iterator[Finished]:
         if self._in_process(trials):
-            yield from InProcessExecutor(self.device, self.threads).run(trials, report)
+            yield from InProcessExecutor(self.device, self.threads).run(trials, report, data)
             return
         waiting, finished = deque(trials), False
         try:
@@ -72,7 +72,7 @@ class PoolExecutor:
     def _in_process(self, trials: Sequence[Trial]) -> bool:
         """One trial at a time, no time limit to enforce and no GPU (whose errors can leave the process's CUDA
         context unusable), with no worker already started: no process to spawn."""
-        timed = any(t.proxy.get("trial_timeout") is not None for t in trials)
+        timed = any(t.proxy.trial_timeout is not None for t in trials)
         gpu = self.device.startswith("cuda")
         return not self._slots and not timed and not gpu and min(self.workers, len(trials)) <= 1
 
@@ -129,7 +129,7 @@ class PoolExecutor:
             yield from self._died(trial, slot.death(), waiting)
         elif (over := slot.busy.over(time.monotonic())) is not None:
             self._replace(slot, kill=True)
-            yield trial, trial_row(trial, self.device, message=timed_out(trial, over)), None
+            yield trial, trial.row(self.device, timed_out(trial, over)), None
 
     def _died(self, trial: Trial, how: str, waiting: deque[Trial]) -> Iterator[Finished]:
         """A worker died under ``trial``: another attempt first in line, or, at its last, a failed row."""
@@ -138,7 +138,7 @@ class PoolExecutor:
             return
         message = one_line(f"worker died while training it ({how}), attempt {trial.attempt} of "
                            f"{trial.max_attempts}", 200)
-        yield trial, trial_row(trial, self.device, message=message), None
+        yield trial, trial.row(self.device, message), None
 
     def _replace(self, slot: Slot, kill: bool = False) -> None:
         """Drop ``slot`` (killing its process when asked); a new one starts when a trial needs it."""

@@ -4,7 +4,7 @@ imports Ray.
 The driver stays the only writer of the results directory: it submits one task per trial, yields each row as its
 task finishes and appends it itself. The dataset goes into Ray's object store once. A task whose worker dies
 (process killed, node lost) is retried by Ray while the trial has attempts left (``Trial.max_attempts``, the same
-count as every executor's); a training that raises inside :func:`scaler.search.trial.run_trial` is already a
+count as every executor's); a training that raises inside :func:`scaler.search.worker.run_trial` is already a
 ``failed`` row, retrained by the next run of the command. Ctrl-C cancels what is still
 running or queued.
 """
@@ -22,9 +22,9 @@ from typing import Any
 from scaler.errors import ScalerError
 from scaler.results import TrialRow
 from scaler.search.executors.base import Finished, Stateless
-from scaler.search.plan import Trial, trial_row
-from scaler.search.trial import Outcome, Reporter, load_trial_data, run_reporting, timed_out
-from scaler.spec import FactorySpec, parse_spec
+from scaler.search.trial import Trial
+from scaler.search.worker import Outcome, Reporter, load_trial_data, run_reporting, timed_out
+from scaler.spec import FactorySpec, NetSpec
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'scaler[ray]' (or pip install 'ray>=2.9')"
 
@@ -88,13 +88,14 @@ class RayExecutor(Stateless):
                 {"executor": "ray", "ray_address": o.address, "cpus_per_trial": o.cpus_per_trial,
                  "gpus_per_trial": o.gpus_per_trial})
 
-    def run(self, trials: Sequence[Trial], report: Reporter | None = None) -> Iterator[Finished]:
-        yield from execute_ray(trials, device=self.device, options=self.options, report=report)
+    def run(self, trials: Sequence[Trial], report: Reporter | None = None, data: Any = None) -> Iterator[Finished]:
+        yield from execute_ray(trials, device=self.device, options=self.options, report=report, data=data)
 
 
 def execute_ray(trials: Sequence[Trial], *, device: str, options: RayOptions,
-                report: Reporter | None = None) -> Iterator[Finished]:
-    """Run ``trials`` as Ray tasks, yielding (trial, row, record) as each finishes."""
+                report: Reporter | None = None, data: Any = None) -> Iterator[Finished]:
+    """Run ``trials`` as Ray tasks, yielding (trial, row, record) as each finishes. ``data``: the dataset the
+    driver loaded (loaded here when not given), shipped once."""
     if not trials:
         return
     ray = import_ray()
@@ -103,7 +104,7 @@ def execute_ray(trials: Sequence[Trial], *, device: str, options: RayOptions,
     started_here = not ray.is_initialized()
     if started_here:
         try:  # "local" starts a fresh instance even when RAY_ADDRESS or a `ray start` cluster is around
-            modules = factory_modules(trials)  # Ray uploads local code only for a whole job, at init
+            modules = factory_modules(trials[0].spec)  # Ray uploads local code only for a whole job, at init
             ray.init(address=options.address or "local", include_dashboard=False, log_to_driver=False,
                      configure_logging=False, runtime_env={"py_modules": modules} if modules else None)
         except (ConnectionError, RuntimeError, ValueError) as e:
@@ -114,7 +115,7 @@ def execute_ray(trials: Sequence[Trial], *, device: str, options: RayOptions,
                                      device)
         threads = max(1, int(cpus))
         dev = device if device != "auto" else ("cuda" if gpus else "cpu")
-        data_ref = ray.put(load_trial_data(trials[0]))  # once; every task reads it from the object store
+        data_ref = ray.put(data if data is not None else load_trial_data(trials[0]))  # once, for every task
         queue = Queue(maxsize=10_000)
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, retry_exceptions=False)(_trial_task)
         refs = {task.options(max_retries=max(0, t.max_attempts - t.attempt)).remote(t, data_ref, dev, threads, queue): t
@@ -150,7 +151,7 @@ def _watch(ray: Any, refs: dict[Any, Trial], queue: Any, device: str,
                 pending.remove(ref)
                 ray.cancel(ref, force=True)  # kills the task's worker process; Ray starts another
                 t = refs[ref]
-                yield t, trial_row(t, device, message=timed_out(t, time.monotonic() - started[t.trial_id])), None
+                yield t, t.row(device, timed_out(t, time.monotonic() - started[t.trial_id])), None
     except BaseException:
         for ref in pending:
             with contextlib.suppress(Exception):
@@ -161,17 +162,16 @@ def _watch(ray: Any, refs: dict[Any, Trial], queue: Any, device: str,
 def _overdue(pending: list[Any], refs: dict[Any, Trial], started: dict[str, float]) -> list[Any]:
     """The tasks that have run past their trial's ``proxy.trial_timeout`` since their worker began them."""
     now = time.monotonic()
-    return [ref for ref in pending if (limit := refs[ref].proxy.get("trial_timeout")) is not None
+    return [ref for ref in pending if (limit := refs[ref].proxy.trial_timeout) is not None
             and refs[ref].trial_id in started and now - started[refs[ref].trial_id] > limit]
 
 
-def factory_modules(trials: Sequence[Trial]) -> list[str]:
+def factory_modules(spec: NetSpec) -> list[str]:
     """The user's code a factory network needs on Ray's workers, which may be other machines: the factory's
     top-level module (a file or a package folder) from the spec's folder, for Ray to ship in the tasks' runtime
     environment (a job's: when Ray was started before scaler, the workers import from the spec's folder, which
     must then exist on them). Empty for spec networks, and for factories importable from sys.path (installed
     packages)."""
-    spec = parse_spec(trials[0].spec)
     if not isinstance(spec, FactorySpec) or not spec.path:
         return []
     top = Path(spec.path) / spec.factory.partition(":")[0].split(".")[0]
@@ -191,5 +191,5 @@ def _result(ray: Any, ref: Any, trial: Trial, device: str) -> tuple[TrialRow, di
     except ray.exceptions.RayError as e:  # the worker or node died on each of the trial's attempts left
         message = f"worker died on attempts {trial.attempt}-{trial.max_attempts}: {type(e).__name__}: " \
                   f"{str(e).splitlines()[0]}"
-        return dataclasses.replace(trial_row(trial, device, message=message), attempts=trial.max_attempts), None
-    return trial_row(trial, device, message=message), None
+        return dataclasses.replace(trial.row(device, message), attempts=trial.max_attempts), None
+    return trial.row(device, message), None

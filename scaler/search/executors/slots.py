@@ -16,8 +16,8 @@ from typing import Any
 
 from scaler.errors import ScalerError
 from scaler.results import TrialRow
-from scaler.search.plan import Trial
-from scaler.search.trial import run_reporting
+from scaler.search.trial import Trial
+from scaler.search.worker import run_reporting
 
 STOP_SECONDS = 5.0  # a slot asked to stop gets this long before it is killed
 CONTEXT_ERRORS = ("CUDA error", "cuDNN error", "CUBLAS_STATUS", "AcceleratorError", "device-side assert")
@@ -83,7 +83,7 @@ class Busy:
 
     @property
     def limit(self) -> float | None:
-        return self.trial.proxy.get("trial_timeout")
+        return self.trial.proxy.trial_timeout
 
     def over(self, now: float) -> float | None:
         """Seconds the trial has run when that is past its time limit (``proxy.trial_timeout``), else None."""
