@@ -100,7 +100,7 @@ def test_a_user_error_is_torch_free_too(tmp_path: Path):
 
 
 MODULES = ["scaler.spec", "scaler.catalog", "scaler.scaling", "scaler.arch.plan", "scaler.arch.counts",
-           "scaler.arch.flops", "scaler.arch.cost", "scaler.config", "scaler.search.plan", "scaler.analysis.fit",
+           "scaler.arch.flops", "scaler.arch.rounding", "scaler.config", "scaler.search.plan", "scaler.analysis.fit",
            "scaler.analysis.plots", "scaler.analysis.figure", "scaler.analysis.curves", "scaler.analysis.study_plot",
            "scaler.analysis.forecast", "scaler.analysis.study_forecast", "scaler.report.context",
            "scaler.report.render", "scaler.api", "scaler.api.specs", "scaler.api.family", "scaler.api.budget",

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from scaler.arch.cost import match_resolution, real_scale, rounding_notes, spread_warning, with_resolution
 from scaler.arch.flops import complexity
+from scaler.arch.rounding import match_resolution, real_scale, rounding_notes, spread_warning, with_resolution
 from scaler.config import ProxyConfig, SearchConfig
 from scaler.errors import ScalerError
 from scaler.results import TrialRow, candidate_name
