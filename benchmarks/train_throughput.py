@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from scaler.arch.torch_model import build_model
 from scaler.catalog import load_spec
 from scaler.config import AugmentConfig, TrainConfig
-from scaler.data.registry import Dataset, load_dataset
+from scaler.data.datasets import Dataset, load_dataset
 from scaler.train.loop import configure_torch, train
 
 

@@ -131,3 +131,14 @@ def test_study_returns_its_verdicts_and_table(run: scaler.Run):
     assert str(study.table["accuracy"].dtype) == "float64"
     assert run.plot("study").axes
     assert (run.path / "plots" / "study.png").exists()
+
+
+def test_study_lives_in_studies_and_its_old_home_warns():
+    from scaler import api
+    from scaler.api import runs, studies
+
+    assert scaler.Study is api.Study is studies.Study
+    with pytest.warns(DeprecationWarning, match=r"scaler\.api\.runs\.Study is deprecated"):
+        assert runs.Study is studies.Study
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = runs.Nope

@@ -218,7 +218,7 @@ def test_counting_first_leaves_the_modules_own_tensors_real(tmp_path: Path, fres
 
 
 def test_match_flops_stops_at_the_smallest_size_a_factory_network_runs_at(tmp_path: Path, fresh_modules):
-    from scaler.arch.cost import match_resolution
+    from scaler.arch.rounding import match_resolution
 
     code = BAD + textwrap.dedent("""
         def unpadded(depth, width, num_classes, in_channels):  # a 5x5 conv without padding: 5 px at least

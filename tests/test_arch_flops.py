@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from _specs import MINIMAL
 
-from scaler.arch.flops import Cost, block_cost, complexity, conv, human, linear, squeeze_excite
+from scaler.arch.counts import Counts
+from scaler.arch.flops import block_cost, complexity, conv, human, linear, squeeze_excite
 from scaler.arch.plan import plan
 from scaler.catalog import PRESETS, load_spec, preset
 from scaler.scaling import scale
@@ -129,9 +130,9 @@ def test_resnet18_projection_and_block_costs():
     assert (b.in_ch, b.mid, b.out_ch, b.in_size, b.out_size) == (64, 128, 128, 56, 28)
     # 3x3 64->128: 73,728 weights; 3x3 128->128: 147,456; 1x1 64->128: 8,192; + 2 x 3 x 128 BN; MACs at 28 x 28
     # activations: three convs of 128 x 28 x 28 outputs
-    assert block_cost(b) == Cost(230_144, 179_830_784, 3 * 128 * 28 * 28)
+    assert block_cost(b) == Counts(230_144, 179_830_784, 3 * 128 * 28 * 28)
     first = plan(preset("resnet50")).stages[0][0]  # 64 -> 64 (1x1) -> 64 (3x3) -> 256 (1x1), projected 64 -> 256
-    assert block_cost(first) == Cost(75_008, 231_211_008, (64 + 64 + 256 + 256) * 56 * 56)
+    assert block_cost(first) == Counts(75_008, 231_211_008, (64 + 64 + 256 + 256) * 56 * 56)
 
 
 def test_b7_structure():
@@ -146,7 +147,7 @@ def test_b7_structure():
 def test_totals_are_the_sum_of_the_parts():
     for name in PRESETS:
         c = complexity(preset(name))
-        parts = [c.stem, c.head, c.classifier, *(Cost(s.params, s.flops) for s in c.stages)]
+        parts = [c.stem, c.head, c.classifier, *(Counts(s.params, s.flops) for s in c.stages)]
         assert c.params == sum(p.params for p in parts)
         assert c.flops == sum(p.flops for p in parts)
 
@@ -163,15 +164,15 @@ def test_resolution_changes_flops_not_params():
 def test_minimal_example():
     c = complexity(load_spec(MINIMAL))
     assert (c.params, c.flops) == (132_300, 12_584_768)
-    assert c.classifier == Cost(12_810, 12_800)
+    assert c.classifier == Counts(12_810, 12_800)
 
 
 def test_layer_costs():
-    assert conv(3, 32, 3, 112) == Cost(3 * 32 * 9 + 64, 3 * 32 * 9 * 112 * 112, 32 * 112 * 112)
-    assert conv(96, 96, 3, 56, groups=96) == Cost(96 * 9 + 192, 96 * 9 * 56 * 56, 96 * 56 * 56)
-    assert conv(8, 16, 1, 1, bias=True, bn=False) == Cost(8 * 16 + 16, 8 * 16, 16)
-    assert linear(1280, 1000) == Cost(1_281_000, 1_280_000, 0)  # activations: convolutions' outputs only
-    assert squeeze_excite(96, 4) == Cost(96 * 4 + 4 + 4 * 96 + 96, 2 * 96 * 4, 4 + 96)
+    assert conv(3, 32, 3, 112) == Counts(3 * 32 * 9 + 64, 3 * 32 * 9 * 112 * 112, 32 * 112 * 112)
+    assert conv(96, 96, 3, 56, groups=96) == Counts(96 * 9 + 192, 96 * 9 * 56 * 56, 96 * 56 * 56)
+    assert conv(8, 16, 1, 1, bias=True, bn=False) == Counts(8 * 16 + 16, 8 * 16, 16)
+    assert linear(1280, 1000) == Counts(1_281_000, 1_280_000, 0)  # activations: convolutions' outputs only
+    assert squeeze_excite(96, 4) == Counts(96 * 4 + 4 + 4 * 96 + 96, 2 * 96 * 4, 4 + 96)
 
 
 def test_to_dict():
@@ -384,7 +385,7 @@ def test_measured_complexity_checks_the_output_and_restores_the_mode():
     cost = measure_complexity(model, 3, 10, num_classes=5)
     # conv 3x3, 3 -> 8 channels on 10 x 10, then 8 x 5: MACs; biases are parameters, not MACs; the conv's
     # 8 x 10 x 10 outputs are the activations
-    assert cost == Cost(params=8 * 3 * 9 + 8 + 8 * 5 + 5, flops=8 * 3 * 9 * 100 + 8 * 5, activations=800)
+    assert cost == Counts(params=8 * 3 * 9 + 8 + 8 * 5 + 5, flops=8 * 3 * 9 * 100 + 8 * 5, activations=800)
     assert model.training
     with pytest.raises(ScalerError, match=r"the model's output is \(1, 5\), expected \(N, 10\)"):
         measure_complexity(model, 3, 10, num_classes=10)

@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
+import scaler.data.datasets
 import scaler.data.readers
-import scaler.data.registry
 from scaler.config import AugmentConfig
+from scaler.data.datasets import Dataset, load_dataset
 from scaler.data.readers import read_idx
-from scaler.data.registry import Dataset, load_dataset
 from scaler.data.splits import stratified_split, stratified_subset
 from scaler.data.transforms import BatchTransform
 from scaler.errors import ScalerError
@@ -115,7 +115,7 @@ def test_mnist5k() -> None:
 
 
 def test_fashion_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scaler.data.registry, "FASHION_DIR", tmp_path / "fashion-mnist")
+    monkeypatch.setattr(scaler.data.datasets, "FASHION_DIR", tmp_path / "fashion-mnist")
     with pytest.raises(ScalerError, match="apt-get install dataset-fashion-mnist") as err:
         load_dataset("fashion")
     assert str(err.value).startswith(str(tmp_path / "fashion-mnist"))

@@ -99,13 +99,13 @@ def test_a_user_error_is_torch_free_too(tmp_path: Path):
     assert proc.stderr.splitlines() == ["error: nope.csv: no such file", MARK + "none"]
 
 
-MODULES = ["scaler.spec", "scaler.catalog", "scaler.scaling", "scaler.arch.plan", "scaler.arch.flops",
-           "scaler.arch.cost", "scaler.config", "scaler.search.candidates", "scaler.search.trial",
-           "scaler.search.strategies", "scaler.analysis.fit", "scaler.analysis.plots",
-           "scaler.analysis.figure", "scaler.analysis.curves", "scaler.analysis.study_plot",
+MODULES = ["scaler.spec", "scaler.catalog", "scaler.scaling", "scaler.arch.plan", "scaler.arch.counts",
+           "scaler.arch.flops", "scaler.arch.rounding", "scaler.config", "scaler.search.candidates",
+           "scaler.search.trial", "scaler.search.strategies", "scaler.analysis.fit",
+           "scaler.analysis.plots", "scaler.analysis.figure", "scaler.analysis.curves", "scaler.analysis.study_plot",
            "scaler.analysis.forecast", "scaler.analysis.study_forecast", "scaler.report.context",
            "scaler.report.render", "scaler.api", "scaler.api.specs", "scaler.api.family", "scaler.api.budget",
-           "scaler.api.deploy", "scaler.api.figures", "scaler.api.runs"]
+           "scaler.api.deploy", "scaler.api.figures", "scaler.api.runs", "scaler.api.studies"]
 
 
 def test_planning_and_analysis_modules_import_without_torch(tmp_path: Path):

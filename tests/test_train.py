@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from scaler.config import AugmentConfig, ProgressiveConfig, TrainConfig
-from scaler.data.registry import load_dataset
+from scaler.data.datasets import load_dataset
 from scaler.data.transforms import BatchTransform
 from scaler.errors import ScalerError
 from scaler.train.loop import train

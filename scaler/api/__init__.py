@@ -25,10 +25,10 @@ from scaler.errors import ScalerError
 if TYPE_CHECKING:
     from scaler.api.family import emit
     from scaler.api.grids import grid
-    from scaler.api.runs import Run, Study, open_run
-    from scaler.api.studies import study
+    from scaler.api.runs import Run, open_run
+    from scaler.api.studies import Study, study
 
-_HOME = {"Run": "runs", "Study": "runs", "open_run": "runs", "grid": "grids", "study": "studies", "emit": "family"}
+_HOME = {"Run": "runs", "Study": "studies", "open_run": "runs", "grid": "grids", "study": "studies", "emit": "family"}
 __all__ = ["Run", "ScalerError", "Study", "emit", "grid", "open_run", "study"]
 
 

@@ -3,7 +3,6 @@ from a ``scaler bench`` CSV or, without one, measured here (PyTorch eager, batch
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +54,10 @@ def _read(members: list[Any], costs: dict[str, Any], path: Path, runtime: str) -
 
 
 def _measure(members: list[Any]) -> dict[str, float]:
-    """Batch-1 eager latency of every member on this machine (loads torch: imported by name, here only)."""
-    bench = importlib.import_module("scaler.train.bench")
-    return {m.name: bench.batch1_latency(m, min_seconds=MEASURE_SECONDS) for m in members}
+    """Batch-1 eager latency of every member on this machine (loads torch: imported here only, pyproject.toml)."""
+    from scaler.train.bench import batch1_latency
+
+    return {m.name: batch1_latency(m, min_seconds=MEASURE_SECONDS) for m in members}
 
 
 def _phi(member: Any) -> float:

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scaler.coefficients import Coefficients, read_coefficients
 from scaler.errors import ScalerError
 
+if TYPE_CHECKING:
+    from scaler.api.studies import Study
+
 FIGURES = ("pareto", "coefficients", "curves", "study")
-
-
-@dataclass
-class Study:
-    """What a study found: the verdicts per phi (tie set, compound against each strategy with its interval),
-    one row per (strategy, phi) of accuracy over seeds, and the forecast beyond (None without one)."""
-
-    path: Path  # study.csv
-    verdicts: list[dict[str, Any]]
-    table: Any  # pandas DataFrame: strategy, phi, accuracy, accuracy_std, seeds, flops, test_accuracy
-    forecast: Any = None  # scaler.analysis.study_forecast.StudyForecast
-    ran: int = 0  # trials trained by this call
-    failed: int = 0
-    native: int = 0  # the data's own image size (beyond it, resolution scaling upsamples)
-    messages: list[str] = field(default_factory=list)  # what a reader should know (no forecast, and why)
 
 
 @dataclass
@@ -64,9 +52,10 @@ class Run:
     def study(self, down: str | Path | Run | None = None, **options: Any) -> Study:
         """Train the fitted family against single-dimension scaling (``scaler study``); ``down``: the grid
         searched downward from the same base, for phi = -K..K. Options as :func:`scaler.api.studies.study`."""
-        studies = importlib.import_module("scaler.api.studies")  # by name: torch loads only when a study runs
+        from scaler.api.studies import study  # here: torch loads only when a study runs (pyproject.toml)
+
         dirs = [self.path] + ([Path(down.path if isinstance(down, Run) else down)] if down is not None else [])
-        return studies.study(dirs, **options)
+        return study(dirs, **options)
 
     def plot(self, kind: str = "pareto") -> Any:
         """One figure of the run as a matplotlib Figure: ``pareto`` (accuracy against FLOPs, the front),
@@ -98,3 +87,14 @@ def open_run(path: str | Path) -> Run:
     if not (path / "results.csv").exists():
         raise ScalerError("not a grid directory: results.csv is missing (run `scaler grid` first)", where=path)
     return Run(path)
+
+
+def __getattr__(name: str) -> Any:
+    """``scaler.api.runs.Study``, deprecated: :class:`Study` lives in :mod:`scaler.api.studies` (``scaler.Study``)."""
+    if name == "Study":
+        from scaler.api.studies import Study
+
+        warnings.warn("scaler.api.runs.Study is deprecated: use scaler.Study (scaler.api.studies.Study)",
+                      DeprecationWarning, stacklevel=2)
+        return Study
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

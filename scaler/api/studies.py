@@ -4,15 +4,30 @@ what ``scaler study`` runs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scaler.api.execution import Execution, make_executor, observer
-from scaler.api.runs import Study
 from scaler.errors import ScalerError
 from scaler.scaling import SINGLE_DIMENSIONS
 
 DEFAULT_STRATEGIES = SINGLE_DIMENSIONS
+
+
+@dataclass
+class Study:
+    """What a study found: the verdicts per phi (tie set, compound against each strategy with its interval),
+    one row per (strategy, phi) of accuracy over seeds, and the forecast beyond (None without one)."""
+
+    path: Path  # study.csv
+    verdicts: list[dict[str, Any]]
+    table: Any  # pandas DataFrame: strategy, phi, accuracy, accuracy_std, seeds, flops, test_accuracy
+    forecast: Any = None  # scaler.analysis.study_forecast.StudyForecast
+    ran: int = 0  # trials trained by this call
+    failed: int = 0
+    native: int = 0  # the data's own image size (beyond it, resolution scaling upsamples)
+    messages: list[str] = field(default_factory=list)  # what a reader should know (no forecast, and why)
 
 
 def study(grid_dirs: str | Path | Sequence[str | Path], *, max_phi: int = 3,

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from scaler.arch.flops import Cost
+from scaler.arch.counts import Counts
 from scaler.arch.measured import measure_complexity
 from scaler.errors import ScalerError
 from scaler.spec.factory import FactorySpec
@@ -83,7 +83,7 @@ def build_factory_model(spec: FactorySpec) -> nn.Module:
     return call_factory(spec)
 
 
-def factory_cost(spec: FactorySpec, resolution: int | None = None) -> Cost:
+def factory_cost(spec: FactorySpec, resolution: int | None = None) -> Counts:
     """Params and MACs of the factory's network at ``resolution`` (default: the spec's), measured on the meta
     device (shapes only), or on the CPU when the factory's code cannot run there. The output must be
     ``(N, num_classes)``."""
@@ -96,7 +96,7 @@ def factory_cost(spec: FactorySpec, resolution: int | None = None) -> Cost:
 
 
 @lru_cache(maxsize=4096)
-def _cost(key: tuple[Any, ...]) -> Cost:
+def _cost(key: tuple[Any, ...]) -> Counts:
     factory, path, depth, width, num_classes, in_channels, resolution = key
     spec = FactorySpec(name=factory, factory=factory, path=path, resolution=resolution, num_classes=num_classes,
                        in_channels=in_channels,

@@ -11,44 +11,31 @@ FLOPs are not.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
+from scaler.arch.counts import ZERO, Counts
 from scaler.arch.plan import RESNET_BLOCKS, BlockPlan, Plan, plan
 from scaler.spec import FactorySpec, NetSpec
 
 
-@dataclass(frozen=True)
-class Cost:
-    params: int
-    flops: int
-    activations: int = 0
-
-    def __add__(self, other: Cost) -> Cost:
-        return Cost(self.params + other.params, self.flops + other.flops, self.activations + other.activations)
-
-
-ZERO = Cost(0, 0)
-
-
 def conv(cin: int, cout: int, kernel: int, out_size: int, *, groups: int = 1, bias: bool = False,
-         bn: bool = True) -> Cost:
+         bn: bool = True) -> Counts:
     """A square convolution (optionally followed by BN, whose affine weights count as params)."""
     weights = cout * (cin // groups) * kernel * kernel
     params = weights + (cout if bias else 0) + (2 * cout if bn else 0)
-    return Cost(params, weights * out_size * out_size, cout * out_size * out_size)
+    return Counts(params, weights * out_size * out_size, cout * out_size * out_size)
 
 
-def linear(cin: int, cout: int) -> Cost:
-    return Cost(cin * cout + cout, cin * cout)
+def linear(cin: int, cout: int) -> Counts:
+    return Counts(cin * cout + cout, cin * cout)
 
 
-def squeeze_excite(channels: int, squeeze: int) -> Cost:
+def squeeze_excite(channels: int, squeeze: int) -> Counts:
     """Two 1x1 convolutions with bias on the pooled 1x1 map."""
     return conv(channels, squeeze, 1, 1, bias=True, bn=False) + conv(squeeze, channels, 1, 1, bias=True, bn=False)
 
 
-def resnet_block_cost(b: BlockPlan) -> Cost:
+def resnet_block_cost(b: BlockPlan) -> Counts:
     """A basic (two kxk convs) or bottleneck (1x1, kxk, 1x1) block, plus its projection shortcut."""
     if b.block == "basic":
         total = conv(b.in_ch, b.mid, b.kernel, b.out_size) + conv(b.mid, b.out_ch, b.kernel, b.out_size)
@@ -60,8 +47,8 @@ def resnet_block_cost(b: BlockPlan) -> Cost:
     return total
 
 
-def block_cost(b: BlockPlan) -> Cost:
-    """Cost of one block, layer by layer as :mod:`scaler.arch.torch_model` builds it."""
+def block_cost(b: BlockPlan) -> Counts:
+    """What one block costs, layer by layer as :mod:`scaler.arch.torch_model` builds it."""
     if b.block in RESNET_BLOCKS:
         return resnet_block_cost(b)
     if b.block == "conv":
@@ -81,7 +68,7 @@ def block_cost(b: BlockPlan) -> Cost:
 
 
 @dataclass(frozen=True)
-class StageCost:
+class StageCounts:
     index: int
     block: str
     repeats: int
@@ -105,10 +92,10 @@ class Complexity:
     resolution: int
     params: int
     flops: int
-    stem: Cost
-    stages: tuple[StageCost, ...]
-    head: Cost
-    classifier: Cost
+    stem: Counts
+    stages: tuple[StageCounts, ...]
+    head: Counts
+    classifier: Counts
     activations: int = 0
     measured: bool = False  # built and traced (a factory network), not counted from a plan
 
@@ -125,7 +112,7 @@ class Complexity:
         }
 
 
-def plan_cost(p: Plan) -> tuple[Cost, list[list[Cost]], Cost, Cost]:
+def plan_cost(p: Plan) -> tuple[Counts, list[list[Counts]], Counts, Counts]:
     """(stem, per-block, head, classifier) costs; the stem's max-pool and a missing head cost nothing."""
     stem = conv(p.in_channels, p.stem_ch, p.stem_kernel, p.stem_size)
     blocks = [[block_cost(b) for b in stage] for stage in p.stages]
@@ -144,11 +131,11 @@ def complexity(spec: NetSpec, resolution: int | None = None) -> Complexity:
     stages = []
     for i, (st, bp, costs) in enumerate(zip(spec.stages, p.stages, blocks, strict=True)):
         c = sum(costs, ZERO)
-        stages.append(StageCost(
+        stages.append(StageCounts(
             index=i + 1, block=st.block, repeats=st.repeats, kernel=st.kernel, stride=st.stride,
             in_ch=bp[0].in_ch, out_ch=st.channels, se=bp[0].se, in_size=bp[0].in_size,
             out_size=bp[-1].out_size, params=c.params, flops=c.flops, activations=c.activations))
-    total = sum((Cost(s.params, s.flops, s.activations) for s in stages), stem + head + classifier)
+    total = sum((Counts(s.params, s.flops, s.activations) for s in stages), stem + head + classifier)
     return Complexity(name=spec.name, resolution=p.resolution, params=total.params, flops=total.flops,
                       stem=stem, stages=tuple(stages), head=head, classifier=classifier,
                       activations=total.activations)
@@ -156,8 +143,11 @@ def complexity(spec: NetSpec, resolution: int | None = None) -> Complexity:
 
 def measured_complexity(spec: FactorySpec, resolution: int | None = None) -> Complexity:
     """A factory network exists only as code, so it is counted by building it: the one place where counting
-    loads torch, by name, so that counting a spec network never does. Totals only (no parts)."""
-    cost = importlib.import_module("scaler.arch.factory").factory_cost(spec, resolution)
+    loads torch, imported here so that counting a spec network never does (an ``ignore_imports`` entry of the
+    torch-free contract in pyproject.toml). Totals only (no parts)."""
+    from scaler.arch.factory import factory_cost
+
+    cost = factory_cost(spec, resolution)
     return Complexity(name=spec.name, resolution=spec.resolution if resolution is None else resolution,
                       params=cost.params,
                       flops=cost.flops, stem=ZERO, stages=(), head=ZERO, classifier=ZERO,

@@ -1,8 +1,9 @@
 """What a built torch model costs, measured rather than derived: parameters (the sum of ``numel``) and the
 multiply-accumulates of its convolutions and linear layers for one image (torch's ``FlopCounterMode`` total / 2),
-in the unit of :mod:`scaler.arch.flops`. For networks scaler does not build from a spec (a user's own model); on
-every spec network it equals the analytic count to the unit (``tests/test_arch_flops.py``). Like any tracer it sees
-only what runs through aten's convolution and matrix-multiply ops at this input size."""
+in the unit of :mod:`scaler.arch.flops` (a :class:`scaler.arch.counts.Counts`). For networks scaler does not build
+from a spec (a user's own model); on every spec network it equals the analytic count to the unit
+(``tests/test_arch_flops.py``). Like any tracer it sees only what runs through aten's convolution and
+matrix-multiply ops at this input size."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from scaler.arch.flops import Cost
+from scaler.arch.counts import Counts
 from scaler.errors import ScalerError
 
 
-def measure_complexity(model: nn.Module, in_channels: int, resolution: int, num_classes: int | None = None) -> Cost:
+def measure_complexity(model: nn.Module, in_channels: int, resolution: int, num_classes: int | None = None) -> Counts:
     """Params, MACs and activations of ``model`` on one ``in_channels`` x ``resolution`` x ``resolution`` image,
     in eval mode (the model's mode is restored). Works on the meta device (shapes only, no memory).
     ``num_classes``: also check that the output is ``(1, num_classes)``."""
@@ -35,7 +36,7 @@ def measure_complexity(model: nn.Module, in_channels: int, resolution: int, num_
     if num_classes is not None and (not isinstance(y, torch.Tensor) or tuple(y.shape) != (1, num_classes)):
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
         raise ScalerError(f"the model's output is {got}, expected (N, {num_classes}) for one image batch")
-    return Cost(params=sum(p.numel() for p in model.parameters()), flops=counter.get_total_flops() // 2,
+    return Counts(params=sum(p.numel() for p in model.parameters()), flops=counter.get_total_flops() // 2,
                 activations=outputs.elements)
 
 

@@ -1,3 +1,3 @@
-"""Data: readers of the supported formats, stratified splits, the in-memory registry, batched transforms.
+"""Data: readers of the supported formats, stratified splits, datasets by name in memory, batched transforms.
 
-``readers`` and ``splits`` need numpy only; ``registry`` and ``transforms`` hold torch tensors."""
+``readers`` and ``splits`` need numpy only; ``datasets`` and ``transforms`` hold torch tensors."""

@@ -172,7 +172,7 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, _Arrays | None, list[s
     y = _npz_labels(arrays["y"], "y", len(x), path)
     test = None
     # The held-out split: x_test/y_test; x_val/y_val is the older name of the same thing. Validation is always
-    # carved from x by the registry, so no decision reads this split.
+    # carved from x by load_dataset (scaler.data.datasets), so no decision reads this split.
     for xk, yk in (("x_test", "y_test"), ("x_val", "y_val")):
         if (xk in arrays) != (yk in arrays):
             raise ScalerError(f"npz file must have both {xk} and {yk}, or neither", where=path)

@@ -12,8 +12,8 @@ import yaml
 from scaler.analysis.rungs import final_rung
 from scaler.analysis.study import summarize_study
 from scaler.analysis.study_forecast import current_forecast, family_accuracy, same_coefficients
-from scaler.arch.cost import real_scale, rounding_notes
 from scaler.arch.flops import complexity, human
+from scaler.arch.rounding import real_scale, rounding_notes
 from scaler.coefficients import read_coefficients
 from scaler.errors import ScalerError
 from scaler.evidence.selection import summarize

@@ -23,7 +23,7 @@ class TrialRow:
     The field order is the column order. ``accuracy`` is top-1 on the validation split (what every decision
     reads), ``test_accuracy`` on the test split (reported, never decides), ``flops`` real
     multiply-accumulates per image after rounding; the ``*_real`` multipliers and ``flops_ratio`` compare the
-    trial's network with the base's (:mod:`scaler.arch.cost`)."""
+    trial's network with the base's (:mod:`scaler.arch.rounding`)."""
 
     trial_id: str
     kind: str  # base | depth | width | resolution | compound (a study also uses its strategy names)

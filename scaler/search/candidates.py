@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from scaler.arch.cost import match_resolution, with_resolution
+from scaler.arch.rounding import match_resolution, with_resolution
 from scaler.arch.flops import complexity
 from scaler.config import ProxyConfig, SearchConfig
 from scaler.errors import ScalerError

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from scaler.arch.cost import real_scale, rounding_notes, spread_warning
+from scaler.arch.rounding import real_scale, rounding_notes, spread_warning
 from scaler.arch.flops import complexity
 from scaler.config import ProxyConfig, SearchConfig
 from scaler.errors import ScalerError
@@ -147,7 +147,7 @@ def upsampling_note(trials: Sequence[Trial], native: int) -> str | None:
 
 def cost_warning(trials: list[Trial], proxy: NetSpec, target: float, tolerance: float = 0.10,
                  matched: bool = False) -> str | None:
-    """The pre-training warning of :func:`scaler.arch.cost.spread_warning` for a plan's candidates (baselines and
+    """The pre-training warning of :func:`scaler.arch.rounding.spread_warning` for a plan's candidates (baselines and
     compound; not the base) against ``proxy``, the network at phi = 0."""
     ratios: dict[str, float] = {}
     notes: dict[str, list[str]] = {}

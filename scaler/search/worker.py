@@ -24,8 +24,8 @@ Outcome = tuple[TrialRow, dict[str, Any]]
 
 def load_proxy_data(proxy: ProxyConfig, image_size: int | None = None) -> Any:
     """The dataset a proxy trains on, split as its settings say (cached per process by
-    :func:`scaler.data.registry.load_dataset`)."""
-    from scaler.data.registry import load_dataset
+    :func:`scaler.data.datasets.load_dataset`)."""
+    from scaler.data.datasets import load_dataset
 
     return load_dataset(proxy.dataset, val_fraction=proxy.val_fraction, test_fraction=proxy.test_fraction,
                         subset=proxy.subset, image_size=image_size)

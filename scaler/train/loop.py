@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scaler.config import TrainConfig
-from scaler.data.registry import Dataset
+from scaler.data.datasets import Dataset
 from scaler.data.transforms import BatchTransform
 from scaler.train.measure import autocast, evaluate, recalibrate_bn, resolve_device
 from scaler.train.schedule import StageSettings, build_optimizer, learning_rate, progressive_schedule
@@ -61,7 +61,7 @@ class _Diverged(Exception):
 
 
 @dataclass
-class _Run:
+class _Training:
     """What one training run reads and updates, epoch to epoch."""
 
     model: nn.Module
@@ -164,7 +164,7 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: i
                        status="ok", checkpoint=state, micro_batch=run.micro_batch)
 
 
-def _snapshot(run: _Run) -> bytes:
+def _snapshot(run: _Training) -> bytes:
     """Everything the rest of the schedule depends on: weights, optimizer, the data order and both random
     streams. (BatchNorm's running statistics are re-estimated before every evaluation, so they do not matter.)"""
     state = {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "step": run.step,
@@ -177,7 +177,7 @@ def _snapshot(run: _Run) -> bytes:
     return buf.getvalue()
 
 
-def _restore(run: _Run, blob: bytes) -> None:
+def _restore(run: _Training, blob: bytes) -> None:
     state = torch.load(io.BytesIO(blob), map_location=run.dev, weights_only=False)
     if state["step"] > run.stop:
         raise ValueError(f"the checkpoint is at step {state['step']}, past this run's budget ({run.stop} steps)")
@@ -192,7 +192,7 @@ def _restore(run: _Run, blob: bytes) -> None:
 
 
 def _start(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: int, seed: int,
-           device: str, micro_batch: int | None) -> _Run:
+           device: str, micro_batch: int | None) -> _Training:
     """Seed, move model and data to the device once, and build what every epoch shares."""
     dev = resolve_device(device)
     torch.manual_seed(seed)  # dropout / stochastic depth inside the model
@@ -213,15 +213,15 @@ def _start(model: nn.Module, data: Dataset, config: TrainConfig, *, resolution: 
     batch_size = min(config.batch_size, len(y_train))  # tiny subsets: one full batch per epoch rather than none
     transform = BatchTransform(data.mean, data.std, resolution, config.augment)  # evaluation: always here
     schedule = progressive_schedule(config.progressive, config.epochs, resolution) if config.progressive else []
-    return _Run(model=model, config=config, dev=dev, gen=gen, data=data, x_train=x_train, y_train=y_train,
-                x_val=x_val, y_val=y_val, x_curve=x_curve, y_curve=y_curve, batch_size=batch_size,
-                micro_batch=max(1, min(micro_batch or batch_size, batch_size)),
-                steps_per_epoch=len(y_train) // batch_size,  # drop_last
-                transform=transform, schedule=schedule, optimizer=build_optimizer(model, config, dev),
-                loss_limit=DIVERGENCE_FACTOR * math.log(max(2, data.num_classes)), train_tf=transform)
+    return _Training(model=model, config=config, dev=dev, gen=gen, data=data, x_train=x_train, y_train=y_train,
+                     x_val=x_val, y_val=y_val, x_curve=x_curve, y_curve=y_curve, batch_size=batch_size,
+                     micro_batch=max(1, min(micro_batch or batch_size, batch_size)),
+                     steps_per_epoch=len(y_train) // batch_size,  # drop_last
+                     transform=transform, schedule=schedule, optimizer=build_optimizer(model, config, dev),
+                     loss_limit=DIVERGENCE_FACTOR * math.log(max(2, data.num_classes)), train_tf=transform)
 
 
-def _enter_stage(run: _Run, epoch: int) -> None:
+def _enter_stage(run: _Training, epoch: int) -> None:
     """Progressive learning: at a stage's first epoch, its image size, dropout, augmentation and mixup."""
     stage = next((st for st in run.schedule if st.first_epoch <= epoch <= st.last_epoch), None)
     if stage is None or stage is run.stage:
@@ -244,7 +244,7 @@ class _Epoch:
     lr: float  # of the epoch's last step
 
 
-def _train_epoch(run: _Run, epoch: int, on_step: Callback | None) -> _Epoch:
+def _train_epoch(run: _Training, epoch: int, on_step: Callback | None) -> _Epoch:
     """One pass over the training set, or the part of it between a resumed run's step and the budget's."""
     cfg, dev = run.config, run.dev
     sync_every_step = dev.type == "cpu"  # .item() is free on CPU; on GPU sync only when reporting
@@ -288,7 +288,7 @@ def _train_epoch(run: _Run, epoch: int, on_step: Callback | None) -> _Epoch:
     return _Epoch(loss=epoch_loss, perm=perm, seconds=seconds, lr=lr)
 
 
-def _step(run: _Run, idx: torch.Tensor) -> torch.Tensor:
+def _step(run: _Training, idx: torch.Tensor) -> torch.Tensor:
     """Forward and backward of one batch (mixup when the stage asks for it), part by part when the batch is
     split (``micro_batch``); returns the detached loss of the whole batch."""
     # batch: transformed and mixed whole, so the random streams do not depend on the split
@@ -316,7 +316,7 @@ def _step(run: _Run, idx: torch.Tensor) -> torch.Tensor:
     return loss.detach().float()
 
 
-def _forward(run: _Run, xb: torch.Tensor, yb: torch.Tensor, ym: torch.Tensor | None, lam: float) -> torch.Tensor:
+def _forward(run: _Training, xb: torch.Tensor, yb: torch.Tensor, ym: torch.Tensor | None, lam: float) -> torch.Tensor:
     """The mean cross-entropy of a batch (or a part of one), mixed with the labels ``ym`` at weight 1 - lam."""
     smoothing = run.config.label_smoothing
     with autocast(run.dev):
@@ -327,7 +327,7 @@ def _forward(run: _Run, xb: torch.Tensor, yb: torch.Tensor, ym: torch.Tensor | N
     return loss
 
 
-def _score_epoch(run: _Run, epoch: int, result: _Epoch, on_epoch: Callback | None, *, final: bool) -> None:
+def _score_epoch(run: _Training, epoch: int, result: _Epoch, on_epoch: Callback | None, *, final: bool) -> None:
     """Precise BN, then validation accuracy (a fixed subset between epochs, everything after the last)."""
     cfg = run.config
     if cfg.bn_calibration:

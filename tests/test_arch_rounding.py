@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scaler.arch.cost import match_resolution, real_scale, rounding_notes, spread_warning, width_real
 from scaler.arch.flops import complexity
+from scaler.arch.rounding import match_resolution, real_scale, rounding_notes, spread_warning, width_real
 from scaler.catalog import preset
 from scaler.config import SearchConfig
 from scaler.scaling import compound, scale
