@@ -15,6 +15,7 @@ from scaler.errors import ScalerError
 from scaler.evidence.selection import REAL, network_noise, select, summarize
 from scaler.evidence.stats import Group, Noise, difference
 from scaler.results import SCHEMA_SPLITS, read_results, read_run_yaml
+from scaler.scaling import SINGLE_DIMENSIONS
 from scaler.spec import parse_spec
 from scaler.storage import write_atomic
 
@@ -160,7 +161,7 @@ def _compound_vs_single(table: Any, noise: Noise | None, alpha: float) -> dict[s
     """The best compound candidate against the best single-dimension baseline: their accuracy difference, and
     with a measured noise the difference of scores with its standard error, p-value and interval."""
     compound = table[table["kind"] == "compound"].iloc[0]  # the table is sorted by score
-    single = table[table["kind"].isin(["depth", "width", "resolution"])]
+    single = table[table["kind"].isin(SINGLE_DIMENSIONS)]
     if single.empty:
         return {}
     out: dict[str, Any] = {"compound_minus_best_single": round(float(

@@ -11,11 +11,12 @@ from typing import Any
 from scaler.errors import ScalerError
 from scaler.evidence.stats import ALPHA, Group, Noise, TieSet, difference, pooled_noise, tie_set
 from scaler.results import candidate_name
+from scaler.scaling import SINGLE_DIMENSIONS
 
 KEYS = ["kind", "alpha", "beta", "gamma"]
 # Two trials are of the same network when all of these agree (same rounded architecture and input size).
 IDENTITY = ("params", "flops", "resolution", "blocks")
-KIND_ORDER = {"base": 0, "depth": 1, "width": 2, "resolution": 3}  # everything else (compound) after them
+KIND_ORDER = {"base": 0, **{k: i for i, k in enumerate(SINGLE_DIMENSIONS, 1)}}  # everything else (compound) after
 REAL = ("depth_real", "width_real", "resolution_real", "flops_ratio")
 # Inside the tie set, costs within this share of the cheapest member's count as equal (then the higher score
 # wins): every candidate targets the same FLOPs, so a 1% difference is rounding, not a reason to take the lower
