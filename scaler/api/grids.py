@@ -11,6 +11,7 @@ from scaler.errors import ScalerError
 from scaler.spec.paths import plain_name
 
 if TYPE_CHECKING:
+    from scaler.analysis.outcome import FitOutcome
     from scaler.results import RunDir
 
 # setting name -> the key in the spec's sections (a dotted key such as "search.tolerance" is taken as it is)
@@ -51,7 +52,7 @@ def grid(spec: str | Path, out: str | Path | None = None, *, limit: int | None =
     return Run(outcome.out, ran=outcome.ran, failed=outcome.failed, fitted=outcome.finished)
 
 
-def _fit(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
+def _fit(run: RunDir) -> FitOutcome | None:
     """The grid's fit, when it has a successful compound trial to fit."""
     from scaler.analysis.fit import fit_run
     from scaler.analysis.rungs import final_rung

@@ -91,5 +91,5 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
     if run.fitted is None:  # the report says how far it got, without an answer
         click.echo(f"no successful compound trial yet: nothing fitted ({run.path / 'results.csv'})")
     else:
-        print_fit(*run.fitted, None if quiet else console())
+        print_fit(run.fitted, None if quiet else console())
     refresh(run.path)
