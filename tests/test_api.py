@@ -31,6 +31,13 @@ def test_grid_returns_the_run_it_trained_and_fitted(run: scaler.Run):
     assert run.fitted is not None and run.fitted.path == run.path / "coefficients.yaml"
 
 
+def test_grid_writes_the_report_and_figures_scaler_grid_writes(run: scaler.Run):
+    assert run.warnings == [] and run.reported == run.path / "report.html"
+    page = run.reported.read_text(encoding="utf-8")
+    assert run.fitted is not None and run.fitted.best.candidate in page  # the answer, not a pending page
+    assert (run.path / "plots" / "pareto.png").exists() and (run.path / "plots" / "pareto.svg").exists()
+
+
 def test_results_is_the_csv_with_one_dtype_per_column(run: scaler.Run):
     df = run.results
     hints = get_type_hints(TrialRow)

@@ -34,12 +34,15 @@ class Study:
 @dataclass
 class Run:
     """A grid's directory (``results/<name>/``). ``ran`` and ``failed`` count the trials of the call that
-    returned it; ``fitted`` is the fit that call made (it names the coefficients file it wrote), if any."""
+    returned it; ``fitted`` is the fit that call made (it names the coefficients file it wrote), if any;
+    ``reported`` the report.html it wrote (None: not written, ``warnings`` say why)."""
 
     path: Path
     ran: int = 0
     failed: int = 0
     fitted: FitOutcome | None = None
+    reported: Path | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def results(self) -> Any:
