@@ -89,9 +89,9 @@ def grid_choice(path: Path, ref: dict[str, Any]) -> dict[str, Any]:
     df = read_results(path)
     fit = fit_results(df, factor=2.0, phi=1.0, alpha_range=(1.0, 2.0), beta_range=(1.0, 1.4),
                       gamma_range=(1.0, 1.4))
-    chosen = fit["selection"]["chosen"]
+    chosen = fit.selection.chosen
     return {"trials": len(df), "share": df["train_seconds"].sum() / ref["rows"]["train_seconds"].sum(),
-            "chosen": chosen, "seeds": int(fit["best"]["seeds"]), "in_tie_set": chosen in ref["tie_set"],
+            "chosen": chosen, "seeds": fit.best.seeds, "in_tie_set": chosen in ref["tie_set"],
             "regret": (ref["mean"][ref["best"]] - ref["mean"][chosen]) / ref["sigma"]}
 
 

@@ -33,7 +33,9 @@ ROUND_LIMIT = 0.9
 # ("d1_w8_r1" = fast scaling, mostly width). Names for the ones scaler offers as baselines and study strategies.
 STRATEGIES: dict[str, str] = {"depth": "d1", "width": "w1", "resolution": "r1", "uniform": "d1_w1_r1",
                               "fast": "d1_w8_r1"}
-SINGLE_DIMENSIONS = ("width", "depth", "resolution")  # what a study sets compound against (the paper's Figure 8)
+# The single-dimension baselines, named once and in one order: the order a grid trains them beside compound (and a
+# study sets compound against them, the paper's Figure 8); reordering it changes which trials a --limit run trains.
+SINGLE_DIMENSIONS = ("depth", "width", "resolution")
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None,

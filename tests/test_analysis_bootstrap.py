@@ -57,7 +57,8 @@ def test_fit_records_the_bootstrap_only_when_the_noise_is_measured():
                   "status": "ok", "seed": s, "flops": 1000} for s, v in enumerate(values)]
     df = pd.DataFrame(rows)
     out = fit_results(df, factor=2.0, phi=1.0, form="nominal", **RANGES)
-    boot = out["bootstrap"]
-    assert boot["resamples"] == 1000 and set(boot["wins"]) == {"a1.210-b1.100-g1.160", "a1.653-b1.100-g1.000"}
-    assert boot["winner_interval"]["alpha"] == [1.21, 1.653]
-    assert "bootstrap" not in fit_results(df[df["seed"] == 0], factor=2.0, phi=1.0, **RANGES)
+    boot = out.bootstrap
+    assert boot is not None and boot.resamples == 1000
+    assert set(boot.wins) == {"a1.210-b1.100-g1.160", "a1.653-b1.100-g1.000"}
+    assert boot.winner_interval["alpha"] == (1.21, 1.653)
+    assert fit_results(df[df["seed"] == 0], factor=2.0, phi=1.0, **RANGES).bootstrap is None

@@ -15,7 +15,7 @@ from scaler.catalog import preset
 from scaler.coefficients import coefficients_document, read_coefficients
 from scaler.config import SearchConfig
 from scaler.errors import ScalerError
-from scaler.evidence.selection import seed_noise, summarize
+from scaler.evidence.selection import SeedNoise, seed_noise, summarize
 from scaler.search.candidates import candidates
 
 
@@ -41,31 +41,31 @@ def test_quadratic_fit_recovers_a_known_optimum():
     add_score(df)
     table = summarize(df)
     fit = quadratic_fit(table[table["kind"] != "base"], 2.0, (1.0, 1.4), (1.0, 1.4), (1.0, 2.0))
-    assert fit["ok"] and fit["r2"] == pytest.approx(1.0, abs=1e-6)
-    assert fit["beta"] == pytest.approx(1.1, abs=0.003) and fit["gamma"] == pytest.approx(1.15, abs=0.003)
-    assert fit["alpha"] == pytest.approx(2 / (1.1**2 * 1.15**2), abs=0.01)
-    assert not fit["on_boundary"]
+    assert fit.ok and fit.r2 == pytest.approx(1.0, abs=1e-6)
+    assert fit.beta == pytest.approx(1.1, abs=0.003) and fit.gamma == pytest.approx(1.15, abs=0.003)
+    assert fit.alpha == pytest.approx(2 / (1.1**2 * 1.15**2), abs=0.01)
+    assert not fit.on_boundary
 
 
 def test_best_measured_and_unverified_ranking_with_one_seed():
     out = fit_results(_table(_peak), factor=2.0, phi=1.0, **RANGES)
-    assert (out["best"]["beta"], out["best"]["gamma"]) == (1.1, 1.2)  # the grid point nearest the peak (in logs)
-    assert out["source"] == "best" and out["alpha"] == out["best"]["alpha"]
-    assert out["selection"]["noise"] is None and "tie_set" not in out["selection"]
-    assert out["selection"]["rule"].startswith("highest score; unverified")
-    assert set(out["baselines"]) == {"base", "depth", "width", "resolution"}
+    assert (out.best.beta, out.best.gamma) == (1.1, 1.2)  # the grid point nearest the peak (in logs)
+    assert out.source == "best" and out.alpha == out.best.alpha
+    assert out.selection.noise is None and out.selection.tie_set == ()
+    assert out.selection.rule.startswith("highest score; unverified")
+    assert set(out.baselines) == {"base", "depth", "width", "resolution"}
 
 
 def test_seed_noise_decides_how_many_candidates_tie():
     noisy = _table(_peak, seeds=(0, 1, 2), noise=0.01)
     assert seed_noise(noisy) == pytest.approx(0.01)
     out = fit_results(noisy, factor=2.0, phi=1.0, **RANGES)
-    assert out["selection"]["noise"] == {"seed_std": 0.01, "df": 2 * len(candidates(SearchConfig(step=0.1)))}
-    assert len(out["selection"]["tie_set"]) > 3  # neighbours of the peak differ by far less than the noise
+    assert out.selection.noise == SeedNoise(0.01, 2 * len(candidates(SearchConfig(step=0.1))))
+    assert len(out.selection.tie_set) > 3  # neighbours of the peak differ by far less than the noise
     sharp = _table(lambda c: 0.95 if (c.beta, c.gamma) == (1.1, 1.1) else 0.5, seeds=(0, 1, 2), noise=0.001)
     out = fit_results(sharp, factor=2.0, phi=1.0, use="fit", **RANGES)
-    assert out["selection"]["tie_set"] == ["a1.366-b1.100-g1.100"] == [out["best"]["candidate"]]
-    assert all(c["p"] < 1e-6 and c["difference"] == pytest.approx(0.45) for c in out["selection"]["comparisons"])
+    assert out.selection.tie_set == ("a1.366-b1.100-g1.100",) == (out.best.candidate,)
+    assert all(c.p < 1e-6 and c.difference == pytest.approx(0.45) for c in out.selection.comparisons)
 
 
 def test_failed_trials_are_left_out_and_no_compound_is_an_error():
@@ -112,25 +112,25 @@ def _real_table():
 def test_fit_uses_the_real_multipliers_and_reports_both_forms():
     df = _real_table()
     out = fit_results(df, factor=2.0, phi=1.0, **RANGES)
-    real = out["fit_real"]
-    assert real["ok"] and real["r2"] == pytest.approx(1.0, abs=1e-9)
-    assert real["beta"] == pytest.approx(1.1, abs=0.004) and real["gamma"] == pytest.approx(1.15, abs=0.004)
-    assert real["alpha"] == pytest.approx(2 / (1.1**2 * 1.15**2), abs=0.01)
+    real = out.fit_real
+    assert real.ok and real.r2 == pytest.approx(1.0, abs=1e-9)
+    assert real.beta == pytest.approx(1.1, abs=0.004) and real.gamma == pytest.approx(1.15, abs=0.004)
+    assert real.alpha == pytest.approx(2 / (1.1**2 * 1.15**2), abs=0.01)
     best = df[df["kind"] == "compound"].sort_values("accuracy").iloc[-1]
     # the default (real) form hands emit the direction the winner's network really took, on the constraint
-    assert out["form"] == "real"
+    assert out.form == "real"
     d, w, r = best["depth_real"], best["width_real"], best["resolution_real"]
-    assert out["best"]["real"] == pytest.approx({"alpha": d, "beta": w, "gamma": r})
+    assert out.best.real.to_dict() == pytest.approx({"alpha": d, "beta": w, "gamma": r})
     k = math.log(2) / math.log(d * w * w * r * r)
-    assert (out["alpha"], out["beta"], out["gamma"]) == pytest.approx((d**k, w**k, r**k), abs=1e-5)
-    assert (out["best"]["alpha"], out["best"]["beta"]) == pytest.approx((best["alpha"], best["beta"]))
+    assert (out.alpha, out.beta, out.gamma) == pytest.approx((d**k, w**k, r**k), abs=1e-5)
+    assert (out.best.alpha, out.best.beta) == pytest.approx((best["alpha"], best["beta"]))
     nominal = fit_results(df, factor=2.0, phi=1.0, form="nominal", **RANGES)
-    assert (nominal["alpha"], nominal["gamma"]) == pytest.approx((best["alpha"], best["gamma"]))
+    assert (nominal.alpha, nominal.gamma) == pytest.approx((best["alpha"], best["gamma"]))
     # 15 networks are too few for a 10-parameter surface: use=fit falls back on the choice and says why
-    assert not real["usable"] and real["why_not"] == "10 parameters need 30 distinct networks, the grid has 14"
+    assert not real.usable and real.why_not == "10 parameters need 30 distinct networks, the grid has 14"
     fallback = fit_results(df, factor=2.0, phi=1.0, use="fit", **RANGES)
-    assert fallback["source"] == "best" and fallback["beta"] == out["beta"]
-    assert fallback["fallback"].startswith("fit_real: 10 parameters need 30 distinct networks")
+    assert fallback.source == "best" and fallback.beta == out.beta
+    assert fallback.fallback.startswith("fit_real: 10 parameters need 30 distinct networks")
 
 
 def _costly():
@@ -150,11 +150,11 @@ def _costly():
 ])
 def test_each_objective_ranks_a_hand_made_table(objective: str, kw: dict, winner: tuple):
     out = fit_results(_costly(), factor=2.0, phi=1.0, objective=objective, **kw, **RANGES)
-    assert (out["best"]["alpha"], out["best"]["beta"]) == winner
-    assert out["objective"]["name"] == objective
+    assert (out.best.alpha, out.best.beta) == winner
+    assert out.objective.name == objective
     if objective == "training":
-        assert (out["objective"]["w"], out["objective"]["v"]) == (-0.07, -0.05)
-        assert out["best"]["score"] == pytest.approx(0.89 * 1.2**-0.07 * 3**-0.05, abs=1e-5)
+        assert (out.objective.w, out.objective.v) == (-0.07, -0.05)
+        assert out.best.score == pytest.approx(0.89 * 1.2**-0.07 * 3**-0.05, abs=1e-5)
 
 
 def test_real_form_falls_back_when_rounding_grew_nothing():
@@ -208,7 +208,34 @@ def test_the_quickstart_surfaces_do_not_earn_their_use():
     csv = RUNS / "quickstart-grid" / "results.csv"
     out = fit_results(read_results(csv), factor=2.0, phi=1.0, alpha_range=(1.0, 2.0), beta_range=(1.0, 1.4),
                       gamma_range=(1.0, 1.4))
-    assert (out["fit"]["r2"], out["fit"]["loo_r2"], out["fit"]["points"]) == (0.8059, 0.2161, 12)
-    assert (out["fit_real"]["r2"], out["fit_real"]["loo_r2"]) == (0.9945, -3.1672)
-    assert out["fit"]["why_not"] == "6 parameters need 18 distinct networks, the grid has 12"
-    assert out["fit"]["on_boundary"] and not out["fit_real"]["usable"]
+    assert (out.fit.r2, out.fit.loo_r2, out.fit.points) == (0.8059, 0.2161, 12)
+    assert (out.fit_real.r2, out.fit_real.loo_r2) == (0.9945, -3.1672)
+    assert out.fit.why_not == "6 parameters need 18 distinct networks, the grid has 12"
+    assert out.fit.on_boundary and not out.fit_real.usable
+
+
+@pytest.mark.parametrize("name", ["quickstart", "quickstart-grid"])
+def test_the_coefficients_file_is_byte_identical_to_the_committed_one(name: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    """The typed outcome serializes to exactly the file the dict-based fit wrote (committed with the fixture runs:
+    a halving run with rungs and a grid), from the same relative path; in memory it holds what the file says."""
+    from _runs import RUNS, copy_run
+
+    from scaler.analysis.fit import fit_run
+    from scaler.coefficients import read_coefficients
+
+    copy_run(name, tmp_path / "results" / name, ("results.csv", "run.yaml"))
+    monkeypatch.chdir(tmp_path)
+    outcome = fit_run(f"results/{name}/results.csv")
+    written = (tmp_path / "results" / name / "coefficients.yaml").read_bytes()
+    assert written == (RUNS / name / "coefficients.yaml").read_bytes()
+    assert outcome.path == Path(f"results/{name}/coefficients.yaml") and outcome.selected_on == "validation"
+    assert outcome.coefficients == read_coefficients(outcome.path)  # no round trip needed for the same answer
+    if name == "quickstart":  # the README's main job: resolution-only, tied with one compound candidate
+        assert (outcome.best.candidate, outcome.selection.tie_set) == ("resolution", ("resolution",
+                                                                                      "a1.389-b1.000-g1.200"))
+        assert (outcome.alpha, outcome.beta, outcome.gamma) == (1.0, 1.0, 1.414214)
+        assert outcome.selection.noise is not None and outcome.selection.noise.seed_std == pytest.approx(0.0037,
+                                                                                                         abs=1e-4)
+        assert outcome.bootstrap is not None and outcome.bootstrap.wins["resolution"] == pytest.approx(0.92,
+                                                                                                      abs=0.005)

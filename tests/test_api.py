@@ -28,7 +28,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> scaler.Run:
 def test_grid_returns_the_run_it_trained_and_fitted(run: scaler.Run):
     rows = list(csv.DictReader((run.path / "results.csv").open(newline="")))
     assert run.ran == len(rows) and run.failed == 0 and len(rows) >= 10
-    assert run.fitted is not None and run.fitted[0] == run.path / "coefficients.yaml"
+    assert run.fitted is not None and run.fitted.path == run.path / "coefficients.yaml"
+
+
+def test_grid_writes_the_report_and_figures_scaler_grid_writes(run: scaler.Run):
+    assert run.warnings == [] and run.reported == run.path / "report.html"
+    page = run.reported.read_text(encoding="utf-8")
+    assert run.fitted is not None and run.fitted.best.candidate in page  # the answer, not a pending page
+    assert (run.path / "plots" / "pareto.png").exists() and (run.path / "plots" / "pareto.svg").exists()
 
 
 def test_results_is_the_csv_with_one_dtype_per_column(run: scaler.Run):
@@ -44,6 +51,7 @@ def test_results_is_the_csv_with_one_dtype_per_column(run: scaler.Run):
 
 def test_fit_returns_the_coefficients_the_file_holds(run: scaler.Run, tmp_path: Path):
     coef = run.fit()
+    assert run.fitted is not None and coef == run.fitted.coefficients  # the outcome, kept, not read back
     data = yaml.safe_load((run.path / "coefficients.yaml").read_text(encoding="utf-8"))
     assert (coef.alpha, coef.beta, coef.gamma) == (data["alpha"], data["beta"], data["gamma"])
     assert coef.candidate == data["best"]["candidate"] and coef.tie_set == tuple(data["selection"]["tie_set"])

@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from scaler.analysis.fit import fit_results
+from scaler.analysis.outcome import FitOutcome, Measured
 from scaler.analysis.score import add_score
 from scaler.evidence.selection import select, summarize
 
@@ -111,11 +112,11 @@ def test_the_test_split_is_reported_and_never_decides():
     df = table()
     perturbed = df.assign(test_accuracy=1.0 - df["test_accuracy"])
     a, b = fit_results(df, factor=2.0, phi=1.0, **RANGES), fit_results(perturbed, factor=2.0, phi=1.0, **RANGES)
-    assert a["best"]["test_accuracy"] == pytest.approx(0.855) and b["best"]["test_accuracy"] == pytest.approx(0.145)
-    assert a["baselines"]["base"] == {"accuracy": 0.8, "seeds": 1, "test_accuracy": 0.79}
+    assert a.best.test_accuracy == pytest.approx(0.855) and b.best.test_accuracy == pytest.approx(0.145)
+    assert a.baselines["base"] == Measured(accuracy=0.8, seeds=1, test_accuracy=0.79)
 
-    def decisions(out: dict) -> tuple:
-        return out["alpha"], out["beta"], out["gamma"], out["selection"]["tie_set"], out["selection"]["chosen"]
+    def decisions(out: FitOutcome) -> tuple:
+        return out.alpha, out.beta, out.gamma, out.selection.tie_set, out.selection.chosen
 
     assert decisions(a) == decisions(b)
 
@@ -132,9 +133,9 @@ def test_a_trial_without_a_score_is_left_out_not_counted_as_a_seed():
     df = table().assign(train_step_ms=10.0, params=10)
     df.loc[df["trial_id"] == f"{C1}-s1", "train_step_ms"] = float("nan")
     out = fit_results(df, factor=2.0, phi=1.0, objective="training", **RANGES)
-    assert out["selection"]["noise"]["df"] == 1 + 3  # c1 keeps 2 seeds, c2 its 4
-    seeds = {c["candidate"]: c["seeds"] for c in out["selection"]["comparisons"]}
-    seeds[out["best"]["candidate"]] = out["best"]["seeds"]
+    assert out.selection.noise is not None and out.selection.noise.df == 1 + 3  # c1 keeps 2 seeds, c2 its 4
+    seeds = {c.candidate: c.seeds for c in out.selection.comparisons}
+    seeds[out.best.candidate] = out.best.seeds
     assert seeds[C1] == 2
 
 
@@ -149,7 +150,7 @@ def test_compound_against_the_best_single_dimension_baseline_carries_its_standar
     out = fit_results(df, factor=2.0, phi=1.0, **RANGES)
     a = df[df["kind"] == "compound"]["accuracy"].to_numpy()
     b = df[df["kind"] == "width"]["accuracy"].to_numpy()
-    vs = out["compound_vs_best_single"]
-    assert (vs["compound"], vs["single"]) == (C1, "width")
-    assert vs["p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=True).pvalue, rel=1e-2)
-    assert vs["difference"] == out["compound_minus_best_single"] == pytest.approx(a.mean() - b.mean(), abs=1e-5)
+    vs = out.compound_vs_best_single
+    assert vs is not None and (vs.compound, vs.single) == (C1, "width")
+    assert vs.p == pytest.approx(stats.ttest_ind(a, b, equal_var=True).pvalue, rel=1e-2)
+    assert vs.difference == out.compound_minus_best_single == pytest.approx(a.mean() - b.mean(), abs=1e-5)

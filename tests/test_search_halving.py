@@ -184,8 +184,9 @@ def test_a_limit_stops_between_rungs_and_the_fit_reads_the_highest_rung(settings
 
     assert _fit(RunDir(tmp_path / "run")) is None  # rung 1 holds only the base so far: nothing to fit, no error
     run_grid(settings, tmp_path / "run", FakeExecutor(quality), PlainUI(), limit=5)  # rung 1 done
-    _, fitted = fit_run(tmp_path / "run" / "results.csv")
-    assert fitted["partial"].startswith("decided on rung 1 (3 of 9 epochs): the run has not reached the full budget")
+    fitted = fit_run(tmp_path / "run" / "results.csv")
+    assert fitted.partial is not None
+    assert fitted.partial.startswith("decided on rung 1 (3 of 9 epochs): the run has not reached the full budget")
     # the seeds of rung 0 decided the cuts: they may not change under a resumed halving run
     from scaler.errors import ScalerError
 

@@ -11,9 +11,12 @@ flip under the noise the grid measured. Seeded: the same table gives the same nu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scaler.evidence.stats import Noise
+
+if TYPE_CHECKING:
+    from scaler.analysis.outcome import SurfaceFit
 
 RESAMPLES = 1000
 LEVEL = 0.95
@@ -30,7 +33,7 @@ def resampled_means(table: Any, noise: Noise, resamples: int = RESAMPLES, rng: A
     return means + rng.normal(size=(resamples, len(means))) * se
 
 
-def bootstrap(table: Any, noise: Noise, coefficients: Any, refit: Callable[[Any], dict[str, Any]] | None = None,
+def bootstrap(table: Any, noise: Noise, coefficients: Any, refit: Callable[[Any], SurfaceFit] | None = None,
               resamples: int = RESAMPLES, seed: int = 0) -> dict[str, Any]:
     """Intervals of the winners' coefficients (row i of ``coefficients``: what emit would use if candidate i
     won) and of ``refit``'s optimum (a function of the resampled table), and each candidate's share of wins.
@@ -56,10 +59,10 @@ def bootstrap(table: Any, noise: Noise, coefficients: Any, refit: Callable[[Any]
     }
     if refit is not None:
         optima = [refit(table.assign(score=means[b])) for b in range(min(resamples, 200))]
-        optima = [o for o in optima if o.get("ok")]
+        optima = [o for o in optima if o.ok]
         if optima:
-            out["fit_interval"] = {c: [round(float(np.percentile([o[c] for o in optima], lo)), 4),
-                                       round(float(np.percentile([o[c] for o in optima], hi)), 4)]
+            out["fit_interval"] = {c: [round(float(np.percentile([getattr(o, c) for o in optima], lo)), 4),
+                                       round(float(np.percentile([getattr(o, c) for o in optima], hi)), 4)]
                                    for c in COEFFICIENTS}
             out["fit_resamples"] = len(optima)
     return out

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from scaler.arch.flops import human
+from scaler.scaling import SINGLE_DIMENSIONS
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 KIND_STYLE: dict[str, tuple[str, str, str]] = {
@@ -18,7 +19,7 @@ KIND_STYLE: dict[str, tuple[str, str, str]] = {
     "uniform": ("#56B4E9", "P", "uniform (d1_w1_r1)"),
     "fast": ("#D55E00", "X", "fast (d1_w8_r1)"),
 }
-STUDY_ORDER = ("compound", "width", "depth", "resolution", "uniform", "fast")  # legend order of the study plot
+STUDY_ORDER = ("compound", *SINGLE_DIMENSIONS, "uniform", "fast")  # legend order of the study plot
 RUN_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 FLOPS_LABEL = "real FLOPs per image (multiply-accumulates after rounding, log scale)"
 

@@ -13,6 +13,7 @@ from scaler.coefficients import read_coefficients
 from scaler.errors import ScalerError
 from scaler.evidence.selection import summarize
 from scaler.results import SCHEMA_SPLITS, read_results
+from scaler.scaling import SINGLE_DIMENSIONS
 
 # --x: results column, axis label, title word
 X_AXES: dict[str, tuple[str, str, str]] = {
@@ -115,7 +116,7 @@ def coefficient_figure(label: str, df: Any) -> Any:
 
     plt = setup()
     table = summarize(df)
-    on = table[table["kind"].isin(["compound", "depth", "width", "resolution"])]
+    on = table[table["kind"].isin(["compound", *SINGLE_DIMENSIONS])]
     if on.empty:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 5.0))

@@ -60,3 +60,16 @@ def report(run_dir: str | Path, draw: bool = True) -> Path:
     from scaler.report.render import write_report
 
     return write_report(Path(run_dir), draw=draw)
+
+
+def refresh_report(run_dir: str | Path) -> tuple[Path | None, str | None]:
+    """Rewrite the run's figures and report at the end of a grid or study: (its path, None), or (None, why not). A
+    report that cannot be written is a warning there, whatever the reason, not a failure: the results it would show
+    are already safe on disk."""
+    try:
+        return report(run_dir), None
+    except ScalerError as e:
+        return None, f"no report: {e}"
+    except Exception as e:  # a bug here must not end hours of training in a traceback
+        return None, (f"no report ({type(e).__name__}: {e}); the results are safe: run `scaler report {run_dir}` "
+                      "to retry")

@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scaler.api.execution import Execution, make_executor, observer
+from scaler.api.figures import refresh_report
 from scaler.api.runs import Run
 from scaler.errors import ScalerError
 from scaler.spec.paths import plain_name
 
 if TYPE_CHECKING:
+    from scaler.analysis.outcome import FitOutcome
     from scaler.results import RunDir
 
 # setting name -> the key in the spec's sections (a dotted key such as "search.tolerance" is taken as it is)
@@ -32,7 +34,9 @@ def grid(spec: str | Path, out: str | Path | None = None, *, limit: int | None =
     ``settings`` override the spec's ``search:`` and ``proxy:`` sections: ``epochs=1``, ``dataset="digits"``,
     ``phi=-1``, or any dotted key (``**{"search.tolerance": 0.1}``). The run goes to ``out`` (default
     ``results/<base name>/``); calling again resumes it. ``limit``: train at most that many more trials.
-    Returns the :class:`Run`, fitted (``run.coefficients``) once a compound candidate has finished.
+    Returns the :class:`Run`, fitted (``run.coefficients``) once a compound candidate has finished; its figures
+    (``plots/``) and ``report.html`` are written either way (``run.reported``; a failure is a warning in
+    ``run.warnings``, the results stay safe).
     """
     from scaler.search.driver import run_grid
     from scaler.search.settings import load_grid_settings
@@ -48,10 +52,12 @@ def grid(spec: str | Path, out: str | Path | None = None, *, limit: int | None =
         outcome = run_grid(loaded, Path(out) if out else Path("results") / plain_name(loaded.base.name), executor,
                            observer(progress, console), limit=limit, fresh=fresh, finish=_fit,
                            keep_checkpoints=keep_checkpoints, attempts=(execution or Execution()).attempts())
-    return Run(outcome.out, ran=outcome.ran, failed=outcome.failed, fitted=outcome.finished)
+    reported, warning = refresh_report(outcome.out)  # figures and report.html, as `scaler grid` writes them
+    return Run(outcome.out, ran=outcome.ran, failed=outcome.failed, fitted=outcome.finished, reported=reported,
+               warnings=[warning] if warning else [])
 
 
-def _fit(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
+def _fit(run: RunDir) -> FitOutcome | None:
     """The grid's fit, when it has a successful compound trial to fit."""
     from scaler.analysis.fit import fit_run
     from scaler.analysis.rungs import final_rung

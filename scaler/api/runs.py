@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,7 @@ from scaler.coefficients import Coefficients, read_coefficients
 from scaler.errors import ScalerError
 
 if TYPE_CHECKING:
+    from scaler.analysis.outcome import FitOutcome
     from scaler.api.studies import Study
 
 FIGURES = ("pareto", "coefficients", "curves", "study")
@@ -19,12 +20,15 @@ FIGURES = ("pareto", "coefficients", "curves", "study")
 @dataclass
 class Run:
     """A grid's directory (``results/<name>/``). ``ran`` and ``failed`` count the trials of the call that
-    returned it; ``fitted`` is the fit that call wrote (the coefficients file and its data), if any."""
+    returned it; ``fitted`` is the fit that call made (it names the coefficients file it wrote), if any;
+    ``reported`` the report.html it wrote (None: not written, ``warnings`` say why)."""
 
     path: Path
     ran: int = 0
     failed: int = 0
-    fitted: tuple[Path, dict[str, Any]] | None = None
+    fitted: FitOutcome | None = None
+    reported: Path | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def results(self) -> Any:
@@ -44,10 +48,11 @@ class Run:
             v: float | None = None, latency_budget_ms: float | None = None,
             out: str | Path | None = None) -> Coefficients:
         """Fit again (as ``scaler fit``): rank on validation accuracy by ``objective`` (accuracy, flops, training,
-        latency), name the tie set, choose in it; writes coefficients.yaml (or ``out``) and returns it."""
+        latency), name the tie set, choose in it; writes coefficients.yaml (or ``out``) and returns its coefficients
+        (the whole outcome is ``fitted``)."""
         self.fitted = fit_results(self.path / "results.csv", objective=objective, use=use, form=form, w=w, v=v,
                                   latency_budget_ms=latency_budget_ms, out=out)
-        return read_coefficients(self.fitted[0])
+        return self.fitted.coefficients
 
     def study(self, down: str | Path | Run | None = None, **options: Any) -> Study:
         """Train the fitted family against single-dimension scaling (``scaler study``); ``down``: the grid
@@ -73,8 +78,8 @@ class Run:
 
 def fit_results(results: str | Path, objective: str = "accuracy", *, use: str | None = None, form: str = "real",
                 w: float | None = None, v: float | None = None, latency_budget_ms: float | None = None,
-                out: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
-    """Fit a results CSV (or its directory) and write the coefficients file: its path and data."""
+                out: str | Path | None = None) -> FitOutcome:
+    """Fit a results CSV (or its directory) and write the coefficients file; the outcome names it."""
     from scaler.analysis.fit import fit_run
 
     return fit_run(results, use=use, form=form, objective=objective, w=w, v=v, out=Path(out) if out else None,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from scaler.api import ScalerError
 from scaler.cli.options import ACTIVATIONS_NOTE, FLOPS_NOTE, complete_preset, complete_spec, console, parse_phis
+
+if TYPE_CHECKING:
+    from scaler.api.family import Emission
 
 
 @dataclass(frozen=True)
@@ -90,14 +92,13 @@ def command(**options: Any) -> None:
         from scaler.api.specs import plain_name
 
         plain_name(req.name, "--name")
-    proxy: dict[float, dict[str, Any]] = {}
-    directions: dict[float, str] = {}
     if req.preset:
-        members, base, note = _preset(req)
+        emission = _preset(req)
     elif req.explicit:
-        members, base, note = _explicit(req)
+        emission = _explicit(req)
     else:
-        members, base, note, proxy, directions = _compound(req)
+        emission = _compound(req)
+    members, note = emission.members, emission.note
     if req.latencies is not None and req.max_latency_ms is None:
         raise ScalerError("--latencies is read for --max-latency-ms; give the budget too")
     if req.max_latency_ms is not None:
@@ -105,20 +106,11 @@ def command(**options: Any) -> None:
 
         members, budget_note = within_budget(members, req.max_latency_ms, req.latencies, req.latency_runtime)
         note = "\n".join(filter(None, (note, budget_note)))
-    paths = _member_paths(members, req.out_dir, req.export, _read_files(req))
-    _write_members(members, base, paths, req.out_dir, note, req.as_json, req.export, proxy, directions)
-
-
-def _read_files(req: _Request) -> list[tuple[str, Any]]:
-    """The files this emit read, by what they are: none of them may be written over."""
-    coefs = list(req.coef_path)
-    if not coefs and req.phi_text is not None and not req.preset and not req.explicit and not any(
-            req.coefficients_given):
-        from scaler.api.family import newest_coefficients
-
-        coefs = [newest_coefficients()]  # the file _recorded read
-    return [("the base spec", req.base_path), ("the latencies file", req.latencies),
-            *(("the coefficients file", c) for c in coefs)]
+    read = [("the base spec", req.base_path), ("the latencies file", req.latencies),
+            *(("the coefficients file", c) for c in emission.read)]  # none of them may be written over
+    paths = _member_paths(members, req.out_dir, req.export, read)
+    _write_members(members, emission.base, paths, req.out_dir, note, req.as_json, req.export, emission.proxy,
+                   emission.directions)
 
 
 def _member_paths(members: list[Any], out_dir: Path, export: str | None, read: list[tuple[str, Any]]
@@ -134,37 +126,33 @@ def _member_paths(members: list[Any], out_dir: Path, export: str | None, read: l
     return paths
 
 
-def _preset(req: _Request) -> tuple[list[Any], Any, str]:
-    from scaler.api.specs import PRESETS, preset
+def _preset(req: _Request) -> Emission:
+    from scaler.api.family import preset_member
+    from scaler.api.specs import PRESETS
 
     if req.preset not in PRESETS:
         raise ScalerError(f"--preset: unknown preset {req.preset!r}; presets: {', '.join(PRESETS)}")
     if req.base_path or req.phi_text or req.explicit:
         raise ScalerError("--preset writes a published spec as is; do not combine it with --base, --phi or "
                           "multipliers")
-    spec = preset(req.preset)
-    return [spec], spec, ""
+    return preset_member(req.preset)
 
 
-def _explicit(req: _Request) -> tuple[list[Any], Any, str]:
-    from scaler.api.specs import load_spec, scale
+def _explicit(req: _Request) -> Emission:
+    from scaler.api.family import scaled_member
 
     if req.phi_text or req.coef_path or any(req.coefficients_given):
         raise ScalerError("--width/--depth/--resolution apply explicit multipliers; do not combine them "
                           "with --phi, --alpha/--beta/--gamma or --coefficients")
     if not req.base_path:
         raise ScalerError("--width/--depth/--resolution need --base SPEC")
-    base = load_spec(req.base_path)
-    member = scale(base, **{k: 1.0 if v is None else v for k, v in
-                            (("width", req.width), ("depth", req.depth), ("resolution", req.resolution))},
-                   name=req.name or f"{base.name}-scaled")
-    return [member], base, ""
+    return scaled_member(req.base_path, width=req.width, depth=req.depth, resolution=req.resolution, name=req.name)
 
 
-def _compound(req: _Request) -> tuple[list[Any], Any, str, dict[float, dict[str, Any]], dict[float, str]]:
-    """The family of given or recorded coefficients, and the proxy accuracy of its study by phi (when the
-    coefficients come from a grid whose study studied them, for that grid's base)."""
-    from scaler.api.specs import family, load_spec
+def _compound(req: _Request) -> Emission:
+    """The family of given or recorded coefficients (with, for recorded ones, the proxy accuracy of their
+    grid's study by phi)."""
+    from scaler.api.family import given_family, recorded_family
 
     if req.phi_text is None:
         raise ScalerError("nothing to emit: give --preset NAME, --phi with coefficients, or "
@@ -173,65 +161,11 @@ def _compound(req: _Request) -> tuple[list[Any], Any, str, dict[float, dict[str,
     given = req.coefficients_given
     if any(given) and not all(given):
         raise ScalerError("--alpha, --beta and --gamma go together")
-    note, proxy, directions = "", {}, {}
-    if all(given):
-        if not req.base_path:
-            raise ScalerError("--alpha/--beta/--gamma need --base SPEC (a YAML file or a preset name)")
-        if min(req.alpha, req.beta, req.gamma) <= 0:
-            raise ScalerError("--alpha, --beta and --gamma must be positive")
-        base = load_spec(req.base_path)
-        members = family(base, req.alpha, req.beta, req.gamma, phis)
-    else:
-        base, members, note, proxy, directions = _recorded(req, phis)
-    if req.name:
-        if len(members) > 1:
-            raise ScalerError("--name names a single member; drop it or give one phi")
-        members = [members[0].model_copy(update={"name": req.name})]
-    return members, base, note, proxy, directions
-
-
-def _recorded(req: _Request, phis: list[float]) -> tuple[Any, list[Any], str, dict[float, dict[str, Any]],
-                                                          dict[float, str]]:
-    """The family from coefficient files (the newest under results/ by default): per member the set of its
-    direction, said in the note; and the upward set's study accuracy by phi."""
-    from scaler.api.family import REVERSED_WARNING, coefficient_family, newest_coefficients
-
-    paths = list(req.coef_path) or [newest_coefficients()]
-    fam = coefficient_family(paths, phis, req.base_path)
-    lines = [f"coefficients from {paths[0]} (newest under results/)"] if not req.coef_path else []
-    lines += [f"{c.path} ({d}ward, searched at phi {c.phi:g}): {c.describe_interval()}" for d, c in fam.sets.items()]
-    used: dict[str, list[str]] = {}
-    for phi, how in zip(phis, fam.directions, strict=True):
-        if phi:
-            used.setdefault(how, []).append(f"{phi:g}")
-    if len(used) > 1 or "up, reversed" in used:
-        lines += [f"phi {', '.join(v)}: the {k} set" for k, v in used.items()]
-    if "up, reversed" in used:
-        lines.append(REVERSED_WARNING)
-    proxy, proxy_note = ({}, "")
-    if not req.base_path and "up" in fam.sets:
-        up, down = fam.sets["up"], fam.sets.get("down")
-        proxy, proxy_note = _study_accuracy(Path(up.path or ".").parent, (up.alpha, up.beta, up.gamma),
-                                            (down.alpha, down.beta, down.gamma) if down else None)
-    directions = dict(zip(phis, fam.directions, strict=True))
-    return fam.base, fam.members, "\n".join(lines) + proxy_note, proxy, directions
-
-
-def _study_accuracy(grid_dir: Path, coefs: tuple[float, float, float], down: tuple[float, float, float] | None
-                    ) -> tuple[dict[float, dict[str, Any]], str]:
-    """The proxy accuracy of the study beside the coefficients, by phi (below the base when it studied the
-    downward set ``down`` too), and the note that explains the column. A study file that cannot be read leaves
-    the column out with a warning: the specs are still written."""
-    from scaler.api.family import study_accuracy
-
-    try:
-        proxy = study_accuracy(grid_dir, coefs, down)
-    except ScalerError as e:
-        return {}, f"\nwarning: no proxy accuracy column: {e}"
-    if not proxy:
-        return {}, ""
-    return proxy, (f"\nproxy acc.: the study in {grid_dir}/ (its short-trained proxy, not this network): "
-                   "measured (m) at the phi it trained, forecast beyond with its interval of the mean")
+    if not all(given):
+        return recorded_family(req.coef_path, phis, req.base_path, req.name)
+    if not req.base_path:
+        raise ScalerError("--alpha/--beta/--gamma need --base SPEC (a YAML file or a preset name)")
+    return given_family(req.base_path, (req.alpha, req.beta, req.gamma), phis, req.name)
 
 
 def _write_members(members: list[Any], base: Any, paths: list[Path], out_dir: Path, note: str, as_json: bool,
@@ -272,13 +206,15 @@ def _write_members(members: list[Any], base: Any, paths: list[Path], out_dir: Pa
 
 
 def _exporter(fmt: str | None) -> Any:
-    """``scaler export``'s module (:mod:`scaler.cli.export`) for ``--export``. Imported by name, in this one
-    place: it loads torch, which emit never imports (pyproject.toml's forbidden contract; tests/test_torch_free.py)."""
+    """``scaler export``'s module (:mod:`scaler.cli.export`) for ``--export``, imported here, in this one function:
+    it loads torch, which emit never imports otherwise (pyproject.toml's forbidden contract names this import as
+    its one exception; tests/test_torch_free.py)."""
     if fmt is None:
         return None
-    module = importlib.import_module("scaler.cli.export")
-    module.require(fmt)
-    return module
+    from scaler.cli import export
+
+    export.require(fmt)
+    return export
 
 
 def _export_members(exporter: Any, fmt: str | None, members: list[Any], rows: list[dict[str, Any]],

@@ -43,6 +43,5 @@ def command(results: Path, use: str | None, form: str, objective: str, budget_ms
     """
     from scaler.api.runs import fit_results
 
-    path, data = fit_results(results, use=use, form=form, objective=objective, w=w, v=v, out=out_path,
-                             latency_budget_ms=budget_ms)
-    print_fit(path, data, console())
+    print_fit(fit_results(results, use=use, form=form, objective=objective, w=w, v=v, out=out_path,
+                          latency_budget_ms=budget_ms), console())

@@ -9,7 +9,7 @@ import click
 
 from scaler.cli.execution import EXECUTION_FLAGS, execution, executor_options
 from scaler.cli.options import LIMIT_HELP, TRIAL_TIMEOUT_HELP, complete_spec, console
-from scaler.cli.report import refresh
+from scaler.cli.report import announce
 from scaler.cli.verdict import print_fit
 
 
@@ -91,5 +91,5 @@ def command(spec_path: str, out_dir: Path | None, limit: int | None, fresh: bool
     if run.fitted is None:  # the report says how far it got, without an answer
         click.echo(f"no successful compound trial yet: nothing fitted ({run.path / 'results.csv'})")
     else:
-        print_fit(*run.fitted, None if quiet else console())
-    refresh(run.path)
+        print_fit(run.fitted, None if quiet else console())
+    announce(run.path, run.reported, run.warnings[0] if run.warnings else None)

@@ -29,18 +29,15 @@ def command(run_dir: Path, no_draw: bool) -> None:
 
 
 def refresh(run_dir: Path) -> None:
-    """Rewrite the run's figures and report at the end of grid or study. A report that cannot be written is a
-    warning there, whatever the reason, not a failure: the results it would show are already safe on disk."""
-    from scaler.api import ScalerError
-    from scaler.api.figures import report
+    """Rewrite the run's figures and report at the end of a study, and say so (:func:`announce`)."""
+    from scaler.api.figures import refresh_report
 
-    try:
-        path = report(run_dir)
-    except ScalerError as e:
-        click.echo(f"warning: no report: {e}", err=True)
-        return
-    except Exception as e:  # a bug here must not end hours of training in a traceback
-        click.echo(f"warning: no report ({type(e).__name__}: {e}); the results are safe: run `scaler report "
-                   f"{run_dir}` to retry", err=True)
-        return
-    click.echo(f"report: {path}  (figures in {run_dir / 'plots'}/)")
+    announce(run_dir, *refresh_report(run_dir))
+
+
+def announce(run_dir: Path, path: Path | None, warning: str | None) -> None:
+    """Where the report went, or the warning that there is none (on standard error)."""
+    if path is None:
+        click.echo(f"warning: {warning}", err=True)
+    else:
+        click.echo(f"report: {path}  (figures in {run_dir / 'plots'}/)")

@@ -6,16 +6,18 @@ result never depends on the order of the rows. No torch."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from scaler.errors import ScalerError
 from scaler.evidence.stats import ALPHA, Group, Noise, TieSet, difference, pooled_noise, tie_set
 from scaler.results import candidate_name
+from scaler.scaling import SINGLE_DIMENSIONS
 
 KEYS = ["kind", "alpha", "beta", "gamma"]
 # Two trials are of the same network when all of these agree (same rounded architecture and input size).
 IDENTITY = ("params", "flops", "resolution", "blocks")
-KIND_ORDER = {"base": 0, "depth": 1, "width": 2, "resolution": 3}  # everything else (compound) after them
+KIND_ORDER = {"base": 0, **{k: i for i, k in enumerate(SINGLE_DIMENSIONS, 1)}}  # everything else (compound) after
 REAL = ("depth_real", "width_real", "resolution_real", "flops_ratio")
 # Inside the tie set, costs within this share of the cheapest member's count as equal (then the higher score
 # wins): every candidate targets the same FLOPs, so a 1% difference is rounding, not a reason to take the lower
@@ -101,7 +103,62 @@ def network_noise(table: Any) -> Noise | None:
     return noise
 
 
-def select(table: Any, cost: str = "flops", alpha: float = ALPHA, noise: Noise | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SeedNoise:
+    """The pooled seed noise a choice was made under: its standard deviation and degrees of freedom."""
+
+    seed_std: float
+    df: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seed_std": self.seed_std, "df": self.df}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One network against the choice: the difference of mean scores (chosen - other), its standard error,
+    two-sided p-value and 1 - alpha interval."""
+
+    candidate: str
+    kind: str
+    score: float
+    seeds: int
+    difference: float
+    se: float
+    p: float
+    interval: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"candidate": self.candidate, "kind": self.kind, "score": self.score, "seeds": self.seeds,
+                "difference": self.difference, "se": self.se, "p": self.p, "interval": list(self.interval)}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The choice and the evidence for it. Without repeated seeds (``noise`` None) there is no tie set, critical
+    value or comparison: the choice is the highest score, unverified."""
+
+    chosen: str
+    highest: str
+    rule: str
+    alpha: float
+    noise: SeedNoise | None = None
+    critical: float | None = None
+    tie_set: tuple[str, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """As the coefficients file records it (``selection:``)."""
+        out: dict[str, Any] = {"chosen": self.chosen, "highest": self.highest, "rule": self.rule, "alpha": self.alpha,
+                               "noise": None if self.noise is None else self.noise.to_dict()}
+        if self.noise is not None:
+            out["critical"] = self.critical
+            out["tie_set"] = list(self.tie_set)
+            out["comparisons"] = [c.to_dict() for c in self.comparisons]
+        return out
+
+
+def choose(table: Any, cost: str = "flops", alpha: float = ALPHA, noise: Noise | None = None) -> Selection:
     """The choice among the candidates of ``table`` (a :func:`summarize`; the base is not a candidate) and the
     evidence for it.
 
@@ -121,17 +178,16 @@ def select(table: Any, cost: str = "flops", alpha: float = ALPHA, noise: Noise |
         cost = "flops"
     cheap = members[members[cost] <= members[cost].min() * (1 + COST_TIE)]
     chosen = cheap.sort_values(["score", cost, "candidate"], ascending=[False, True, True], kind="stable").iloc[0]
-    out: dict[str, Any] = {"chosen": str(chosen["candidate"]), "highest": str(pool.iloc[0]["candidate"]),
-                           "rule": _rule(ties, cost, alpha), "alpha": alpha}
-    if noise is None:
-        out["noise"] = None
-        return out
-    assert ties is not None
-    out["noise"] = {"seed_std": round(noise.sigma, 5), "df": noise.df}
-    out["critical"] = round(ties.critical, 4)
-    out["tie_set"] = list(ties.members)
-    out["comparisons"] = comparisons(table, chosen, noise, alpha)
-    return out
+    picked = Selection(str(chosen["candidate"]), str(pool.iloc[0]["candidate"]), _rule(ties, cost, alpha), alpha)
+    if noise is None or ties is None:
+        return picked
+    return Selection(picked.chosen, picked.highest, picked.rule, alpha, SeedNoise(round(noise.sigma, 5), noise.df),
+                     round(ties.critical, 4), tuple(ties.members), tuple(comparisons(table, chosen, noise, alpha)))
+
+
+def select(table: Any, cost: str = "flops", alpha: float = ALPHA, noise: Noise | None = None) -> dict[str, Any]:
+    """:func:`choose` as the coefficients file records it (a mapping)."""
+    return choose(table, cost, alpha, noise).to_dict()
 
 
 def _rule(ties: TieSet | None, cost: str, alpha: float) -> str:
@@ -145,7 +201,7 @@ def _rule(ties: TieSet | None, cost: str, alpha: float) -> str:
             f"{alpha:g})")
 
 
-def comparisons(table: Any, chosen: Any, noise: Noise, alpha: float) -> list[dict[str, Any]]:
+def comparisons(table: Any, chosen: Any, noise: Noise, alpha: float) -> list[Comparison]:
     """Every other network against the choice: the difference of mean scores (chosen - other), its standard
     error, two-sided p-value (pooled-variance t) and 1 - alpha interval."""
     g = {x.key: x for x in groups(table)}
@@ -156,9 +212,8 @@ def comparisons(table: Any, chosen: Any, noise: Noise, alpha: float) -> list[dic
         if key == mine.key:
             continue
         d = difference(mine, g[key], noise, alpha)
-        out.append({"candidate": key, "kind": str(r["kind"]), "score": round(float(r["score"]), 5),
-                    "seeds": int(r["seeds"]), "difference": round(d.diff, 5), "se": round(d.se, 5),
-                    "p": _p(d.p), "interval": [round(d.low, 5), round(d.high, 5)]})
+        out.append(Comparison(key, str(r["kind"]), round(float(r["score"]), 5), int(r["seeds"]), round(d.diff, 5),
+                              round(d.se, 5), _p(d.p), (round(d.low, 5), round(d.high, 5))))
     return out
 
 

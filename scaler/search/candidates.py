@@ -8,15 +8,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from scaler.arch.rounding import match_resolution, with_resolution
 from scaler.arch.flops import complexity
+from scaler.arch.rounding import match_resolution, with_resolution
 from scaler.config import ProxyConfig, SearchConfig
 from scaler.errors import ScalerError
 from scaler.results import candidate_name
-from scaler.scaling import compound, scale, strategy_factors
+from scaler.scaling import SINGLE_DIMENSIONS, compound, scale, strategy_factors
 from scaler.spec import FactorySpec, NetSpec, Spec
 
-BASELINES = ("depth", "width", "resolution")  # the single-dimension strategies every search trains beside compound
+BASELINES = SINGLE_DIMENSIONS  # the single-dimension strategies every search trains beside compound, in order
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import yaml
 
 from scaler.config import SearchConfig
 from scaler.errors import ScalerError
-from scaler.evidence.selection import select, summarize
+from scaler.evidence.selection import choose, summarize
 from scaler.results import RunDir, read_results
 from scaler.search.candidates import BASE, BASELINES
 from scaler.search.strategy import Batch, Stepwise
@@ -166,10 +166,10 @@ def race_members(df: Any, trial_ids: Sequence[str]) -> list[str]:
         return []
     table = summarize(rows)
     try:
-        selection = select(table)
+        selection = choose(table)
     except ScalerError:  # only the base succeeded, or no finite noise: nothing to race
         return []
-    if selection.get("noise") is None:
+    if selection.noise is None:
         return []
     base = table[table["kind"] == "base"]["candidate"].tolist()
-    return base + [m for m in selection["tie_set"] if m not in base]
+    return base + [m for m in selection.tie_set if m not in base]

@@ -8,8 +8,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from scaler.arch.rounding import real_scale, rounding_notes, spread_warning
 from scaler.arch.flops import complexity
+from scaler.arch.rounding import real_scale, rounding_notes, spread_warning
 from scaler.config import ProxyConfig, SearchConfig
 from scaler.errors import ScalerError
 from scaler.results import TrialRow
