@@ -81,8 +81,13 @@ class SearchConfig(BaseModel):
                      "trains eta times longer than the one before")
     rungs: int = Field(2, ge=1, description="halving: the number of cuts; budgets are full/eta^rungs, ..., "
                        "full/eta, full")
-    max_seeds: int = Field(3, ge=1, le=MAX_SEEDS, description="halving: seeds of every tie-set member (and the "
-                           "base) after the last rung")
+    max_seeds: int = Field(3, ge=1, le=MAX_SEEDS, description="halving and optuna: seeds of every tie-set member "
+                           "(and the base) in the racing round")
+    trials: int = Field(20, ge=1, le=MAX_GRID_POINTS, description="optuna: compound candidates the sampler "
+                        "proposes (each on the constraint, alpha solved from beta and gamma) before the race")
+    sampler: Literal["tpe", "gp"] = Field("tpe", description="optuna: its sampler (tree-structured Parzen "
+                                          "estimator, or a Gaussian process)")
+    sampler_seed: int = Field(0, ge=0, description="optuna: the sampler's random seed")
     use: Literal["best", "fit"] = Field("best", description="which coefficients emit uses: the candidate chosen "
                                         "inside the tie set, or the smooth fit's optimum where the fit earns its use")
     match_flops: bool = Field(False, description="give every candidate the input size (on the resolution divisor) "

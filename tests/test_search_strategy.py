@@ -20,7 +20,7 @@ from scaler.search.executors.inprocess import InProcessExecutor
 from scaler.search.runner import run_plan
 from scaler.search.settings import load_grid_settings
 from scaler.search.strategy import Batch, Stepwise
-from scaler.search.trial import Trial, plan_trials
+from scaler.search.trial import Plan, Trial, plan_trials
 from scaler.ui.progress import PlainUI
 
 SPEC = TINY_YAML + """\
@@ -36,9 +36,9 @@ class Toy(Stepwise):
     resumable = ()
     seen: ClassVar[list[dict[str, Any]]] = []
 
-    def __init__(self, plan: Sequence[Trial], search: Any) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__()
-        self.plan = list(plan)
+        self.plan = list(plan.trials)
 
     def batches(self) -> Iterator[Batch]:
         base = next(t for t in self.plan if t.candidate.kind == "base")

@@ -22,7 +22,8 @@ SETTINGS = {
     "step": "search.step", "phi": "search.phi", "flops_factor": "search.flops_factor",
     "match_flops": "search.match_flops", "confirm": "search.confirm", "seed_offset": "proxy.seed_offset",
     "strategy": "search.strategy", "eta": "search.eta", "rungs": "search.rungs", "max_seeds": "search.max_seeds",
-    "tensorboard": "proxy.tensorboard", "trial_timeout": "proxy.trial_timeout",
+    "tensorboard": "proxy.tensorboard", "trial_timeout": "proxy.trial_timeout", "trials": "search.trials",
+    "sampler": "search.sampler", "sampler_seed": "search.sampler_seed",
 }
 
 

@@ -28,16 +28,22 @@ from scaler.cli.verdict import print_fit
 @click.option("--confirm", type=click.IntRange(min=0), help="After the grid, retrain the base and the top K "
               "candidates with search.confirm_seeds (default 2) more seeds, so the seed noise is measured and ties "
               "are named (default 3; 0: off).")
-@click.option("--strategy", type=click.Choice(["grid", "halving"]), help="grid: every candidate for every epoch, "
-              "then --confirm; halving: successive halving (short rungs first, the best 1/eta of the compound "
-              "candidates go on; base and baselines always reach the full budget), then up to --max-seeds seeds "
-              "for the tie set [default: halving].")
+@click.option("--strategy", type=click.Choice(["grid", "halving", "optuna"]), help="grid: every candidate for "
+              "every epoch, then --confirm; halving: successive halving (short rungs first, the best 1/eta of the "
+              "compound candidates go on; base and baselines always reach the full budget), then up to --max-seeds "
+              "seeds for the tie set [default: halving]; optuna: --trials proposals of a sampler over continuous "
+              "beta and gamma (alpha from the constraint), then the same race (pip install 'scaler[optuna]').")
+@click.option("--trials", type=click.IntRange(min=1), help="Optuna: compound candidates the sampler proposes "
+              "before the race [default: 20].")
+@click.option("--sampler", type=click.Choice(["tpe", "gp"]), help="Optuna: tree-structured Parzen estimator or "
+              "Gaussian process [default: tpe].")
+@click.option("--sampler-seed", type=click.IntRange(min=0), help="Optuna: the sampler's seed [default: 0].")
 @click.option("--eta", type=click.IntRange(min=2), help="Halving: keep 1/eta per cut; rungs grow eta-fold "
               "[default: 3].")
 @click.option("--rungs", type=click.IntRange(min=1), help="Halving: cuts; budgets are epochs/eta^rungs, ..., "
               "epochs [default: 2].")
-@click.option("--max-seeds", type=click.IntRange(min=1), help="Halving: seeds of each tie-set member and the base "
-              "after the last rung [default: 3].")
+@click.option("--max-seeds", type=click.IntRange(min=1), help="Halving and optuna: seeds of each tie-set member "
+              "and the base in the racing round [default: 3].")
 @click.option("--keep-checkpoints", is_flag=True, help="Halving: keep the rungs' checkpoints (DIR/checkpoints/) "
               "after the run completes.")
 @click.option("--mode", type=click.Choice(["solve", "filter"]), help="solve: alpha from the constraint; "

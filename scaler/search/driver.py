@@ -12,13 +12,12 @@ from typing import Any
 
 from scaler.errors import ScalerError
 from scaler.results import SCHEMA_VERSION, RunDir
-from scaler.search.candidates import proxy_spec
 from scaler.search.executors.base import Executor
 from scaler.search.runner import RETRY, Attempts, Observer, report_failures, run_plan
 from scaler.search.settings import LEGACY, GridSettings
 from scaler.search.strategies import strategy_factory
 from scaler.search.strategy import History, Strategy
-from scaler.search.trial import Trial, cost_warning, plan_trials, upsampling_note
+from scaler.search.trial import Plan, cost_warning, plan_search, upsampling_note
 from scaler.search.worker import load_proxy_data, load_trial_data
 
 # Settings a rerun may raise on a finished run without starting over: they train only what is new, or change how
@@ -50,7 +49,7 @@ def run_grid(settings: GridSettings, out: str | Path, executor: Executor, observ
         factory = strategy_factory(settings.search.strategy)
         run.check_settings(settings_dict, ignore=(*RESUMABLE, *getattr(factory, "resumable", ())), defaults=LEGACY)
         plan, data = _plan(settings, observer)
-        strategy = factory(plan, settings.search)
+        strategy = factory(plan)
         ran, failed, complete = _search(run, strategy, settings_dict, executor, observer, limit, attempts, data)
         if complete and not keep_checkpoints and (n := run.remove_checkpoints()):
             observer.message(f"removed the rungs' {n} checkpoint(s) (--keep-checkpoints keeps them)")
@@ -92,7 +91,7 @@ def _older_grid(run: RunDir, settings: GridSettings) -> None:
                           f"resume it, or {run.start_over}", where=run.path)
 
 
-def _plan(settings: GridSettings, observer: Observer) -> tuple[list[Trial], Any]:
+def _plan(settings: GridSettings, observer: Observer) -> tuple[Plan, Any]:
     """The search's candidates as trials, after the data has loaded and the plan's warnings were given; and the
     data the trials train on (what the executor gets)."""
     p = settings.proxy
@@ -100,11 +99,11 @@ def _plan(settings: GridSettings, observer: Observer) -> tuple[list[Trial], Any]
     observer.message(f"data: {data.name}: {len(data.y_train)} train / {len(data.y_val)} validation / "
                      f"{len(data.y_test)} test images, {data.channels}x{data.image_size}px, "
                      f"{data.num_classes} classes ({data.split})")
-    trials = plan_trials(settings.base, settings.search, p, data.num_classes, data.channels)
-    proxy = proxy_spec(settings.base, p, data.num_classes, data.channels)
-    for note in (cost_warning(trials, proxy, settings.search.target, matched=settings.search.match_flops),
+    plan = plan_search(settings.base, settings.search, p, data.num_classes, data.channels)
+    trials = list(plan.trials)
+    for note in (cost_warning(trials, plan.net, settings.search.target, matched=settings.search.match_flops),
                  upsampling_note(trials, data.image_size)):
         if note:
             observer.message(note)
-    return trials, load_trial_data(trials[0])  # bad image folders fail here, before any work
+    return plan, load_trial_data(trials[0])  # bad image folders fail here, before any work
 

@@ -6,19 +6,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 
-from scaler.config import SearchConfig
 from scaler.search.candidates import BASE
-from scaler.search.strategy import Batch, Rows, Stepwise
-from scaler.search.trial import Trial
+from scaler.search.strategy import SAMPLER_SETTINGS, Batch, Rows, Stepwise
+from scaler.search.trial import Plan, Trial
 
 
 class GridSearch(Stepwise):
     name = "grid"
-    resumable = ("proxy.seeds",)  # more seeds on a finished grid train only the new ones
+    resumable = ("proxy.seeds", *SAMPLER_SETTINGS)  # more seeds on a finished grid train only the new ones
 
-    def __init__(self, plan: Sequence[Trial], search: SearchConfig) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__()
-        self.plan, self.search = list(plan), search
+        self.plan, self.search = list(plan.trials), plan.search
 
     def batches(self) -> Iterator[Batch]:
         yield Batch(tuple(self.plan), "grid", len(self.plan))

@@ -21,13 +21,12 @@ from typing import Any
 
 import yaml
 
-from scaler.config import SearchConfig
 from scaler.errors import ScalerError
 from scaler.evidence.selection import choose, summarize
 from scaler.results import RunDir, read_results
 from scaler.search.candidates import BASE, BASELINES
-from scaler.search.strategy import Batch, Stepwise
-from scaler.search.trial import Trial
+from scaler.search.strategy import SAMPLER_SETTINGS, Batch, Stepwise
+from scaler.search.trial import Plan, Trial
 from scaler.storage import write_atomic
 
 FORCED = (BASE.kind, *BASELINES)  # kinds that reach the last rung whatever their rank
@@ -106,12 +105,13 @@ class Cuts:
             self._save()
         return [t for t in trials if t.candidate.key in set(cuts[rung])]
 
-    def race(self, members: Callable[[], Sequence[str]]) -> list[str]:
-        """The networks that race: ``members()`` the first time; the recorded ones from then on."""
-        if "race" not in self.data:
-            self.data["race"] = list(members())
+    def race(self, members: Callable[[], Sequence[str]], key: str = "race") -> list[str]:
+        """The networks that race: ``members()`` the first time; the recorded ones (under ``key``) from then
+        on."""
+        if key not in self.data:
+            self.data[key] = list(members())
             self._save()
-        return list(self.data["race"])
+        return list(self.data[key])
 
     def _save(self) -> None:
         write_atomic(self.path, yaml.safe_dump(self.data, sort_keys=False))
@@ -122,11 +122,11 @@ class SuccessiveHalving(Stepwise):
     every trial of the rung is recorded."""
 
     name = "halving"
-    resumable = ()  # the seeds of rung 0 decide the cuts: they may not change
+    resumable = SAMPLER_SETTINGS  # the seeds of rung 0 decide the cuts: they may not change
 
-    def __init__(self, plan: Sequence[Trial], search: SearchConfig) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__()
-        self.plan, self.search = list(plan), search
+        self.plan, self.search = list(plan.trials), plan.search
 
     def batches(self) -> Iterator[Batch]:
         assert self.history is not None

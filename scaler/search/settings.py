@@ -32,7 +32,8 @@ class GridSettings:
 
 # What a run recorded before these settings existed did, shaped as :meth:`GridSettings.to_dict`: such a run
 # resumes when the setting holds this value (whatever the default is today).
-LEGACY = {"search": {"strategy": "grid", "eta": 3, "rungs": 2, "max_seeds": 3}}
+LEGACY = {"search": {"strategy": "grid", "eta": 3, "rungs": 2, "max_seeds": 3, "trials": 20, "sampler": "tpe",
+                     "sampler_seed": 0}}
 
 
 def load_grid_settings(path: str | Path, overrides: dict[str, Any] | None = None) -> GridSettings:

@@ -1,21 +1,23 @@
-"""The registry of search strategies: ``search.strategy`` names one. A strategy is made from the run's plan (every
-candidate's trial at the first rung) and the search settings (:class:`scaler.search.strategy.Strategy`). No
-torch."""
+"""The registry of search strategies: ``search.strategy`` names one. A strategy is made from the run's
+:class:`~scaler.search.trial.Plan` (the grid's trials, and how to make any other candidate's) and proposes
+batches (:class:`scaler.search.strategy.Strategy`). No torch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from scaler.config import SearchConfig
 from scaler.errors import ScalerError
 from scaler.search.grid import GridSearch
 from scaler.search.halving import SuccessiveHalving
+from scaler.search.optuna_strategy import OptunaSearch
 from scaler.search.strategy import Strategy
-from scaler.search.trial import Trial
+from scaler.search.trial import Plan
 
-StrategyFactory = Callable[[Sequence[Trial], SearchConfig], Strategy]
+StrategyFactory = Callable[[Plan], Strategy]
 
-STRATEGIES: dict[str, StrategyFactory] = {"grid": GridSearch, "halving": SuccessiveHalving}
+STRATEGIES: dict[str, StrategyFactory] = {
+    "grid": GridSearch, "halving": SuccessiveHalving, "optuna": OptunaSearch,
+}
 
 
 def register_strategy(name: str, factory: StrategyFactory) -> None:

@@ -11,6 +11,7 @@ from typing import Protocol
 from scaler.results import RunDir
 from scaler.search.trial import Trial
 
+SAMPLER_SETTINGS = ("search.trials", "search.sampler", "search.sampler_seed")  # optuna's: nothing to other strategies
 Rows = Mapping[str, Mapping[str, str]]  # the recorded rows of a run by trial id (the last row of each trial)
 
 

@@ -123,9 +123,40 @@ def plan_trials(base: NetSpec, search: SearchConfig, proxy: ProxyConfig, num_cla
                 in_channels: int) -> list[Trial]:
     """Every (candidate, seed) of a grid over ``search``'s ranges, each distinct network once
     (:func:`distinct_networks`)."""
+    return list(plan_search(base, search, proxy, num_classes, in_channels).trials)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a strategy starts from: the grid's trials over the search ranges (every distinct network once per
+    seed), and what it needs to make a trial of any other candidate (:meth:`trial`)."""
+
+    trials: tuple[Trial, ...]
+    net: NetSpec  # the proxy network, phi = 0
+    base: NetSpec  # the user's base spec (what a failing factory's error names)
+    search: SearchConfig
+    proxy: ProxyConfig
+
+    def trial(self, c: Candidate, seed: int) -> Trial:
+        """A trial of candidate ``c`` at ``seed``, counted now (a factory network built: one that fails does so
+        before training)."""
+        s = self.search
+        spec = candidate_spec(self.net, c, match_flops=s.match_flops, factor=s.flops_factor)
+        if isinstance(spec, FactorySpec):
+            assert isinstance(self.base, FactorySpec)
+            measure_before_training(spec, self.base)
+        image_size = max(spec.resolution, *(t.image_size for t in self.trials[:1]))
+        return Trial(trial_id=f"{c.key}-s{seed}", candidate=c, seed=seed, spec=spec, proxy=self.proxy,
+                     planned=planned_row(c, spec, self.net, self.proxy.epochs), image_size=image_size)
+
+
+def plan_search(base: NetSpec, search: SearchConfig, proxy: ProxyConfig, num_classes: int,
+                in_channels: int) -> Plan:
+    """The :class:`Plan` of a search: the proxy network and the grid's trials over ``search``'s ranges."""
     net = proxy_spec(base, proxy, num_classes, in_channels)
     members, aliases = distinct_networks(net, candidates(search), search, base)
-    return [dataclasses.replace(t, aliases=aliases[t.candidate.key]) for t in make_trials(net, members, proxy)]
+    trials = [dataclasses.replace(t, aliases=aliases[t.candidate.key]) for t in make_trials(net, members, proxy)]
+    return Plan(tuple(trials), net, base, search, proxy)
 
 
 def one_line(message: str, limit: int = 500) -> str:
