@@ -13,58 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scaler.arch.counts import ZERO, Counts
-from scaler.arch.plan import RESNET_BLOCKS, BlockPlan, Plan, plan
+from scaler.arch.blocks import BlockPlan, block_kind
+from scaler.arch.counts import ZERO, Counts, conv, linear, squeeze_excite
+from scaler.arch.plan import Plan, plan
 from scaler.spec import FactorySpec, NetSpec
 
-
-def conv(cin: int, cout: int, kernel: int, out_size: int, *, groups: int = 1, bias: bool = False,
-         bn: bool = True) -> Counts:
-    """A square convolution (optionally followed by BN, whose affine weights count as params)."""
-    weights = cout * (cin // groups) * kernel * kernel
-    params = weights + (cout if bias else 0) + (2 * cout if bn else 0)
-    return Counts(params, weights * out_size * out_size, cout * out_size * out_size)
-
-
-def linear(cin: int, cout: int) -> Counts:
-    return Counts(cin * cout + cout, cin * cout)
-
-
-def squeeze_excite(channels: int, squeeze: int) -> Counts:
-    """Two 1x1 convolutions with bias on the pooled 1x1 map."""
-    return conv(channels, squeeze, 1, 1, bias=True, bn=False) + conv(squeeze, channels, 1, 1, bias=True, bn=False)
-
-
-def resnet_block_cost(b: BlockPlan) -> Counts:
-    """A basic (two kxk convs) or bottleneck (1x1, kxk, 1x1) block, plus its projection shortcut."""
-    if b.block == "basic":
-        total = conv(b.in_ch, b.mid, b.kernel, b.out_size) + conv(b.mid, b.out_ch, b.kernel, b.out_size)
-    else:
-        total = (conv(b.in_ch, b.mid, 1, b.in_size) + conv(b.mid, b.mid, b.kernel, b.out_size)
-                 + conv(b.mid, b.out_ch, 1, b.out_size))
-    if b.projection:
-        total += conv(b.in_ch, b.out_ch, 1, b.out_size)
-    return total
+__all__ = ["Complexity", "StageCounts", "block_cost", "complexity", "conv", "human", "linear", "measured_complexity",
+           "plan_cost", "squeeze_excite"]  # conv, linear and squeeze_excite live in scaler.arch.counts
 
 
 def block_cost(b: BlockPlan) -> Counts:
-    """What one block costs, layer by layer as :mod:`scaler.arch.torch_model` builds it."""
-    if b.block in RESNET_BLOCKS:
-        return resnet_block_cost(b)
-    if b.block == "conv":
-        return conv(b.in_ch, b.out_ch, b.kernel, b.out_size)
-    total = ZERO
-    if b.block == "fused_mbconv":
-        total += conv(b.in_ch, b.mid, b.kernel, b.out_size)
-    else:
-        if b.expanded:
-            total += conv(b.in_ch, b.mid, 1, b.in_size)
-        total += conv(b.mid, b.mid, b.kernel, b.out_size, groups=b.mid)
-    if b.se:
-        total += squeeze_excite(b.mid, b.se)
-    if b.block != "fused_mbconv" or b.expanded:
-        total += conv(b.mid, b.out_ch, 1, b.out_size)
-    return total
+    """What one block costs, layer by layer as its kind builds it (:mod:`scaler.arch.blocks`)."""
+    return block_kind(b.block).count(b)
 
 
 @dataclass(frozen=True)

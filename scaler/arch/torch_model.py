@@ -1,131 +1,31 @@
-"""Build a torch ``nn.Module`` from a spec, layer for layer as :func:`scaler.arch.plan.plan` resolves it."""
+"""Build a torch ``nn.Module`` from a spec, layer for layer as :func:`scaler.arch.plan.plan` resolves it: the stem,
+head and classifier here, each block by its kind (:mod:`scaler.arch.blocks`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 import torch
 from torch import nn
 
+from scaler.arch.blocks import BlockPlan, block_kind
 from scaler.arch.factory import build_factory_model
-from scaler.arch.plan import RESNET_BLOCKS, BlockPlan, plan
+from scaler.arch.layers import Block, ConvBNAct, DropPath, Norm, ResNetBlock, SqueezeExcite
+from scaler.arch.plan import plan
 from scaler.catalog import load_spec
 from scaler.spec import FactorySpec, NetSpec
 from scaler.spec.model import Spec
 
-Norm = Callable[[int], nn.Module]
+__all__ = ["Block", "ConvBNAct", "DropPath", "Network", "ResNetBlock", "SqueezeExcite", "build_model",
+           "make_block"]  # the layers live in scaler.arch.layers
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "relu": nn.ReLU, "relu6": nn.ReLU6, "gelu": nn.GELU,
                                             "hardswish": nn.Hardswish}
 
 
-class ConvBNAct(nn.Sequential):
-    """Convolution (same padding, no bias), BatchNorm, and an optional activation."""
-
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
-                 act: type[nn.Module] | None = nn.SiLU, norm: Norm = nn.BatchNorm2d):
-        super().__init__(
-            nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
-            norm(cout),
-            act() if act is not None else nn.Identity(),
-        )
-
-
-class SqueezeExcite(nn.Module):
-    """Channel attention: pool, 1x1 down, activation, 1x1 up, sigmoid gate."""
-
-    def __init__(self, channels: int, squeeze: int, act: type[nn.Module] = nn.SiLU):
-        super().__init__()
-        self.reduce = nn.Conv2d(channels, squeeze, 1)
-        self.act = act()
-        self.expand = nn.Conv2d(squeeze, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = x.mean((2, 3), keepdim=True)
-        return x * torch.sigmoid(self.expand(self.act(self.reduce(s))))
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: drop the whole residual branch per sample while training."""
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
-            return x
-        keep = 1 - self.p
-        mask = x.new_empty((x.shape[0], 1, 1, 1)).bernoulli_(keep)
-        return x * mask.div_(keep)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p:g}"
-
-
-class Block(nn.Module):
-    """conv, ds, mbconv or fused_mbconv, from a :class:`BlockPlan`."""
-
-    def __init__(self, b: BlockPlan, act: type[nn.Module], norm: Norm):
-        super().__init__()
-        layers: list[nn.Module] = []
-        if b.block == "conv":
-            layers.append(ConvBNAct(b.in_ch, b.out_ch, b.kernel, b.stride, act=act, norm=norm))
-        else:
-            if b.block == "fused_mbconv":
-                # fused expand + spatial
-                layers.append(ConvBNAct(b.in_ch, b.mid, b.kernel, b.stride, act=act, norm=norm))
-            else:
-                if b.expanded:
-                    # expand
-                    layers.append(ConvBNAct(b.in_ch, b.mid, 1, act=act, norm=norm))
-                # depthwise
-                layers.append(ConvBNAct(b.mid, b.mid, b.kernel, b.stride, groups=b.mid, act=act, norm=norm))
-            if b.se:
-                # squeeze-excitation
-                layers.append(SqueezeExcite(b.mid, b.se, act))
-            if b.block != "fused_mbconv" or b.expanded:
-                # project
-                layers.append(ConvBNAct(b.mid, b.out_ch, 1, act=None, norm=norm))
-        self.layers = nn.Sequential(*layers)
-        self.residual = b.residual
-        self.drop_path = DropPath(b.drop_path) if b.residual and b.drop_path > 0 else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.layers(x)
-        return x + self.drop_path(y) if self.residual else y
-
-
-class ResNetBlock(nn.Module):
-    """basic (kxk, kxk) or bottleneck (1x1, kxk with the stride, 1x1), from a :class:`BlockPlan`: the shortcut
-    (identity, or a strided 1x1 conv + BN where the shape changes) is added before the last activation."""
-
-    def __init__(self, b: BlockPlan, act: type[nn.Module], norm: Norm):
-        super().__init__()
-        if b.block == "basic":
-            layers = [ConvBNAct(b.in_ch, b.mid, b.kernel, b.stride, act=act, norm=norm),
-                      ConvBNAct(b.mid, b.out_ch, b.kernel, act=None, norm=norm)]
-        else:
-            layers = [ConvBNAct(b.in_ch, b.mid, 1, act=act, norm=norm),
-                      ConvBNAct(b.mid, b.mid, b.kernel, b.stride, act=act, norm=norm),
-                      ConvBNAct(b.mid, b.out_ch, 1, act=None, norm=norm)]
-        self.layers = nn.Sequential(*layers)
-        self.residual = b.residual
-        self.shortcut = (ConvBNAct(b.in_ch, b.out_ch, 1, b.stride, act=None, norm=norm) if b.projection
-                         else nn.Identity())
-        self.drop_path = DropPath(b.drop_path) if b.residual and b.drop_path > 0 else nn.Identity()
-        self.act = act()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.layers(x)
-        if self.residual:
-            y = self.shortcut(x) + self.drop_path(y)
-        return self.act(y)
-
-
 def make_block(b: BlockPlan, act: type[nn.Module], norm: Norm) -> nn.Module:
-    return ResNetBlock(b, act, norm) if b.block in RESNET_BLOCKS else Block(b, act, norm)
+    """The module of one block, built by its kind (:mod:`scaler.arch.blocks`)."""
+    return block_kind(b.block).module(b, act, norm)
 
 
 class Network(nn.Module):

@@ -13,8 +13,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from annotated_types import Ge
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError, core_schema
 
-from scaler.spec.blocks import PATTERN, BlockType, decode_block, encode_block
+from scaler.spec.blocks import block_names, block_pattern, decode_block, encode_block, syntax
 from scaler.spec.document import FieldError
 from scaler.spec.limits import MAX_CHANNELS, MAX_CLASSES, MAX_EXPAND, MAX_IN_CHANNELS, MAX_REPEATS, MAX_RESOLUTION
 from scaler.spec.paths import name_problem
@@ -65,12 +66,35 @@ AtLeast1 = Annotated[int, Ge(1), NoBool]  # in a union too: pydantic's message, 
 Name = Annotated[str, _check(lambda v: name_problem(v) is None, name_problem)]  # it names files: a plain name
 
 
+class _Registered:
+    """A registered block kind's name (:mod:`scaler.spec.blocks`): checked, and listed in the JSON schema, against
+    the kinds registered when a spec is read, with the message and schema a ``Literal`` of them would give."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(_known_block)
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"enum": list(block_names()), "type": "string"}
+
+
+def _known_block(v: Any) -> str:
+    names = block_names()
+    if isinstance(v, str) and v in names:
+        return v
+    quoted = [repr(n) for n in names]
+    expected = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
+    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+
+
+BlockName = Annotated[str, _Registered()]
+
+
 class StageSpec(BaseModel):
     """One stage: ``repeats`` blocks of one type; the first block has the stride."""
 
     model_config = _STRICT
 
-    block: BlockType
+    block: BlockName
     repeats: Repeats = Field(1, description="number of blocks")
     kernel: Kernel = Field(3, description="depthwise (or full, for conv/fused_mbconv/basic/bottleneck) kernel "
                            "size, odd")
@@ -93,21 +117,16 @@ class StageSpec(BaseModel):
 
     @model_validator(mode="after")
     def _block_rules(self) -> StageSpec:
-        if self.block == "ds" and self.expand != 1:
-            raise ValueError("ds blocks have no expansion (expand must be 1; use mbconv)")
-        if self.block == "conv" and self.se:
-            raise ValueError("conv blocks have no squeeze-excitation (se must be 0)")
-        if self.block == "basic" and self.expand != 1:
-            raise ValueError("basic blocks have no expansion (expand must be 1; use bottleneck)")
-        if self.block in ("basic", "bottleneck") and self.se:
-            raise ValueError("basic and bottleneck blocks have no squeeze-excitation (se must be 0)")
+        problem = syntax(self.block).problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
     def residual(self) -> bool:
         """Whether a block of this stage adds its input when stride is 1 and channels match (basic and
         bottleneck: its input or, where the shape changes, a projection of it)."""
-        return self.skip if self.skip is not None else self.block != "conv"
+        return self.skip if self.skip is not None else syntax(self.block).residual
 
     def to_string(self) -> str:
         """The timm-style block string of this stage."""
@@ -117,7 +136,7 @@ class StageSpec(BaseModel):
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
         mapping = handler(core_schema)
-        string = {"type": "string", "pattern": PATTERN,
+        string = {"type": "string", "pattern": block_pattern(),
                   "description": "timm-style block string, e.g. ir_r2_k3_s2_e6_c24_se0.25"}
         return {"anyOf": [string, mapping]}
 
@@ -263,7 +282,7 @@ def _widest_hidden(spec: Spec) -> tuple[int, int] | None:
     """(stage index, hidden channels) of the first expanded layer wider than :data:`MAX_CHANNELS`, or None."""
     in_ch = spec.stem.channels
     for i, st in enumerate(spec.stages):
-        if st.block in ("mbconv", "fused_mbconv"):
+        if syntax(st.block).expanded_layer:
             hidden = math.ceil(max(in_ch, st.channels) * st.expand)
             if hidden > MAX_CHANNELS:
                 return i, hidden
